@@ -1,0 +1,1 @@
+"""leadrules language: grammar, parser, syntax tree, checker, compilers and formatter."""

@@ -1,0 +1,1 @@
+"""leadrules runtime: scoring engine, readers/writers, simulate, diff, explain and reports."""

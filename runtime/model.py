@@ -1,0 +1,46 @@
+"""Plain runtime records shared by readers, the engine and the reports.
+
+These sit on the hot path, so they are slotted dataclasses, not pydantic models. A `Schema` is the
+part of a rule file a reader needs: declared field types and event attribute types.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Field and attribute type names, exactly as written in a rule file.
+TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
+TYPES = (TEXT, NUMBER, DATE, BOOL, TEXT_LIST)
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    fields: dict[str, str]                 # field name -> type name
+    events: dict[str, dict[str, str]]      # event type -> {attribute -> type name}
+    id_field: str = "id"
+
+
+@dataclass(slots=True)
+class Event:
+    type: str
+    day: int                 # proleptic ordinal (date.toordinal()) of the event's UTC date
+    attrs: dict[str, Any]    # declared attributes, coerced; absent ones are simply not there
+    at: str = ""             # the time stamp as read, for reports
+
+
+@dataclass(slots=True)
+class Lead:
+    id: str
+    fields: dict[str, Any]   # declared fields, coerced (text: str, number: int|float, date: ordinal
+                             # int, bool: bool, text list: tuple[str, ...]); missing -> absent or None
+    events: list[Event] = field(default_factory=list)
+    line: int = 0            # 1-based line (JSONL) or row (CSV, header excluded) in the input
+    numbered: bool = False   # True when the input had no id and `id` is the position
+
+
+@dataclass(slots=True)
+class BadRow:
+    line: int
+    reason: str
+    raw: str                 # the whole row as read (a JSONL line, or a CSV row re-encoded)
+    source: str = ""         # file name
