@@ -564,7 +564,9 @@ class _Checker:
             self.duration_days(f.within, "`within`")
         if f.event is None:
             if f.where is not None:
-                self.cond(f.where, "")  # any event: only the lead's fields
+                self.add("LR213", "`where` needs an event type: `event` means any event, which has no attributes",
+                         f.where.span, "name the event (`has web_visit where page contains \"/pricing\"`), or "
+                         "drop the `where`")
             return
         if f.event == "lead":
             if self.in_accounts:

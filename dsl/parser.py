@@ -61,6 +61,9 @@ def _name(tok: Token) -> str:
     return s[1:-1] if s.startswith("`") else s
 
 
+_NULL = object()  # `null` in a test's data, until it is placed in a pair or a list
+
+
 class _Build(Transformer):
     """Lark tree -> our nodes. Each method receives the children; `meta` gives positions."""
 
@@ -72,10 +75,12 @@ class _Build(Transformer):
     def span(self, meta) -> n.Span:
         if getattr(meta, "empty", True):
             return n.Span(self.path)
-        return n.Span(self.path, meta.line, meta.column, meta.end_line, max(meta.end_column - 1, meta.column))
+        end = meta.end_column - 1 if meta.end_line != meta.line else max(meta.end_column - 1, meta.column)
+        return n.Span(self.path, meta.line, meta.column, meta.end_line, end)
 
     def tspan(self, tok: Token) -> n.Span:
-        return n.Span(self.path, tok.line, tok.column, tok.end_line, max(tok.end_column - 1, tok.column))
+        end = tok.end_column - 1 if tok.end_line != tok.line else max(tok.end_column - 1, tok.column)
+        return n.Span(self.path, tok.line, tok.column, tok.end_line, end)
 
     @staticmethod
     def toks(children, *types):
@@ -291,8 +296,10 @@ class _Build(Transformer):
     def act_suppress(self, meta, ch):
         return n.Action("suppress", None, None, self.span(meta))
 
-    def sla(self, ch):
-        return ch[0]
+    @v_args(meta=True)
+    def sla(self, meta, ch):
+        unit = str(ch[1]).rstrip("s")
+        return n.Duration(_number(ch[0]), unit, self.span(meta))
 
     # -- durations --
     @v_args(meta=True)
@@ -515,7 +522,7 @@ class _Build(Transformer):
         return tuple(c for c in ch if c is not None)
 
     def pair(self, ch):
-        return (ch[0][0], ch[1])
+        return (ch[0][0], None if ch[1] is _NULL else ch[1])
 
     def d_string(self, ch):
         return _unescape(ch[0])
@@ -533,10 +540,10 @@ class _Build(Transformer):
         return False
 
     def d_null(self, _):
-        return None
+        return _NULL  # told apart from the placeholder Lark gives an empty `[]`
 
     def d_list(self, ch):
-        return [c for c in ch if not isinstance(c, Token)] if ch != [None] else []
+        return [None if c is _NULL else c for c in ch if c is not None and not isinstance(c, Token)]
 
     # -- expectations --
     def _exp(self, meta, kind, **kw):
@@ -657,7 +664,7 @@ class _Build(Transformer):
 _TERMINAL_WORDS = {
     "STRING": "a quoted text", "NUMBER": "a number", "NAME": "a name", "QNAME": "a name",
     "DATE": "a date (YYYY-MM-DD)", "GRADE_PAT": "a grade (like A1 or A*)", "PERCENT": "a percentage (like 15%)",
-    "TYPE_TEXT": '"text"', "ACCOUNT_LEAD": '"lead"',
+    "TYPE_TEXT": '"text"', "SLA_UNIT": "a unit (hours, days or weeks)", "ACCOUNT_LEAD": '"lead"',
     "ANY_EVENT": '"event"', "$END": "the end of the file",
 }
 
@@ -722,6 +729,9 @@ def _syntax_diag(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
             allowed = _expected_words(err.allowed or set())
             if allowed and len(allowed) <= 6:
                 hint = "expected " + ", ".join(allowed)
+            else:
+                hint = ("delete it: outside quotes a rule file uses names, numbers, dates and the "
+                        "punctuation { } [ ] ( ) , : = < > ! -> # (comments)")
         what = repr(ch)[1:-1] if ch.strip() else "this character"
         return diag("LR102", f'unexpected character "{what}"', n.Span(path, line, col, line, col), hint)
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
