@@ -18,6 +18,7 @@ from dsl.diagnostics import RuleError
 
 from runtime.cliutil import (EXIT_ERROR, EXIT_FAIL, EXIT_OK, Failure, as_of_option, beside,
                              input_options, input_summary, schema_of, today_utc)
+from runtime.scoring import engine_options
 
 
 def _print_rule_error(err: RuleError, sources: dict[str, str] | None = None) -> None:
@@ -121,6 +122,7 @@ def lint(files, fmt, strict):
     """Parse and check rule files; report every finding with file, line, column, code and hint."""
     from dsl.checker import check_text
     from dsl.diagnostics import sort_key
+    from dsl.lint import lint as lint_findings, suppress
     from runtime import render
     from runtime.rules import RulesInputError, read_rules_text
 
@@ -132,7 +134,8 @@ def lint(files, fmt, strict):
             unreadable.append(str(e))
             continue
         sources[f] = text
-        diags.extend(check_text(text, f).diagnostics)
+        checked = check_text(text, f)
+        diags.extend(suppress(checked.diagnostics + lint_findings(checked), checked.file))
     diags.sort(key=sort_key)
     if fmt == "json":
         click.echo(render.as_json(diags, list(sources)))
@@ -210,6 +213,7 @@ def test(files, select, fmt, as_of):
 @as_of_option
 def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of):
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
+    from dsl import nodes as n
     from runtime import explain as ex
     from runtime.engine import date_ordinal
     from runtime.readers import lead_from_object
@@ -234,7 +238,13 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
             raise click.UsageError("--leads needs --id ID to pick the lead")
         lead = _find_lead(leads_path, schema, events_path, lead_id, on_bad_row)
     asof = date_ordinal((as_of or today_utc()).isoformat())
-    d = ex.as_dict(engine, lead, asof)
+    others = ()
+    if leads_path is not None and engine.checked.file.first(n.Accounts) is not None:
+        from runtime.readers import LeadReader
+
+        # the rest of its account: the file's other leads with the same key (runtime/accounts.py)
+        others = LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")
+    d = ex.as_dict(engine, lead, asof, others)
     if fmt == "json":
         click.echo(ex.as_json(d))
     else:
@@ -261,38 +271,47 @@ def _find_lead(path, schema, events_path, lead_id, on_bad_row):
 @click.option("--explain", "with_explain", is_flag=True, help="Add the points of every criterion that fired.")
 @input_options
 @as_of_option
-def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, as_of):
+@engine_options
+def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
     """Score leads and stream one result per lead, in input order."""
-    from runtime.engine import date_ordinal
+    from runtime import scoring
     from runtime.output import ScoredWriter
-    from runtime.readers import LeadReader
+    from runtime.progress import progress
     from runtime.rules import load_rules
 
     rules = load_rules(file)
-    engine = rules.engine
-    schema = schema_of(rules, id_field)
-    asof = date_ordinal((as_of or today_utc()).isoformat())
+    scoring.check_engine(rules, engine, leads_path, events_path)
+    day = as_of or today_utc()
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
     rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
-    reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh)
-    writer = ScoredWriter(engine, output, explain=with_explain)
+    opts = dict(as_of=day, workers=workers, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh,
+                id_field=id_field, note=lambda text: click.echo(text, err=True))
+    # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
+    fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
+    chunks = scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
+    src = chunks if chunks is not None else \
+        scoring.results(rules, leads_path, engine=engine, criteria=with_explain, **opts)
+    writer = ScoredWriter(rules.engine, output, explain=with_explain)
     scored = 0
     try:
-        from runtime.progress import progress
-
-        with progress(reader, "scoring") as leads:
-            sc = engine.score
-            w = writer.write
-            for lead in leads:
-                w(sc(lead, asof))
-                scored += 1
+        if chunks is not None:
+            write = writer.fh.write
+            for chunk in scoring.chunk_progress(chunks, "scoring"):
+                write(chunk)
+            scored = chunks.scored
+        else:
+            with progress(src, "scoring") as results:
+                w = writer.write
+                for r in results:
+                    w(r)
+                    scored += 1
     finally:
         writer.close()
         if rej_fh:
             rej_fh.close()
-    input_summary(reader, scored, rejects_path if rej_fh else None)
+    input_summary(src, scored, rejects_path if rej_fh else None)
 
 
 if __name__ == "__main__":

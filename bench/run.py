@@ -1,22 +1,24 @@
 #!/usr/bin/env python3
 """Time leadrules against the hand-written baselines of bench/MODEL.md, in one run.
 
-    python bench/run.py [--sizes 100000 1000000] [--reps 3] [--markdown RESULTS_PART.md]
+    python bench/run.py [--sizes 100000 1000000] [--reps 3] [--json RAW.json]
 
 Measures (median of --reps repetitions, leads per second):
 
   e2e baseline    bench/baseline_py.py: JSONL in, JSON lines out, one process
-  e2e score       `leadrules score` as the CLI ships it (python cli.py score ... -o out.jsonl)
-  e2e fast        the generated scorer on JSON objects with runtime/parallel.py (what `score` runs
-                  once wired, see docs/sql.md), 1 process and --workers 2
+  e2e score       `leadrules score` as the CLI ships it (the generated scorer on each JSON object,
+                  runtime/parallel.py in one process), JSONL in, JSONL out; and `--workers 2`
+  e2e duckdb      `leadrules score --engine duckdb`, JSONL and Parquet in, JSONL out
+  e2e simulate    `leadrules simulate --leads`, JSONL in, the json report out
   core            scoring in-memory leads: baseline on dicts, the engine on runtime.model.Lead
-                  (closure engine and generated code); 100k leads (memory), whatever --sizes says
+                  (closure engine and generated code) and the generated score_obj on the dicts;
+                  100k leads (memory), whatever --sizes says
   sql             the compiled query (dsl/sqlgen.py) and the hand-written query (bench/baseline_sql.py)
-                  in DuckDB, Parquet and JSONL input, results fetched as an Arrow table; and
-                  score_with_duckdb end to end (Results in Python)
-  rss             peak RSS of the `score` runs at each size
+                  in DuckDB, Parquet and JSONL input, results fetched as an Arrow table
+  rss             peak RSS of every end-to-end run at each size (/usr/bin/time)
 
-Data comes from gen_leads.py (bench/data/, generated when missing).
+All end-to-end runs are subprocesses (start-up included). Data comes from gen_leads.py (bench/data/,
+generated when missing).
 """
 from __future__ import annotations
 
@@ -80,40 +82,24 @@ def median_rate(n: int, fn, reps: int) -> tuple[float, list[float], int]:
     return n / med, times, rss
 
 
-# ---- child mode: the generated scorer through runtime/parallel.py ------------------------------
-
-
-def child_fast(leads: str, out: str, workers: int) -> None:
-    from runtime.parallel import score_parallel
-    from runtime.rules import load_rules
-
-    rules = load_rules(str(common.MODEL))
-    engine = rules.engine
-    if not hasattr(engine, "score_obj"):
-        from dsl.pycodegen import compile_fast
-
-        rules.engine = compile_fast(rules.checked)
-    ps = score_parallel(rules, leads, as_of_ordinal=common.AS_OF.toordinal(), workers=workers)
-    with open(out, "w", encoding="utf-8", newline="") as fh:
-        for chunk in ps:
-            fh.write(chunk)
-
-
 # ---- the measurements ---------------------------------------------------------------------------
 
 
 def e2e(n: int, reps: int, tmp: Path) -> dict:
     prefix = common.ensure_data(n)
-    jsonl = str(prefix) + ".jsonl"
+    jsonl, parquet = str(prefix) + ".jsonl", str(prefix) + ".parquet"
     out = str(tmp / f"out_{n}.jsonl")
-    res = {}
-    res["baseline"] = median_rate(n, lambda: run_child([PY, "bench/baseline_py.py", jsonl, "-o", out]), reps)
-    res["score"] = median_rate(n, lambda: run_child([PY, "cli.py", "score", str(common.MODEL), "--leads", jsonl,
-                                                     "--as-of", common.AS_OF.isoformat(), "-o", out]), reps)
-    for w in (1, 2):
-        res[f"fast_w{w}"] = median_rate(n, lambda w=w: run_child([PY, "bench/run.py", "--child-fast", jsonl, out,
-                                                                  str(w)]), reps)
-    return res
+    asof = ["--as-of", common.AS_OF.isoformat()]
+    score = [PY, "cli.py", "score", str(common.MODEL)]
+    runs = {
+        "baseline": [PY, "bench/baseline_py.py", jsonl, "-o", out],
+        "score": score + ["--leads", jsonl, "-o", out] + asof,
+        "score_w2": score + ["--leads", jsonl, "-o", out, "--workers", "2"] + asof,
+        "duckdb_jsonl": score + ["--leads", jsonl, "-o", out, "--engine", "duckdb"] + asof,
+        "duckdb_parquet": score + ["--leads", parquet, "-o", out, "--engine", "duckdb"] + asof,
+        "simulate": [PY, "cli.py", "simulate", str(common.MODEL), "--leads", jsonl, "--format", "json"] + asof,
+    }
+    return {k: median_rate(n, lambda a=a: run_child(a), reps) for k, a in runs.items()}
 
 
 def core(n: int, reps: int) -> dict:
@@ -252,15 +238,20 @@ def machine() -> str:
             f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")
 
 
+E2E_LABELS = (("baseline", "hand-written Python (bench/baseline_py.py), JSONL"),
+              ("score", "`leadrules score`, JSONL"),
+              ("score_w2", "`leadrules score --workers 2`, JSONL"),
+              ("duckdb_jsonl", "`leadrules score --engine duckdb`, JSONL"),
+              ("duckdb_parquet", "`leadrules score --engine duckdb`, Parquet"),
+              ("simulate", "`leadrules simulate --leads`, JSONL"))
+
+
 def fmt_rate(r) -> str:
     return f"{r[0]:,.0f}"
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child-fast"]:
-        child_fast(argv[1], argv[2], int(argv[3]))
-        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--reps", type=int, default=3)
@@ -284,12 +275,9 @@ def main(argv=None) -> int:
         if "e2e" in a.only:
             r["e2e"] = e2e_done[n]
             b = r["e2e"]["baseline"][0]
-            print("| end to end (JSONL in, JSONL out) | leads/s | × baseline | peak RSS |")
+            print("| end to end (a subprocess, start-up included) | leads/s | × baseline | peak RSS |")
             print("|---|---:|---:|---:|")
-            for k, label in (("baseline", "hand-written Python (bench/baseline_py.py)"),
-                             ("score", "`leadrules score` as shipped (LeadReader + engine)"),
-                             ("fast_w1", "generated scorer on JSON objects, 1 process"),
-                             ("fast_w2", "generated scorer, `--workers 2`")):
+            for k, label in E2E_LABELS:
                 v = r["e2e"][k]
                 print(f"| {label} | {fmt_rate(v)} | {v[0] / b:.2f} | {v[2] / 1024:,.0f} MiB |")
         if "core" in a.only and n == a.sizes[0]:
@@ -319,17 +307,17 @@ def main(argv=None) -> int:
                   f"{s['results_parquet'][0] / s['hand_parquet'][0]:.2f} |")
             if "e2e" in r:
                 py = r["e2e"]["score"][0]
-                pyf = r["e2e"]["fast_w1"][0]
-                print(f"\nSQL backend (compiled, parquet) ÷ Python runtime: {s['compiled_parquet'][0] / py:.1f}× "
-                      f"`leadrules score` as shipped, {s['compiled_parquet'][0] / pyf:.1f}× the generated scorer "
-                      f"(1 process); JSONL input: {s['compiled_jsonl'][0] / py:.1f}× / {s['compiled_jsonl'][0] / pyf:.1f}×")
+                print(f"\nSQL backend ÷ Python runtime (`leadrules score`, JSONL): the DuckDB engine's query "
+                      f"{s['compiled_parquet'][0] / py:.1f}× (Parquet), {s['compiled_jsonl'][0] / py:.1f}× (JSONL); "
+                      f"`score --engine duckdb` end to end {r['e2e']['duckdb_parquet'][0] / py:.1f}× (Parquet), "
+                      f"{r['e2e']['duckdb_jsonl'][0] / py:.1f}× (JSONL)")
         raw["sizes"][n] = {k: {kk: {"rate": vv[0], "times": vv[1], "rss_kib": vv[2]} for kk, vv in v.items()}
                            for k, v in r.items()}
     if len(a.sizes) > 1 and all("e2e" in raw["sizes"][n] for n in a.sizes):
         lo, hi = min(a.sizes), max(a.sizes)
         print("\n| peak RSS | " + " | ".join(f"{n:,}" for n in (lo, hi)) + " | ratio |")
         print("|---|---:|---:|---:|")
-        for k in ("score", "fast_w1", "fast_w2", "baseline"):
+        for k in ("baseline", "score", "score_w2", "duckdb_jsonl", "duckdb_parquet", "simulate"):
             a_ = raw["sizes"][lo]["e2e"][k]["rss_kib"]
             b_ = raw["sizes"][hi]["e2e"][k]["rss_kib"]
             print(f"| {k} | {a_ / 1024:,.0f} MiB | {b_ / 1024:,.0f} MiB | {b_ / a_:.2f} |")

@@ -230,11 +230,18 @@ class _Checker:
     # ---- scores ---------------------------------------------------------------------------------
     def score(self, s: n.Score, dims: dict[str, n.Score], *, account: bool) -> None:
         where = "account dimension" if account else "dimension"
-        if s.dim in dims or (account and s.dim in self.c.dims):
+        if account and s.dim in self.c.dims:
+            self.add("LR208", f'account dimension "{s.dim}" has the name of a lead dimension', s.dim_span or s.span,
+                     f"rename it: inside `lead where`, {s.dim} means the lead's own {s.dim} score")
+        elif s.dim in dims:
             self.add("LR208", f'{where} "{s.dim}" is declared twice', s.dim_span or s.span,
                      "give each dimension its own name")
         else:
             dims[s.dim] = s
+        if account and s.half_life is not None:
+            self.add("LR214", "an account dimension has no events to decay", s.half_life.span,
+                     "delete the `decay` line; to favour recent activity, ask about the leads' events: "
+                     "`has lead where has form_submit within 30 days`")
         if s.max <= s.floor:
             self.add("LR311", f"{where} {s.dim}: max {_n(s.max)} is not above its floor {_n(s.floor)}", s.span,
                      "a dimension runs from its floor (default 0) up to its max: `max 100`")
@@ -282,6 +289,10 @@ class _Checker:
                              "use `each EVENT` to count a lead's own events")
                 else:
                     self.lead_filter(f)
+            elif self.in_accounts is True:
+                self.add("LR214", f"`each {f.event or 'event'}` counts one lead's events; an account criterion "
+                         "counts its leads", f.span,
+                         f"use `each lead where has {f.event or 'event'}` (or `count lead where …`)")
             else:
                 self.event_filter(f)
             if k.no_decay and s.half_life is None:
@@ -324,7 +335,13 @@ class _Checker:
             if b.threshold is None:
                 otherwise = b
                 continue
-            if last is not None and b.threshold >= last.threshold:
+            if last is not None and b.threshold == last.threshold:
+                # A tie is not out of order: the band below is shadowed, like a route line (a warning,
+                # so that "open the A band down to B's threshold" is a one-line change).
+                self.add("LR306", f"band {b.name} can never be given: {last.name} above it already takes every "
+                         f"lead with {g.dim} >= {_n(b.threshold)}", b.span,
+                         f"give {b.name} a threshold below {_n(last.threshold)}, or remove it")
+            elif last is not None and b.threshold > last.threshold:
                 self.add("LR302", f"bands go from the highest threshold down: {b.name} (>= {_n(b.threshold)}) "
                          f"comes after {last.name} (>= {_n(last.threshold)})", b.span,
                          f"put {b.name} above {last.name}, or give it a threshold below {_n(last.threshold)}")
@@ -359,7 +376,7 @@ class _Checker:
 
     # ---- accounts -------------------------------------------------------------------------------
     def accounts(self, a: n.Accounts) -> None:
-        self.value(a.key, None)
+        self.account_key(a.key)
         self.in_accounts = True
         try:
             for s in a.scores:
@@ -370,8 +387,33 @@ class _Checker:
         if not a.grades:
             self.add("LR209", "the accounts block has no `grade` block", a.span,
                      "grade the account dimension, e.g. `grade buying { hot when >= 70  cold otherwise }`")
+        # `account BAND and …` in a route names a band by itself: two account grades must not share one
+        seen: dict[str, str] = {}
+        for g in a.grades:
+            if g.dim not in self.c.account_bands:
+                continue
+            for b in g.bands:
+                if b.name in seen and seen[b.name] != g.dim:
+                    self.add("LR208", f'band "{b.name}" is in both account grades {seen[b.name]} and {g.dim}', b.span,
+                             "`account BAND` in a route must name one band: rename one of them")
+                seen.setdefault(b.name, g.dim)
+
+    def account_key(self, key) -> None:
+        """The account key is a text field, or domain() of one: what two leads of one company share."""
+        hint = "group by a text field or an e-mail domain: `accounts by domain(email)` or `accounts by company`"
+        if isinstance(key, n.Name) or (isinstance(key, n.Call) and key.func == "domain" and isinstance(key.arg, n.Name)):
+            t = self.value(key, None)
+            if t not in (TEXT, ANY):
+                self.add("LR205", f"the account key {self.describe(key)} is {_type_word(t)}, not text", key.span, hint)
+        else:
+            self.add("LR214", f"an account key is a field or domain(field), not {self.describe(key)}", key.span, hint)
 
     def lead_filter(self, f: n.EventFilter) -> None:
+        if self.in_accounts == "lead":
+            self.add("LR214", "inside `lead where`, the condition is about one lead, which has no leads", f.span,
+                     "ask about this lead (its fields, events and scores), or move the `has lead` / `count lead` "
+                     "out of the `where`")
+            return
         if f.within is not None:
             self.add("LR213", "`within` does not apply to leads", f.within.span,
                      "put the time window on the events: `has lead where has form_submit within 30 days`")
@@ -509,10 +551,10 @@ class _Checker:
                     self.add("LR403", f'test "{t.name}": there is no criterion "{x.arg}"', span,
                              did_you_mean(x.arg, c.criterion_names) or "criteria are named by their quoted name")
             elif x.kind in ("score", "score_between"):
-                if x.arg != "total" and x.arg not in c.dims:
+                if x.arg != "total" and x.arg not in c.dims and x.arg not in c.account_dims:
+                    known = list(c.dims) + list(c.account_dims) + ["total"]
                     self.add("LR211", f'test "{t.name}": there is no dimension "{x.arg}"', span,
-                             did_you_mean(x.arg, list(c.dims) + ["total"]) or
-                             "dimensions: " + ", ".join(list(c.dims) + ["total"]))
+                             did_you_mean(x.arg, known) or "dimensions: " + ", ".join(known))
                 if x.kind == "score_between" and x.low > x.high:
                     self.add("LR205", f"between {_n(x.low)} and {_n(x.high)} holds no number", x.span,
                              "write the smaller number first")
@@ -560,6 +602,11 @@ class _Checker:
             self.add("LR205", f"{what} cannot be negative", d.span, "write a positive number of days")
 
     def event_filter(self, f: n.EventFilter) -> None:
+        if self.in_accounts is True and f.event != "lead":
+            what = f.event or "event"
+            self.add("LR214", f"an account has no events of its own: `{what}` is something a lead does", f.span,
+                     f"ask about its leads: use `has lead where has {what} …`")
+            return
         if f.within is not None:
             self.duration_days(f.within, "`within`")
         if f.event is None:
@@ -695,6 +742,12 @@ class _Checker:
         c = self.c
         if isinstance(v, n.Literal):
             return v.kind
+        if self.in_accounts is True and isinstance(v, (n.Name, n.CountTypes, n.DaysSinceLast, n.DaysSince)):
+            # at account level only leads are counted; a lead's own values live inside `lead where`
+            what = self.describe(v)
+            self.add("LR214", f"`{what}` is about one lead, and an account criterion is about its leads", v.span,
+                     f"use `has lead where …` or `count lead where …`, e.g. `has lead where {what} …`")
+            return ANY
         if isinstance(v, n.Name):
             if ev == "?":
                 return ANY

@@ -33,6 +33,7 @@ CODES: dict[str, tuple[str, str]] = {
     "LR211": ("unknown-dimension", ERROR),
     "LR212": ("invalid-regex", ERROR),
     "LR213": ("unknown-function-use", ERROR),
+    "LR214": ("not-available-for-accounts", ERROR),
     # LR3xx: logic
     "LR301": ("band-after-otherwise", ERROR),
     "LR302": ("bands-out-of-order", ERROR),
@@ -47,6 +48,12 @@ CODES: dict[str, tuple[str, str]] = {
     "LR311": ("bad-dimension-bounds", ERROR),
     "LR312": ("duplicate-grade", ERROR),
     "LR313": ("otherwise-not-last", ERROR),
+    # (LR314-LR318: dsl/lint.py)
+    "LR314": ("never-fires", WARNING),
+    "LR315": ("shadowed-disqualify", WARNING),
+    "LR316": ("within-beyond-decay", WARNING),
+    "LR317": ("unbounded-each", WARNING),
+    "LR318": ("shadowed-tier", WARNING),
     # LR4xx: tests and style
     "LR401": ("test-unknown-grade", ERROR),
     "LR402": ("test-unknown-route", ERROR),
@@ -56,6 +63,9 @@ CODES: dict[str, tuple[str, str]] = {
     "LR406": ("section-order", WARNING),
     "LR407": ("test-bad-lead", ERROR),
     "LR408": ("duplicate-test", ERROR),
+    # (LR409-LR410: dsl/lint.py)
+    "LR409": ("needless-no-decay", WARNING),
+    "LR410": ("useless-suppression", WARNING),
 }
 
 

@@ -297,6 +297,10 @@ class _Gen:
         self.derived: dict[str, tuple[str, exp.Expression]] = {}   # key -> (column, expr over lf)
         self.aggs: dict[str, tuple[str, exp.Expression, exp.Expression | None]] = {}
         self.any_event_agg = False
+        self.want_criteria = False  # build(criteria=True): per-criterion points, raw and fired too
+        self.dim_cols: dict[str, str] = {}       # lead dimensions by name (account `lead where` only)
+        self.lead_filters: dict = {}             # account `lead where C`: C (None: every lead) -> index
+        self.counting = False                    # compiling account criteria: lead counts are columns
         self.weights: dict[str, tuple[str, float]] = {}
         self.attr_types: dict[str, str] = {}
         for et, attrs in self.events.items():
@@ -308,6 +312,9 @@ class _Gen:
 
     # -- values ------------------------------------------------------------------------------
     def field_col(self, name: str, ev: str | None) -> Val:
+        if name not in self.fields and name in self.dim_cols:
+            # a lead's dimension score, inside an account's `lead where` (computed before the accounts)
+            return Val(col(self.dim_cols[name]), True, NUMBER)
         if name not in self.fields:
             raise SqlGenError(f"{name!r} is not a declared field")
         (self.ev_fields if ev is not None else self.lead_fields).add(name)
@@ -333,6 +340,8 @@ class _Gen:
             return Val(num(c), False, NUMBER)
         if isinstance(v, n.Call):
             return self.call(v, ev)
+        if isinstance(v, n.Count) and v.filter.event == "lead":
+            return Val(self.lead_count(v.filter), False, NUMBER)
         if isinstance(v, (n.Count, n.CountTypes, n.DaysSinceLast)):
             if ev is not None:
                 raise SqlGenError("an event count or `days since last` inside `where` is not supported "
@@ -454,6 +463,8 @@ class _Gen:
             if not v.nullable:
                 return FALSE if c.missing else TRUE
             return is_null(v.sql) if c.missing else is_not_null(v.sql)
+        if isinstance(c, n.Has) and c.filter.event == "lead":
+            return exp.GT(this=self.lead_count(c.filter), expression=exp.Literal.number(0))
         if isinstance(c, n.Has):
             f = c.filter
             if ev is not None:
@@ -603,19 +614,25 @@ class _Gen:
         return self.weights[key][0]
 
     # -- criteria ------------------------------------------------------------------------------
-    def criterion(self, c: n.Criterion, half_life) -> exp.Expression:
+    def criterion(self, c: n.Criterion, half_life) -> tuple[exp.Expression, exp.Expression | None, exp.Expression]:
+        """(points, raw, fired) of one criterion, as runtime/engine.py's Result has them: points after
+        the cap, raw before it (None: the same as points) and whether it fired (a condition held,
+        a tier matched, at least one event matched)."""
         if c.kind == "when":
-            return case([(self.cond(c.cond), num(c.points))], exp.Literal.number(0))
+            cond = self.cond(c.cond)
+            fired = case([(cond.copy() if cond not in (TRUE, FALSE) else cond, exp.true())], exp.false())
+            return case([(cond, num(c.points))], exp.Literal.number(0)), None, fired
         if c.kind == "first":
             ifs = []
             for t in c.tiers:
                 ifs.append((TRUE if t.cond is None else self.cond(t.cond), num(t.points)))
                 if t.cond is None:
                     break
+            fired = case([(cnd if cnd in (TRUE, FALSE) else cnd.copy(), exp.true()) for cnd, _ in ifs], exp.false())
             if ifs and ifs[-1][0] is TRUE and len(ifs) > 1:
                 last = ifs.pop()
-                return case(ifs, last[1])
-            return case(ifs, exp.Literal.number(0))
+                return case(ifs, last[1]), None, fired
+            return case(ifs, exp.Literal.number(0)), None, fired
         # each
         f = c.filter
         if f.event == "lead":
@@ -630,26 +647,150 @@ class _Gen:
 
         key = f"each {printer.criterion_rule(c)} hl={hl}"
         total = self.agg(key, exp.Sum(this=case([(pred, contrib)])), exp.Literal.number(0))
+        # how many events matched: computed only when the caller asks for it (the column is unused
+        # otherwise and the engines drop it)
+        fired = None
+        if self.want_criteria:
+            pred2 = self.event_pred(f, apply_where=True)
+            matched = self.agg(f"matched {key}", exp.Sum(this=case([(pred2, exp.Literal.number(1))],
+                                                                  exp.Literal.number(0))), exp.Literal.number(0))
+            fired = exp.GT(this=matched, expression=exp.Literal.number(0))
         if c.max is None:
-            return total
+            return total, None, fired
         if c.points >= 0:
-            return case([(exp.GT(this=total, expression=num(c.max)), num(c.max))], total)
-        return case([(exp.LT(this=total, expression=num(-c.max)), num(-c.max))], total)
+            return case([(exp.GT(this=total, expression=num(c.max)), num(c.max))], total.copy()), total.copy(), fired
+        return case([(exp.LT(this=total, expression=num(-c.max)), num(-c.max))], total.copy()), total.copy(), fired
+
+    # -- accounts --------------------------------------------------------------------------------
+    def lead_count(self, f: n.EventFilter) -> exp.Expression:
+        """Inside account criteria: how many of the account's leads (not disqualified) satisfy the
+        filter's `where` (runtime/accounts.py: one flag per distinct `where`, counted per account)."""
+        if not self.counting:
+            raise SqlGenError("`lead` filters belong in the accounts block")
+        if f.where not in self.lead_filters:
+            self.lead_filters[f.where] = len(self.lead_filters)
+        return col(f"lr_an{self.lead_filters[f.where]}")
+
+    def account_criterion(self, c: n.Criterion) -> tuple[exp.Expression, exp.Expression]:
+        """An account criterion's (points, fired) from the account's counts (`lr_an<i>` columns)."""
+        def fired_of(conds):
+            return case([(cnd if cnd in (TRUE, FALSE) else cnd.copy(), exp.true()) for cnd in conds], exp.false())
+
+        if c.kind == "when":
+            cond = self.cond(c.cond)
+            return case([(cond, num(c.points))], exp.Literal.number(0)), fired_of([cond])
+        if c.kind == "first":
+            ifs = []
+            for t in c.tiers:
+                ifs.append((TRUE if t.cond is None else self.cond(t.cond), num(t.points)))
+                if t.cond is None:
+                    break
+            fired = fired_of([cnd for cnd, _ in ifs])
+            if ifs and ifs[-1][0] is TRUE and len(ifs) > 1:
+                last = ifs.pop()
+                return case(ifs, last[1]), fired
+            return case(ifs, exp.Literal.number(0)), fired
+        if c.filter.event != "lead":
+            raise SqlGenError("an account's `each` criterion counts leads (`each lead where ...`)")
+        k = self.lead_count(c.filter)
+        fired = exp.GT(this=k.copy(), expression=exp.Literal.number(0))
+        total = exp.Mul(this=num(c.points), expression=k)
+        if c.max is None:
+            return total, fired
+        if c.points >= 0:
+            return case([(exp.GT(this=total, expression=num(c.max)), num(c.max))], total.copy()), fired
+        return case([(exp.LT(this=total, expression=num(-c.max)), num(-c.max))], total.copy()), fired
+
+    def _account_ctes(self, ctes, carry, dims, acc_dims, acc_grades, key, flags, skip_column, criteria) -> str:
+        """The account CTEs after lr_s (scores): flags and key per lead, counts per account, each lead
+        with its account's counts (its own when it has no key), account points, scores and bands.
+        Returns the name of the last one (a row per lead)."""
+        live = is_null(col("lr_dq"))
+        ok = not_(exp.Coalesce(this=col("x_" + skip_column), expressions=[exp.false()])) if skip_column else TRUE
+        scores = ["s_" + d[0] for d in dims]
+        base = carry + ["lr_dq"] + scores
+        af = [col(c_) for c_ in base] + [alias(case([(ok, key)]) if skip_column else key, "lr_ak")]
+        for i, fl in enumerate(flags):
+            af.append(alias(case([(and_(live, ok, paren(fl)), exp.Literal.number(1))], exp.Literal.number(0)), f"lr_af{i}"))
+        ctes.append(("lr_af", exp.select(*af).from_(table("lr_s"))))
+        grp = [col("lr_ak")] + [alias(exp.Sum(this=col(f"lr_af{i}")), f"lr_gn{i}") for i in range(len(flags))]
+        grp.append(alias(exp.Count(this=exp.Star()), "lr_gsize"))
+        ctes.append(("lr_acc", exp.select(*grp).from_(table("lr_af")).where(is_not_null(col("lr_ak")))
+                     .group_by(col("lr_ak"))))
+        ac = [col(c_, "f") for c_ in base + ["lr_ak"]]
+        for i in range(len(flags)):
+            ac.append(alias(case([(is_null(col("lr_ak", "f")), col(f"lr_af{i}", "f"))], col(f"lr_gn{i}", "a")), f"lr_an{i}"))
+        ac.append(alias(exp.Coalesce(this=col("lr_gsize", "a"), expressions=[exp.Literal.number(1)]), "lr_asize"))
+        ctes.append(("lr_ac", exp.select(*ac).from_(table("lr_af", "f"))
+                     .join(table("lr_acc", "a"), on=exp.EQ(this=col("lr_ak", "a"), expression=col("lr_ak", "f")),
+                           join_type="left")))
+        keep = base + ["lr_ak", "lr_asize"]
+        ap = [col(c_) for c_ in keep]
+        j = 0
+        names = []
+        fired_cols = []
+        for _dim, _mx, _fl, crits in acc_dims:
+            nm = []
+            for pts, fired in crits:
+                ap.append(alias(pts, f"lr_ap{j}"))
+                nm.append(f"lr_ap{j}")
+                if criteria:
+                    ap.append(alias(fired, f"lr_afired{j}"))
+                    fired_cols.append(f"lr_afired{j}")
+                j += 1
+            names.append(nm)
+        ctes.append(("lr_ap", exp.select(*ap).from_(table("lr_ac"))))
+        keep = keep + fired_cols
+        as_ = [col(c_) for c_ in keep]
+        for (dim, mx, fl, _c), nm in zip(acc_dims, names):
+            as_.append(alias(_clamp_round([col(x) for x in nm], mx, fl), f"lr_as_{dim}"))
+        ctes.append(("lr_as", exp.select(*as_).from_(table("lr_ap"))))
+        keep = keep + [f"lr_as_{d[0]}" for d in acc_dims]
+        ab = [col(c_) for c_ in keep]
+        for dim, bands in acc_grades:
+            ab.append(alias(_bands(col(f"lr_as_{dim}"), bands), f"lr_ab_{dim}"))
+        ctes.append(("lr_abx", exp.select(*ab).from_(table("lr_as"))))
+        return "lr_abx"
+
+    def account_key(self, acc: n.Accounts) -> exp.Expression:
+        """The account key as runtime/accounts.py takes it: the field's text, trimmed and lower case,
+        or its e-mail domain; NULL (missing) makes the lead an account of its own."""
+        key = acc.key
+        name = key.arg.name if isinstance(key, n.Call) else getattr(key, "name", None)
+        if name is None or self.fields.get(name) != TEXT:
+            raise SqlGenError("accounts by a field that is not text are not supported by the SQL backend yet")
+        return self.value(key).sql
 
     # -- the whole query -----------------------------------------------------------------------
     def build(self, *, id_column: str, key_column: str, order_column: str | None,
-              passthrough: tuple[str, ...] = ()) -> exp.Expression:
+              passthrough: tuple[str, ...] = (), criteria: bool = False,
+              skip_column: str | None = None) -> exp.Expression:
         from runtime.engine import _pattern_matches
 
         rf = self.rf
-        if rf.of(n.Accounts):
-            raise SqlGenError("the `accounts` block is not supported by the SQL backend yet; "
-                              "score it with the Python engine (`--engine python`)")
+        self.want_criteria = criteria
         disq = [(d.reason, self.cond(d.cond)) for d in rf.of(n.Disqualify)]
         dims = []  # (dim, max, floor, [criterion exprs])
         for sc in rf.of(n.Score):
             hl = sc.half_life.days if sc.half_life else None
             dims.append((sc.dim, sc.max, sc.floor, [self.criterion(c, hl) for c in sc.criteria]))
+        # accounts (runtime/accounts.py): the account criteria first, over per-account counts of the
+        # leads that pass each distinct `lead where C`; then every C as a per-lead flag, which may read
+        # the lead's fields, events and (rounded) dimension scores
+        acc = rf.first(n.Accounts)
+        if acc is not None:
+            if skip_column is not None and skip_column not in passthrough:
+                raise SqlGenError("skip_column must be a passthrough column")
+            self.counting = True
+            acc_dims = []  # (dim, max, floor, [(points, fired) per criterion])
+            for sc in acc.scores:
+                acc_dims.append((sc.dim, sc.max, sc.floor, [self.account_criterion(c) for c in sc.criteria]))
+            self.counting = False
+            acc_grades = [(g.dim, [(b.name, b.threshold) for b in g.bands]) for g in acc.grades]
+            acc_key = self.account_key(acc)
+            self.dim_cols = {d[0]: "s_" + d[0] for d in dims}
+            flags = [TRUE if where is None else self.cond(where) for where in self.lead_filters]
+            self.dim_cols = {}
         grade_blocks = [(g.dim, [(b.name, b.threshold) for b in g.bands]) for g in rf.of(n.Grade)]
         route = rf.first(n.Route)
         lines = list(route.lines) if route else []
@@ -706,53 +847,65 @@ class _Gen:
             x = x.join(x_from_join, on=exp.EQ(this=col("lr_k", "lr_agg"), expression=col("lr_k", "lr_lf")),
                        join_type="left")
         ctes.append(("lr_x", x))
+        # the account flags read lr_x's columns after the scores: carried that far
+        acc_carry = []
+        if acc is not None:
+            acc_carry = [c_ for c_ in self._lf_names(carry) + [name for name, _e, _d in self.aggs.values()]
+                         if c_ not in carry]
 
         # points per criterion, disqualification
-        p_cols = [col(c_) for c_ in carry]
+        p_cols = [col(c_) for c_ in carry + acc_carry]
         dq_expr = case([(cond, s(reason)) for reason, cond in disq])
         if isinstance(dq_expr, exp.Null):
             dq_expr = exp.cast(exp.Null(), exp.DataType.build("text"))  # typed, for every engine
         p_cols.append(alias(dq_expr, "lr_dq"))
         k = 0
         crit_names = []
+        crit_out = []  # with criteria=True: (points, raw, fired) column names per criterion
         for dim, _mx, _fl, crits in dims:
             names = []
-            for e in crits:
+            for e, raw, fired in crits:
                 p_cols.append(alias(e, f"c{k}"))
                 names.append(f"c{k}")
+                if criteria:
+                    if raw is not None:
+                        p_cols.append(alias(raw, f"lr_r{k}"))
+                    p_cols.append(alias(fired, f"lr_f{k}"))
+                    crit_out.append((f"c{k}", f"lr_r{k}" if raw is not None else f"c{k}", f"lr_f{k}"))
                 k += 1
             crit_names.append(names)
         ctes.append(("lr_p", exp.select(*p_cols).from_(table("lr_x"))))
+        if criteria:  # carried to the output like the id
+            carry = carry + sorted({c_ for triple in crit_out for c_ in triple})
 
         # dimension scores: sum in file order, clamp, round
-        s_cols = [col(c_) for c_ in carry] + [col("lr_dq")]
+        s_cols = [col(c_) for c_ in carry + acc_carry] + [col("lr_dq")]
         for (dim, mx, fl, _), names in zip(dims, crit_names):
-            total: exp.Expression = exp.Literal.number(0)
-            if names:
-                total = col(names[0])
-                for nm in names[1:]:
-                    total = exp.Add(this=total, expression=col(nm))
-            clamped = case([(exp.GT(this=paren(total), expression=num(mx)), num(mx)),
-                            (exp.LT(this=paren(total), expression=num(fl)), num(fl))], paren(total))
-            rounded = exp.Div(this=exp.Floor(this=exp.Add(this=exp.Mul(this=paren(clamped), expression=exp.Literal.number(100)),
-                                                          expression=num(0.5))),
-                              expression=exp.Literal.number(100))
-            s_cols.append(alias(dbl(rounded), "s_" + dim))
+            s_cols.append(alias(_clamp_round([col(nm) for nm in names], mx, fl), "s_" + dim))
         ctes.append(("lr_s", exp.select(*s_cols).from_(table("lr_p"))))
+        b_from = "lr_s"
+        acc_out = []  # (output column, carried column)
+        if acc is not None:
+            b_from = self._account_ctes(ctes, carry, dims, acc_dims, acc_grades, acc_key, flags, skip_column,
+                                        criteria)
+            carry = carry + ["lr_ak"] + [f"lr_as_{d[0]}" for d in acc_dims] + [f"lr_ab_{g[0]}" for g in acc_grades]
+            if criteria:
+                carry = carry + ["lr_asize"] + [f"lr_afired{j}" for j in range(sum(len(d[3]) for d in acc_dims))]
+            graded_acc = {g[0] for g in acc_grades}
+            acc_out.append(("account", "lr_ak"))
+            for d in acc_dims:
+                acc_out.append((f"account_{d[0]}_score", f"lr_as_{d[0]}"))
+                if d[0] in graded_acc:
+                    acc_out.append((f"account_{d[0]}_band", f"lr_ab_{d[0]}"))
 
         # bands and grade
         g_cols = [col(c_) for c_ in carry] + [col("lr_dq")]
         g_cols += [col("s_" + d[0]) for d in dims]
         grade_parts = []
         for dim, bands in grade_blocks:
-            ifs = [(TRUE if th is None else exp.GTE(this=col("s_" + dim), expression=num(th)), s(name))
-                   for name, th in bands]
-            b = case(ifs) if not (ifs and ifs[0][0] is TRUE) else ifs[0][1]
-            if ifs and ifs[-1][0] is TRUE and len(ifs) > 1:
-                b = case(ifs[:-1], ifs[-1][1])
-            g_cols.append(alias(b, "b_" + dim))
+            g_cols.append(alias(_bands(col("s_" + dim), bands), "b_" + dim))
             grade_parts.append(exp.Coalesce(this=col("b_" + dim), expressions=[s("")]))
-        ctes.append(("lr_b", exp.select(*g_cols).from_(table("lr_s"))))
+        ctes.append(("lr_b", exp.select(*g_cols).from_(table(b_from))))
         grade: exp.Expression = s("")
         if grade_parts:
             grade = grade_parts[0]
@@ -782,7 +935,24 @@ class _Gen:
         li_ifs = []
         dq_line = line_for(None, True)
         li_ifs.append((is_not_null(col("lr_dq")), exp.Literal.number(dq_line) if dq_line is not None else exp.Null()))
-        if n_grades <= _MAX_GRADE_TABLE:
+        if acc is not None:
+            # line by line in order: an `account BAND and ...` line also needs one of the account's bands
+            if n_grades > _MAX_GRADE_TABLE:
+                raise SqlGenError("too many possible grades for account routes in SQL")
+            all_grades = list(dict.fromkeys("".join(combo) for combo in itertools.product(*choices)))
+            graded_acc = [g[0] for g in acc_grades]
+            for i, line in enumerate(lines):
+                gs = [g for g in all_grades if any(_pattern_matches(p, g, False) for p in line.patterns)]
+                if not gs:
+                    continue
+                cond = TRUE if len(gs) == len(all_grades) else exp.In(this=gcol, expressions=[s(g) for g in gs])
+                if line.account_band is not None:
+                    band = or_(*[exp.EQ(this=col(f"lr_ab_{d}"), expression=s(line.account_band)) for d in graded_acc])
+                    cond = and_(paren(band), cond)
+                li_ifs.append((cond, exp.Literal.number(i)))
+                if cond is TRUE:
+                    break
+        elif n_grades <= _MAX_GRADE_TABLE:
             by_line: dict[int, list[str]] = {}
             order = []
             for combo in itertools.product(*choices):
@@ -841,7 +1011,16 @@ class _Gen:
                     ifs.append((exp.EQ(this=li, expression=exp.Literal.number(i)), s(val)))
             out.append(alias(case(ifs, None) if ifs else exp.cast(exp.Null(), exp.DataType.build("text")), what))
         out.append(alias(dq, "disqualified"))
+        out += [alias(col(c_), name) for name, c_ in acc_out]
         out += [alias(col("x_" + pcol), pcol) for pcol in passthrough]
+        if acc is not None and criteria:  # for simulate's account statistics
+            out.append(alias(col("lr_asize"), "lr_account_size"))
+            nacc = sum(len(d[3]) for d in acc_dims)
+            out += [alias(col(f"lr_afired{j}"), f"lr_account_fired_{j}") for j in range(nacc)]
+        if criteria:
+            out.append(alias(col("lr_li"), "lr_route_line"))
+        for k_, (pc, rc, fc) in enumerate(crit_out):
+            out += [alias(col(pc), f"lr_points_{k_}"), alias(col(rc), f"lr_raw_{k_}"), alias(col(fc), f"lr_fired_{k_}")]
         q = exp.select(*out).from_(table("lr_r"))
         if order_column:
             q = q.order_by(col("lr_ord"))
@@ -867,16 +1046,47 @@ class _Gen:
         return c
 
 
+def _clamp_round(terms: list[exp.Expression], mx, fl) -> exp.Expression:
+    """Sum in order, clamp to [floor, max], round as floor(x*100+0.5)/100, as a double."""
+    total: exp.Expression = exp.Literal.number(0)
+    if terms:
+        total = terms[0]
+        for t in terms[1:]:
+            total = exp.Add(this=total, expression=t)
+    clamped = case([(exp.GT(this=paren(total), expression=num(mx)), num(mx)),
+                    (exp.LT(this=paren(total.copy()), expression=num(fl)), num(fl))], paren(total.copy()))
+    rounded = exp.Div(this=exp.Floor(this=exp.Add(this=exp.Mul(this=paren(clamped), expression=exp.Literal.number(100)),
+                                                  expression=num(0.5))),
+                      expression=exp.Literal.number(100))
+    return dbl(rounded)
+
+
+def _bands(score: exp.Expression, bands) -> exp.Expression:
+    """A grade block's band of a (rounded) score: first band whose threshold it reaches."""
+    ifs = [(TRUE if th is None else exp.GTE(this=score.copy(), expression=num(th)), s(name)) for name, th in bands]
+    b = case(ifs) if not (ifs and ifs[0][0] is TRUE) else ifs[0][1]
+    if ifs and ifs[-1][0] is TRUE and len(ifs) > 1:
+        b = case(ifs[:-1], ifs[-1][1])
+    return b
+
+
 def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, id_column: str = "id",
                 key_column: str | None = None, order_column: str | None = None,
-                passthrough: tuple[str, ...] = ()) -> exp.Expression:
+                passthrough: tuple[str, ...] = (), criteria: bool = False,
+                skip_column: str | None = None) -> exp.Expression:
     """The rule file as one sqlglot SELECT. `as_of=None` scores as of the engine's CURRENT_DATE.
     `key_column` is the leads column that events.lead_id refers to (default: `id_column`);
     `order_column`, if given, orders the output (the DuckDB engine passes the input row number);
-    `passthrough` columns of `leads` are copied to the output unchanged."""
+    `passthrough` columns of `leads` are copied to the output unchanged. `criteria=True` adds, for
+    every criterion k in file order, `lr_points_k` (after its cap), `lr_raw_k` (before it) and
+    `lr_fired_k` (boolean), and `lr_route_line` (the index of the route line taken): what `--explain`,
+    `simulate` and `diff` need from a lead. With an accounts block the output also has `account` and
+    `account_<dim>_score` / `account_<dim>_band` (after `disqualified`, as in `score`'s CSV), and
+    `skip_column` (a passthrough boolean column) names rows that are no lead (the DuckDB engine's bad
+    rows): they count towards no account."""
     g = _Gen(checked, dialect, as_of)
     return g.build(id_column=id_column, key_column=key_column or id_column, order_column=order_column,
-                   passthrough=tuple(passthrough))
+                   passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column)
 
 
 def to_sql(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, pretty: bool = True, **kw) -> str:

@@ -16,6 +16,7 @@ from dsl import nodes as n
 
 from .cliutil import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_options, input_summary,
                       schema_of, today_utc)
+from .scoring import engine_options
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
 
@@ -78,30 +79,30 @@ def _resolve(base: Path, p: str) -> str:
     return str(base / p)
 
 
-def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer) -> dict:
+def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
+            workers: int | None = None) -> dict:
     """Score one sample and return its part of the report."""
-    from .engine import date_ordinal
     from .progress import progress
-    from .readers import LeadReader
+    from .scoring import check_engine, results
     from .simulate import Aggregator, check_guardrail
 
-    engine = rules.engine
-    asof = date_ordinal(run.as_of.isoformat())
-    reader = LeadReader(run.leads, schema, events_path=run.events, on_bad_row=on_bad_row, rejects=rejects_fh)
-    agg = Aggregator(engine)
+    check_engine(rules, engine, run.leads, run.events)
+    reader = results(rules, run.leads, as_of=run.as_of, engine=engine, workers=workers, events_path=run.events,
+                     on_bad_row=on_bad_row, rejects=rejects_fh, id_field=schema.id_field,
+                     note=lambda text: click.echo(text, err=True))
+    agg = Aggregator(rules.engine)
     add = agg.add
-    score = engine.score
     label = f'simulating "{run.name}"' if run.name else "simulating"
-    with progress(reader, label) as leads:
+    with progress(reader, label) as scored:
         if writer is None:
-            for lead in leads:
-                add(score(lead, asof))
+            for r in scored:
+                add(r)
         else:
             write = writer.write
-            for lead in leads:
-                r = score(lead, asof)
+            for r in scored:
                 add(r)
                 write(r)
+    agg.account_stats = getattr(reader, "account_stats", None)  # per account (runtime/accounts.py)
     rep = agg.report()
     out = {"simulation": run.name, "line": run.line, "leads_file": run.leads, "events_file": run.events,
            "as_of": run.as_of.isoformat()}
@@ -130,7 +131,8 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer) ->
 @click.option("-o", "--output", default=None, help="Also write every scored lead here (.csv for CSV, else JSONL).")
 @input_options
 @as_of_option
-def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of):
+@engine_options
+def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
     """Score a sample of leads and report grades, routes, score histograms and criteria; check the
     file's simulation guardrails (exit 1 when one breaks)."""
     from . import simreport
@@ -153,7 +155,8 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     done = []
     try:
         for run in runs:
-            done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer))
+            done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
+                                engine=engine, workers=workers))
     finally:
         if writer is not None:
             writer.close()

@@ -182,6 +182,7 @@ class DuckSource:
                 if a not in ("type", "at"):
                     attrs.setdefault(a, t)
         self.attrs = attrs
+        self.events_stats: str | None = None  # CTEs over every row of a separate events file
         for p in [leads_path] + ([events_path] if events_path else []):
             if not Path(p).exists():
                 raise _input_error(f"{p}: no such file")
@@ -285,6 +286,16 @@ class DuckSource:
             joined = (f"(SELECT l.lr_row AS lead_id, x.e AS e FROM {esrc} AS x JOIN lr_leads0 AS l "
                       f"ON l.id = {lid_text} AND NOT l.lr_numbered)")
             ev_rows.append(self._json_events(joined, types, True))
+            # every row of the events file, for the counts runtime.readers.LeadReader gives: rows read,
+            # bad rows (no lead_id, an undeclared type, an unreadable `at` or attribute) and orphans
+            # (good events whose lead_id names no lead that was read)
+            every = (f"(SELECT CASE WHEN {_strip(lid_text)} <> '' THEN {lid_text} END AS lead_id, x.e AS e, "
+                     f"row_number() OVER () AS lr_n FROM {esrc} AS x)")
+            self.events_stats = (
+                f"lr_eall AS ({self._json_events(every, types, True, extra='lr_n')}), "
+                f"lr_egood AS (SELECT lead_id, lr_n FROM lr_eall WHERE NOT lr_bad AND lead_id IS NOT NULL), "
+                f"lr_eorph AS (SELECT lead_id, count(*) AS n, min(lr_n) AS first FROM lr_egood WHERE lead_id NOT IN "
+                f"(SELECT id FROM leads WHERE NOT lr_bad AND NOT lr_numbered) GROUP BY lead_id)")
         checked_rows = any("AS lr_bad" in r and "FALSE AS lr_bad" not in r for r in ev_rows)
         if ev_rows and not checked_rows:
             ctes.append(("lr_ev1", " UNION ALL ".join(ev_rows)))
@@ -353,7 +364,7 @@ class DuckSource:
         return (f"SELECT {', '.join(sel)}, FALSE AS lr_bad, FALSE AS lr_file "
                 f"FROM (SELECT lr_row AS lead_id, UNNEST(events) AS e FROM lr_raw) WHERE e IS NOT NULL")
 
-    def _json_events(self, source: str, types: str, from_file: bool) -> str:
+    def _json_events(self, source: str, types: str, from_file: bool, extra: str | None = None) -> str:
         """Event rows from JSON objects `e` (with `lead_id`) of `source`."""
         at_ts = _as_utc_timestamp("(e ->> 'at')")
         sel = ["lead_id", "(e ->> 'type') AS \"type\"", f"{at_ts} AS \"at\""]
@@ -364,6 +375,8 @@ class DuckSource:
             v, bad = _coerce(_Col(f"(e -> {_lit(a)})", "JSON"), t)
             sel.append(f"{v} AS {_id(a)}")
             bads.append(f"COALESCE({bad}, FALSE)")
+        if extra:
+            sel.append(extra)
         return (f"SELECT {', '.join(sel)}, ({' OR '.join(bads)}) AS lr_bad, {'TRUE' if from_file else 'FALSE'} "
                 f"AS lr_file FROM {source}")
 
@@ -381,10 +394,12 @@ class DuckSource:
         return "WITH " + ", ".join(defs)
 
 
-def query_sql(checked, as_of: dt.date, passthrough=("lr_numbered",)) -> str:
-    """The compiled query over `DuckSource`'s CTEs (or tables of the same shape)."""
+def query_sql(checked, as_of: dt.date, passthrough=("lr_numbered",), criteria: bool = False,
+              skip_column: str | None = None) -> str:
+    """The compiled query over `DuckSource`'s CTEs (or tables of the same shape); `criteria=True`
+    adds every criterion's points, raw points and whether it fired (see sqlgen.build_query)."""
     q = sqlgen.build_query(checked, "duckdb", as_of, id_column="id", key_column="lr_row", order_column="lr_row",
-                           passthrough=tuple(passthrough))
+                           passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column)
     return q.sql(dialect="duckdb")
 
 
@@ -396,12 +411,18 @@ class DuckScore:
     not counted) and its `raw` is empty: DuckDB does not keep the text of the row."""
 
     def __init__(self, rules, leads_path: str, events_path: str | None, as_of: dt.date, id_field: str = "id", *,
-                 on_bad_row: str = "fail", rejects=None, threads: int | None = None):
+                 on_bad_row: str = "fail", rejects=None, threads: int | None = None, criteria: bool = False,
+                 with_rows: bool = False):
+        """`criteria=True`: the Results carry every criterion's points, raw points and whether it
+        fired, as the Python engine's do (for `--explain`, `simulate`, `diff`)."""
         self.rules, self.leads_path, self.events_path, self.as_of = rules, leads_path, events_path, as_of
         self.id_field, self.on_bad_row, self.rejects, self.threads = id_field, on_bad_row, rejects, threads
-        self.read = self.rejected = self.bad_events = self.orphan_events = 0
+        self.criteria = criteria
+        self.with_rows = with_rows  # yield (row number, Result) pairs (to line up two runs)
+        self.read = self.rejected = self.bad_events = self.orphan_events = self.events_read = 0
         self.bad_rows: list = []
         self.orphan_lead_ids: list[str] = []
+        self.account_stats = None  # runtime.accounts.AccountStats, with criteria=True and an accounts block
 
     def _run(self, con, checked, *, lenient: bool):
         """(source, cursor, first rows): the compiled query started; DuckDB errors propagate."""
@@ -409,14 +430,20 @@ class DuckScore:
         from .readers import BadRowsError
 
         src = DuckSource(con, checked, self.leads_path, self.events_path, self.id_field, lenient=lenient)
-        if self.events_path and checked.events:
-            bad_ev = con.execute(src.prefix() + " SELECT count(*) FROM lr_ev1 WHERE lr_bad AND lr_file").fetchone()[0]
-            self.bad_events = bad_ev
+        if self.events_path and checked.events and src.events_stats:
+            pre = src.prefix() + ", " + src.events_stats
+            read, bad_ev = con.execute(pre + " SELECT count(*), count(*) FILTER (WHERE lr_bad OR lead_id IS NULL) "
+                                             "FROM lr_eall").fetchone()
+            self.events_read, self.bad_events = read, bad_ev
+            orph = con.execute(pre + " SELECT lead_id, n FROM lr_eorph ORDER BY first").fetchall()
+            self.orphan_events = sum(n for _lid, n in orph)
+            self.orphan_lead_ids = [lid for lid, _n in orph[:20]]
             if bad_ev and self.on_bad_row == "fail":
                 raise BadRowsError([BadRow(0, f"{bad_ev:,} rows of the events file cannot be read (a lead_id, "
                                               "a declared type and a date or timestamp `at` are needed)",
                                            "", self.events_path)])
-        sql = src.with_query(query_sql(checked, self.as_of, ("lr_numbered", "lr_bad", "lr_reason", "lr_row")))
+        sql = src.with_query(query_sql(checked, self.as_of, ("lr_numbered", "lr_bad", "lr_reason", "lr_row"),
+                                       criteria=self.criteria, skip_column="lr_bad"))
         cur = con.execute(sql)
         return src, cur, cur.fetchmany(BATCH)
 
@@ -439,7 +466,16 @@ class DuckScore:
                     raise _input_error(f"{self.leads_path}: DuckDB could not read or score the input: "
                                        f"{_short(e2)}") from None
             src_name = self.leads_path
-            for r, bad, reason, row in _results(cur, checked, extra=("lr_bad", "lr_reason", "lr_row"), first=first):
+            names = [d[0] for d in cur.description]
+            nacc = sum(1 for nm in names if nm.startswith("lr_account_fired_"))
+            extra = ("lr_bad", "lr_reason", "lr_row")
+            if "lr_account_size" in names:
+                from .accounts import AccountStats
+
+                self.account_stats = AccountStats()
+                extra += ("lr_account_size",) + tuple(f"lr_account_fired_{j}" for j in range(nacc))
+            seen: set = set()
+            for r, bad, reason, row, *acct in _results(cur, checked, extra=extra, first=first):
                 self.read += 1
                 if bad:
                     self.rejected += 1
@@ -456,12 +492,28 @@ class DuckScore:
                         self.rejects.write(json.dumps({"source": b.source, "line": b.line, "reason": b.reason,
                                                        "row": b.raw}, ensure_ascii=False) + "\n")
                     continue
+                if acct:  # one account per key (and every keyless lead): simulate's account statistics
+                    key = r.account
+                    if key is None or key not in seen:
+                        if key is not None:
+                            seen.add(key)
+                        self.account_stats.add(_Account(tuple(bool(x) for x in acct[1:]),
+                                                        tuple(r.account_bands.values())), acct[0], key is None)
                 if not fail_rows:
-                    yield r
+                    yield (row, r) if self.with_rows else r
         finally:
             con.close()
         if fail_rows:
             raise BadRowsError(fail_rows, more=len(fail_rows) >= MAX_FAIL_ROWS)
+
+
+class _Account:
+    """What runtime.accounts.AccountStats.add reads of an account."""
+
+    __slots__ = ("fired", "band_names")
+
+    def __init__(self, fired, band_names):
+        self.fired, self.band_names = fired, band_names
 
 
 def score_with_duckdb(rules, leads_path: str, events_path: str | None, as_of: dt.date,
@@ -492,6 +544,20 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
     i_id, i_grade, i_route, i_queue, i_sla, i_dq = (pos[k] for k in ("id", "grade", "route", "queue", "sla", "disqualified"))
     i_num = pos["lr_numbered"]
     i_extra = [pos[x] for x in extra]
+    k = 0
+    while f"lr_points_{k}" in pos:
+        k += 1
+    i_p = [pos[f"lr_points_{j}"] for j in range(k)]
+    i_r = [pos[f"lr_raw_{j}"] for j in range(k)]
+    i_f = [pos[f"lr_fired_{j}"] for j in range(k)]
+    zeros, nones = (0,) * k, (False,) * k
+    i_li = pos.get("lr_route_line")
+    # accounts: the account key, scores and bands of every lead
+    i_acc = pos.get("account")
+    acc_score_pos = [(nm[len("account_"):-len("_score")], i) for nm, i in pos.items()
+                     if i_acc is not None and i > i_acc and nm.startswith("account_") and nm.endswith("_score")]
+    acc_band_pos = [(nm[len("account_"):-len("_band")], i) for nm, i in pos.items()
+                    if i_acc is not None and i > i_acc and nm.startswith("account_") and nm.endswith("_band")]
     while True:
         if first is not None:
             rows, first = first, None
@@ -505,16 +571,27 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
         for r in rows:
             if r[i_dq] is not None:
                 res = Result(r[i_id], {}, {}, "disqualified", r[i_route], r[i_queue], r[i_sla], r[i_dq],
-                             numbered=bool(r[i_num]))
+                             zeros if k else (), zeros if k else (), nones if k else (), numbered=bool(r[i_num]),
+                             route_line=None if i_li is None else r[i_li])
+            elif k:
+                res = Result(r[i_id], {d: r[i] for d, i in score_pos}, {d: r[i] for d, i in band_pos}, r[i_grade],
+                             r[i_route], r[i_queue], r[i_sla], None, tuple([r[i] for i in i_p]),
+                             tuple([r[i] for i in i_r]), tuple([bool(r[i]) for i in i_f]), numbered=bool(r[i_num]),
+                             route_line=None if i_li is None else r[i_li])
             else:
                 res = Result(r[i_id], {d: r[i] for d, i in score_pos}, {d: r[i] for d, i in band_pos}, r[i_grade],
                              r[i_route], r[i_queue], r[i_sla], None, numbered=bool(r[i_num]))
+            if i_acc is not None:
+                res.account = r[i_acc]
+                res.account_scores = {d: r[i] for d, i in acc_score_pos}
+                res.account_bands = {d: r[i] for d, i in acc_band_pos if r[i] is not None}
             yield (res, *[r[i] for i in i_extra]) if extra else res
 
 
-def score_leads(checked, leads, as_of: dt.date, *, con=None) -> list[Result]:
+def score_leads(checked, leads, as_of: dt.date, *, con=None, criteria: bool = False) -> list[Result]:
     """Score in-memory `runtime.model.Lead`s (already coerced, as the Python engine sees them) in
-    DuckDB. Used by the differential tests: it compares the engines on exactly the same data."""
+    DuckDB. Used by the differential tests: it compares the engines on exactly the same data.
+    `criteria=True`: the Results carry per-criterion points, raw points, fired and the route line."""
     import pyarrow as pa
 
     fields: dict[str, str] = dict(checked.fields)
@@ -565,7 +642,7 @@ def score_leads(checked, leads, as_of: dt.date, *, con=None) -> list[Result]:
     try:
         con.register("leads", ltab)
         con.register("events", etab)
-        sql = query_sql(checked, as_of)
+        sql = query_sql(checked, as_of, criteria=criteria)
         cur = con.execute(sql)
         out = list(_results(cur, checked))
         con.unregister("leads")

@@ -93,16 +93,20 @@ class CritSpec:
 
 class _Compiler:
     def __init__(self, fields: dict[str, str], events: dict[str, dict[str, str]], lists: dict[str, tuple],
-                 half_lives: dict[str, float | None]):
+                 half_lives: dict[str, float | None], dims=()):
         self.fields = fields
         self.events = events
         self.lists = lists
+        # lead dimensions a bare name may mean (inside an account's `lead where`): read from X.dims
+        self.dims = frozenset(dims)
 
     # -- types --
     def vtype(self, v, ev: str | None) -> str:
         if isinstance(v, n.Name):
             if ev and v.name in self.events.get(ev, {}):
                 return self.events[ev][v.name]
+            if v.name not in self.fields and v.name in self.dims:
+                return NUMBER
             return self.fields.get(v.name, TEXT)
         if isinstance(v, n.Literal):
             return v.kind
@@ -120,6 +124,8 @@ class _Compiler:
                 if self.events[ev][name] == TEXT_LIST:
                     return lambda X, E: _norm_list(E.get(name))
                 return lambda X, E: E.get(name)
+            if name not in self.fields and name in self.dims:
+                return lambda X, E: X.dims.get(name) if X.dims else None
             return lambda X, E: X.f.get(name)
         if isinstance(v, n.Literal):
             c = self.const(v)
@@ -445,6 +451,10 @@ class Result:
     fired: tuple = ()      # per criterion: condition held / events matched
     numbered: bool = False
     route_line: int | None = None  # index of the route line taken
+    # set by runtime/accounts.py when the file has an accounts block (else None: keys left out)
+    account: str | None = None          # the account key; None for a lead that is its own account
+    account_scores: dict | None = None
+    account_bands: dict | None = None
 
     def total(self) -> float:
         return round2(sum(self.scores.values()))
@@ -453,6 +463,10 @@ class Result:
         """The JSON shape of CLI.md's `score` output."""
         d = {"id": self.id, "scores": self.scores, "bands": self.bands, "grade": self.grade,
              "route": self.route, "queue": self.queue, "sla": self.sla, "disqualified": self.disqualified}
+        if self.account_scores is not None:
+            d["account"] = self.account
+            d["account_scores"] = self.account_scores
+            d["account_bands"] = self.account_bands
         if criteria is not None:
             d["criteria"] = {c.key: round2(p) for c, p, f in zip(criteria, self.points, self.fired) if f}
         return d
@@ -544,7 +558,7 @@ class Engine:
             hit = (None, None, None, None)
             for i, line in enumerate(self.route_lines):
                 if line.account_band is not None:
-                    continue  # account lines need account scoring (not in this engine yet)
+                    continue  # account lines: runtime/accounts.py routes again once the account is scored
                 if any(_pattern_matches(p, grade, disq) for p in line.patterns):
                     a = line.action
                     hit = (a.kind, a.queue, a.sla.text() if a.sla else None, i)

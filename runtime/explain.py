@@ -20,9 +20,17 @@ def _p(x) -> str:
     return printer.points(round2(x))
 
 
-def as_dict(engine: Engine, lead: Lead, asof: int) -> dict:
+def as_dict(engine: Engine, lead: Lead, asof: int, others=()) -> dict:
+    """`others`: leads to find the rest of this lead's account in (none: the lead is its account)."""
+    from .accounts import account_model, explain_account
+
     ex = engine.explain(lead, asof)
     res = ex["result"]
+    account = explain_account(engine, lead, others, asof)
+    if account is not None:  # the account is scored, and the lead routed again with its band
+        model = account_model(engine)
+        model.finish(res, account["key"], account.pop("_score"))
+        account["routed_by_account_line"] = model.is_account_line(res)
     crits = []
     for c in ex["criteria"]:
         row = {"dimension": c["dim"], "name": c["name"], "rule": c["rule"], "fired": c["fired"],
@@ -46,6 +54,7 @@ def as_dict(engine: Engine, lead: Lead, asof: int) -> dict:
         "scores": res.scores, "bands": res.bands, "grade": res.grade,
         "route": res.route, "queue": res.queue, "sla": res.sla,
         "events": {"total": ex["events"], "on_or_before_as_of": ex["past_events"]},
+        **({"account": account} if account is not None else {}),
     }
 
 
@@ -73,6 +82,8 @@ def render_text(d: dict, tty: bool) -> Group:
         parts.append(t)
     if d["disqualified"]:
         parts.append(Text("A disqualified lead gets no scores."))
+        if d.get("account"):
+            parts += _account_parts(d, tty)
         return Group(*parts)
     for dim in d["dimensions"]:
         t = table("criterion", "rule", "fired", "raw", "cap", "points", tty=tty, right=(3, 4, 5),
@@ -97,7 +108,41 @@ def render_text(d: dict, tty: bool) -> Group:
             clamp = f" -> clamped to [{printer.num(dim['floor'])}, {printer.num(dim['max'])}] and rounded: {printer.num(dim['score'])}"
         t.caption = f"sum {printer.num(dim['sum'])}{clamp}"
         parts.append(t)
+    if d.get("account"):
+        parts += _account_parts(d, tty)
     return Group(*parts)
+
+
+def _account_parts(d: dict, tty: bool) -> list:
+    """The lead's account: its leads, each account criterion and the leads that made it fire."""
+    a = d["account"]
+    n = len(a["leads"])
+    if a["own_account"]:
+        who = f"its own account (no {a['by']})"
+    else:
+        who = f"{a['key']} (by {a['by']}, {n} lead{'s' if n != 1 else ''}: " + \
+            ", ".join(x["id"] + (" disqualified" if x["disqualified"] else "") for x in a["leads"][:12]) + \
+            (" ..." if n > 12 else "") + ")"
+    bands = ", ".join(f"{k} {printer.num(v)}" + (f" -> {a['bands'][k]}" if k in a["bands"] else "")
+                      for k, v in a["scores"].items())
+    out = [Text(""), Text(f"Account: {who}: {bands}" +
+                          ("; the route comes from an `account` line" if a.get("routed_by_account_line") else ""),
+                          style="bold" if tty else "")]
+    for dim in a["dimensions"]:
+        t = table("criterion", "rule", "fired", "points", "leads that count", tty=tty, right=(3,),
+                  title=f"account {dim['dimension']}: {printer.num(dim['score'])}"
+                        + (f" -> band {dim['band']}" if dim["band"] is not None else ""))
+        for c in a["criteria"]:
+            if c["dimension"] != dim["dimension"]:
+                continue
+            conds = c["lead_conditions"]
+            who = "\n".join((f"{u['leads']}: " if len(conds) > 1 else "")
+                             + (", ".join(u["matching_leads"][:10]) or "none")
+                             + (" ..." if len(u["matching_leads"]) > 10 else "") for u in conds)
+            t.add_row(c["name"], c["rule"], "yes" if c["fired"] else "no", _p(c["points"]) if c["fired"] else "0", who)
+        out.append(t)
+    out.append(Text("Only leads that are not disqualified count towards their account."))
+    return out
 
 
 def as_json(d: dict) -> str:

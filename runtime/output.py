@@ -1,5 +1,7 @@
 """Writing scored leads: JSONL (one object per lead, CLI.md's shape) or CSV
-(`id, <dim>_score, <dim>_band …, grade, route, queue, sla, disqualified`), chosen by suffix.
+(`id, <dim>_score, <dim>_band …, grade, route, queue, sla, disqualified`), chosen by suffix. A file
+with an accounts block adds `account, account_<dim>_score, account_<dim>_band …` after `disqualified`
+(JSONL: `account`, `account_scores`, `account_bands`; see docs/accounts.md).
 """
 from __future__ import annotations
 
@@ -32,6 +34,11 @@ class ScoredWriter:
         self.dims = [d[0] for d in engine.dims]
         self.graded = [g[0] for g in engine.grade_blocks]
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+        from .accounts import account_model
+
+        model = account_model(engine)
+        self.account_dims = [d[0] for d in model.dims] if model is not None else None
+        self.account_graded = {g[0] for g in model.grade_blocks} if model is not None else set()
         if self.fmt == "csv":
             self.csv = csv.writer(self.fh)
             cols = ["id"]
@@ -40,6 +47,12 @@ class ScoredWriter:
                 if d in self.graded:
                     cols.append(f"{d}_band")
             cols += ["grade", "route", "queue", "sla", "disqualified"]
+            if self.account_dims is not None:
+                cols.append("account")
+                for d in self.account_dims:
+                    cols.append(f"account_{d}_score")
+                    if d in self.account_graded:
+                        cols.append(f"account_{d}_band")
             if explain:
                 cols.append("criteria")
             self.csv.writerow(cols)
@@ -57,6 +70,14 @@ class ScoredWriter:
             if d in self.graded:
                 row.append(r.bands.get(d, ""))
         row += [r.grade, r.route or "", r.queue or "", r.sla or "", r.disqualified or ""]
+        if self.account_dims is not None:
+            row.append(r.account or "")
+            scores, bands = r.account_scores or {}, r.account_bands or {}
+            for d in self.account_dims:
+                s = scores.get(d)
+                row.append("" if s is None else s)
+                if d in self.account_graded:
+                    row.append(bands.get(d, ""))
         if self.explain:
             crit = {c.key: round2(p) for c, p, f in zip(self.engine.criteria, r.points, r.fired) if f}
             row.append(json.dumps(crit, ensure_ascii=False))

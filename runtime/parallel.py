@@ -31,6 +31,8 @@ _W: dict = {}
 
 
 def _init_worker(rules_spec: str, id_field: str, fmt: str, explain: bool, asof: int, engine=None):
+    """`fmt`: "jsonl" or "csv" (batches come back as output text), "results" (as lists of Results:
+    in this process) or "tuples" (as lists of plain tuples: from another process, cheap to send)."""
     from runtime.cliutil import schema_of
     from runtime.rules import load_rules
 
@@ -41,7 +43,7 @@ def _init_worker(rules_spec: str, id_field: str, fmt: str, explain: bool, asof: 
         checked = engine.checked
 
     _W.update(engine=engine, schema=schema_of(_R, id_field), fmt=fmt, explain=explain, asof=asof,
-              formatter=LineFormatter(engine, fmt, explain))
+              formatter=LineFormatter(engine, fmt, explain) if fmt in ("jsonl", "csv") else None)
 
 
 def _json_objects(lines: list[str], first: int, src: str):
@@ -80,9 +82,10 @@ def _json_objects(lines: list[str], first: int, src: str):
 
 
 def _score_batch(task):
-    """One batch: (kind, first line number, rows, source, header) -> (text, read, [BadRow], cut,
-    good): `cut` is the length of the text before the batch's first bad row and `good` the number of
-    leads in it (for `--on-bad-row fail`, which stops the output there)."""
+    """One batch: (kind, first line number, rows, source, header) -> (out, read, [BadRow], cut,
+    good): `out` is the output text (or the list of Results or tuples, see _init_worker), `cut` the
+    length of `out` before the batch's first bad row and `good` the number of leads in it (for
+    `--on-bad-row fail`, which stops the output there)."""
     from runtime.readers import BadRowsError, lead_from_object
 
     kind, first, rows, src, header = task
@@ -91,8 +94,13 @@ def _score_batch(task):
     # generated code that scores a JSON object directly when it is in the plain form (dsl/pycodegen.py)
     score_obj = getattr(W["engine"], "score_obj", None) if kind == "jsonl" else None
     idf = schema.id_field
-    write = fmt.write
-    out = io.StringIO()
+    mode = W["fmt"]
+    if fmt is not None:
+        write = fmt.write
+        out = io.StringIO()
+    else:
+        out = _ResultList(mode == "tuples")
+        write = out.write
     bad: list[BadRow] = []
     read = 0
     good = 0
@@ -129,6 +137,27 @@ def _score_batch(task):
     return out.getvalue(), read, bad, cut, cut_good
 
 
+class _ResultList(list):
+    """A batch's Results, written and measured like the text buffer (`write`, `tell`, `getvalue`)."""
+
+    def __init__(self, as_tuples: bool):
+        super().__init__()
+        self.as_tuples = as_tuples
+
+    def write(self, _out, r) -> None:
+        if self.as_tuples:
+            self.append((r.id, r.scores, r.bands, r.grade, r.route, r.queue, r.sla, r.disqualified, r.points, r.raw,
+                         r.fired, r.numbered, r.route_line))
+        else:
+            self.append(r)
+
+    def tell(self) -> int:
+        return len(self)
+
+    def getvalue(self) -> list:
+        return list(self)
+
+
 def _csv_objects(rows, first, src, header):
     nh = len(header)
     for i, (n, row) in enumerate(rows):
@@ -154,6 +183,26 @@ class LineFormatter:
         self.dims = [d[0] for d in engine.dims]
         self.graded = [g[0] for g in engine.grade_blocks]
         self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+        # JSONL without --explain, written in pieces: the id and the scores change from lead to lead,
+        # everything after them depends only on the grade (bands, route, queue, sla, disqualified):
+        # encoded once per distinct tail. Byte for byte what json.JSONEncoder writes for record().
+        from json.encoder import encode_basestring
+
+        self._enc = encode_basestring
+        self._score_keys = {d: encode_basestring(d) + ": " for d in self.dims}
+        self._tails: dict = {}
+        self._out = self._csv = None
+
+    def _tail(self, r) -> str:
+        key = (r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()))
+        t = self._tails.get(key)
+        if t is None:
+            d = self._dumps({"bands": r.bands, "grade": r.grade, "route": r.route, "queue": r.queue, "sla": r.sla,
+                             "disqualified": r.disqualified})
+            t = "}, " + d[1:] + "\n"
+            if len(self._tails) < 100_000:
+                self._tails[key] = t
+        return t
 
     def header(self) -> str:
         cols = ["id"]
@@ -170,9 +219,17 @@ class LineFormatter:
         from runtime.engine import round2
 
         if self.fmt == "jsonl":
-            out.write(self._dumps(r.record(self.engine.criteria if self.explain else None)))
-            out.write("\n")
+            if self.explain or getattr(r, "account_scores", None) is not None or r.id.__class__ is not str:
+                out.write(self._dumps(r.record(self.engine.criteria if self.explain else None)))
+                out.write("\n")
+                return
+            sk = self._score_keys
+            # a score is a float (or an int): its repr is what the encoder writes
+            scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
+            out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r))
             return
+        if out is not self._out:  # one csv writer per output buffer
+            self._out, self._csv = out, csv.writer(out)
         row = [r.id]
         for d in self.dims:
             s = r.scores.get(d)
@@ -183,7 +240,7 @@ class LineFormatter:
         if self.explain:
             crit = {c.key: round2(p) for c, p, f in zip(self.engine.criteria, r.points, r.fired) if f}
             row.append(json.dumps(crit, ensure_ascii=False))
-        out.write(_csv_line(row))
+        self._csv.writerow(row)
 
 
 def _csv_line(row) -> str:
@@ -196,9 +253,10 @@ def _csv_line(row) -> str:
 
 
 class ParallelScore:
-    """Iterate to get output text chunks in input order. After (or during) iteration: `read`,
-    `rejected`, `bad_rows`, `bad_events`, `orphan_events` like runtime.readers.LeadReader, and
-    `scored`. Raises BadRowsError under on_bad_row="fail", after the output before the first bad row."""
+    """Iterate to get output text chunks in input order (with fmt="results": lists of Results).
+    After (or during) iteration: `read`, `rejected`, `bad_rows`, `bad_events`, `orphan_events`,
+    `events_read` like runtime.readers.LeadReader, and `scored`. Raises BadRowsError under
+    on_bad_row="fail", after the output before the first bad row."""
 
     def __init__(self, rules, leads_path: str, *, as_of_ordinal: int, workers: int, fmt: str = "jsonl",
                  explain: bool = False, id_field: str = "id", events_path: str | None = None,
@@ -217,7 +275,7 @@ class ParallelScore:
         self.source = "<stdin>" if leads_path == "-" else leads_path
         self.read = self.rejected = self.scored = 0
         self.bad_rows: list[BadRow] = []
-        self.bad_events = self.orphan_events = 0
+        self.bad_events = self.orphan_events = self.events_read = 0
         self.orphan_lead_ids: list[str] = []
 
     def header(self) -> str:
@@ -289,8 +347,8 @@ class ParallelScore:
             return contextlib.nullcontext(_score_batch(task) for task in self._batches(gate))
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         forked = ctx.get_start_method() == "fork"
-        init_args = (self.rules.spec, self.id_field, self.fmt, self.explain, self.asof,
-                     self.rules.engine if forked else None)
+        init_args = (self.rules.spec, self.id_field, "tuples" if self.fmt == "results" else self.fmt, self.explain,
+                     self.asof, self.rules.engine if forked else None)
         gate = threading.Semaphore(self.workers * 3)
 
         @contextlib.contextmanager
@@ -311,8 +369,13 @@ class ParallelScore:
 
         fail_rows: list[BadRow] = []
         failing = False
+        rebuild = self.fmt == "results" and self.workers > 1
+        if rebuild:
+            from runtime.engine import Result
         with self._results() as results:
             for text, read, bad, cut, cut_good in results:
+                if rebuild:
+                    text = [Result(*t) for t in text]
                 self.read += read
                 for b in bad:
                     self.rejected += 1

@@ -1,5 +1,9 @@
 """Loading rule files: from a path or a `REV:PATH` git revision, through parse and check, to an
 engine. Git is called with an argument list, never through a shell.
+
+The engine is `dsl.pycodegen.compile_fast`'s: generated Python for the hot path (`score`, and
+`score_obj` on JSON objects), with everything else (`explain`, `criteria`, `route_for`, ...) from the
+closure engine it extends; a file the generator does not cover gets the closure engine itself.
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from dsl.checker import Checked, check
 from dsl.diagnostics import RuleError
 from dsl.parser import parse
 
-from .engine import Engine, compile_checked
+from .engine import Engine
 
 
 class RulesInputError(Exception):
@@ -97,4 +101,6 @@ def load_rules(spec: str, *, require_ok: bool = True) -> LoadedRules:
         if require_ok:
             raise RuleError(checked.diagnostics)
         return LoadedRules(spec, spec, path, text, checked, None)
-    return LoadedRules(spec, spec, path, text, checked, compile_checked(checked))
+    from dsl.pycodegen import compile_fast
+
+    return LoadedRules(spec, spec, path, text, checked, compile_fast(checked))

@@ -66,6 +66,10 @@ def run_summary(run: dict) -> str:
         parts.append(f"{ev['orphans']:,} events for leads not in the leads file")
     if ev.get("bad"):
         parts.append(f"{ev['bad']:,} bad events skipped")
+    acc = run.get("accounts")
+    if acc:
+        parts.append(f"{fmt_num(acc['accounts'])} accounts, {acc['routed_by_account_line']:,} leads routed by an "
+                     "account line")
     g = run.get("guardrails") or []
     if g:
         ok = sum(1 for x in g if x["passed"])
@@ -128,6 +132,22 @@ def _rows(run: dict) -> dict[str, tuple[list[str], list[list[str]], tuple[int, .
                 ["band", "when", "leads", "share"],
                 [[b["band"], "otherwise" if b["threshold"] is None else f">= {fmt_num(b['threshold'])}",
                   fmt_num(b["count"]), fmt_share(b["share"])] for b in d["bands"]], (2, 3))
+    acc = run.get("accounts")
+    if acc:
+        for d in acc["dimensions"]:
+            if not d.get("bands"):
+                continue
+            label = f" \"{d['label']}\"" if d.get("label") else ""
+            title = (f"Account grades: {d['dimension']}{label} (by {acc['by']}; {fmt_num(acc['accounts'])} accounts, "
+                     f"{fmt_num(acc['leads_on_their_own'])} lead{'' if acc['leads_on_their_own'] == 1 else 's'} on their own)")
+            T[title] = (["band", "when", "accounts", "share", "leads", "share"],
+                        [[b["band"], "otherwise" if b["threshold"] is None else f">= {fmt_num(b['threshold'])}",
+                          fmt_num(b["accounts"]), fmt_share(b["account_share"]), fmt_num(b["leads"]),
+                          fmt_share(b["lead_share"])] for b in d["bands"]], (2, 3, 4, 5))
+        if acc.get("criteria"):
+            T["Account criteria"] = (["dimension", "criterion", "accounts", "rate"],
+                                     [[c["dimension"], c["name"], fmt_num(c["fired_accounts"]),
+                                       fmt_share(c["fire_rate"])] for c in acc["criteria"]], (2, 3))
     T["Criteria"] = (["dimension", "criterion", "fires", "rate", "mean points", "cap binds"],
                      [[c["dimension"], c["name"], fmt_num(c["fired"]), fmt_share(c["fire_rate"]),
                        fmt_num(c["mean_points"]),

@@ -145,7 +145,15 @@ class Aggregator:
         self.fires = [0] * k
         self.points = [0.0] * k
         self.binds = [0] * k
+        # accounts (runtime/accounts.py): leads per account band, leads an `account BAND and` line routed,
+        # and the per-account counts that score_leads fills in (`account_stats`, set by the command)
+        from .accounts import account_model
+
+        self.account_model = account_model(engine) if rf is not None else None
         self.accounts: dict[Any, int] = {}
+        self.account_lines = [line.account_band is not None for line in getattr(engine, "route_lines", None) or []]
+        self.account_routed = 0
+        self.account_stats = None
 
     # -- the hot path --
     def add(self, r: Result) -> None:
@@ -155,9 +163,14 @@ class Aggregator:
         key = (r.route, r.queue, r.sla)
         rc = self.routes
         rc[key] = rc.get(key, 0) + 1
-        acct = getattr(r, "account_band", None)
-        if acct is not None:
-            self.accounts[acct] = self.accounts.get(acct, 0) + 1
+        ab = getattr(r, "account_bands", None)
+        if ab is not None:
+            ac = self.accounts
+            for b in ab.values():
+                ac[b] = ac.get(b, 0) + 1
+            li = r.route_line
+            if li is not None and self.account_lines[li]:
+                self.account_routed += 1
         if r.disqualified is not None:
             self.disqualified += 1
             rs = self.reasons
@@ -259,10 +272,37 @@ class Aggregator:
                               for c in out["criteria"] if c["fired"] == 0] if self.with_points else []
         out["unreached_bands"] = [{"dimension": d["dimension"], "band": b["band"]}
                                   for d in out["dimensions"] for b in (d["bands"] or []) if b["count"] == 0]
-        if self.accounts:
-            out["accounts"] = [{"band": b, "count": c, "share": share(c, total)}
-                               for b, c in sorted(self.accounts.items(), key=lambda kv: -kv[1])]
+        if self.account_model is not None:
+            out["accounts"] = self._accounts(total)
         return out
+
+    def _accounts(self, total: int) -> dict:
+        """Account grades: per account band, the accounts that got it and the leads that carry it."""
+        m, st = self.account_model, self.account_stats
+        n_acc = st.accounts if st is not None else None
+        dims = []
+        for d, mx, fl, _objs in m.dims:
+            block = dict(m.grade_blocks).get(d)
+            bands = None
+            if block is not None:
+                bands = [{"band": b, "threshold": th,
+                          "accounts": st.bands.get(b, 0) if st is not None else None,
+                          "account_share": share(st.bands.get(b, 0), n_acc) if st is not None else None,
+                          "leads": self.accounts.get(b, 0), "lead_share": share(self.accounts.get(b, 0), total)}
+                         for b, th in block]
+            dims.append({"dimension": d, "label": m.labels.get(d), "floor": fl, "max": mx, "bands": bands})
+        crits = []
+        if st is not None:
+            for c in m.criteria:
+                f = st.fired[c.index] if st.fired else 0
+                crits.append({"dimension": c.dim, "name": c.name, "rule": c.text, "fired_accounts": f,
+                              "fire_rate": share(f, n_acc)})
+        return {"by": m.key_text, "accounts": n_acc,
+                "leads_on_their_own": st.keyless if st is not None else None,
+                "largest": st.largest if st is not None else None,
+                "dimensions": dims, "criteria": crits,
+                "routed_by_account_line": self.account_routed,
+                "routed_by_account_line_share": share(self.account_routed, total)}
 
     def _matrix(self, total: int) -> dict | None:
         """The first two graded dimensions, rows x columns; with three or more, the others are summed
@@ -379,11 +419,8 @@ def check_guardrail(e: n.ShareExpect, agg: Aggregator, *, accounts_supported: bo
     elif e.subject == "disqualified":
         count = agg.count_disqualified(e.arg)
     else:
+        # the leads whose account has that band (a file without accounts has none: 0%)
         count = agg.accounts.get(e.arg, 0)
-        if accounts_supported is None:
-            accounts_supported = bool(agg.accounts)
-        if not accounts_supported:
-            error = "account shares cannot be checked: this engine does not score accounts yet"
     lo, hi = _frac(e.low), _frac(e.high)
     res: dict[str, Any] = {"expect": expectation_text(e), "subject": e.subject, "value": e.arg,
                            "queue": e.queue, "bound": e.bound,

@@ -13,6 +13,7 @@ from fnmatch import fnmatchcase
 from dsl import nodes as n
 from dsl import printer
 
+from .accounts import account_model
 from .engine import Engine, Result, date_ordinal, round2
 from .model import Event, Lead
 
@@ -95,6 +96,11 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
     asof = date_ordinal(asof_text)
     lead = build_lead(test, checked.fields, checked.events, asof)
     res = engine.score(lead, asof)
+    model = account_model(engine)
+    if model is not None:
+        # a test holds one lead, so its account is that lead alone (docs/accounts.md)
+        res = model.alone(lead, res, asof)
+    account_dims = {d for d, _mx, _fl, _o in model.dims} if model is not None else set()
     fails: list[str] = []
     crit_index = {c.name: i for i, c in enumerate(engine.criteria)}
     for e in test.expects:
@@ -123,6 +129,12 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
                 fails.append(f'expected criterion "{e.arg}" to fire, but it did not')
             if e.kind == "not_fires" and fired:
                 fails.append(f'expected criterion "{e.arg}" not to fire, but it gave {_fmt(round2(res.points[i]))}')
+        elif e.kind in ("score", "score_between") and e.arg in account_dims:
+            got = res.account_scores.get(e.arg)
+            if e.kind == "score" and not _cmp(e.op, got, e.low):
+                fails.append(f"expected account {e.arg} {e.op} {_fmt(e.low)}, got {_fmt(got)}")
+            elif e.kind == "score_between" and not (e.low <= got <= e.high):
+                fails.append(f"expected account {e.arg} between {_fmt(e.low)} and {_fmt(e.high)}, got {_fmt(got)}")
         elif e.kind in ("score", "score_between"):
             if res.disqualified is not None:
                 fails.append(f"expected {e.arg} {'between' if e.kind == 'score_between' else e.op} ..., "
@@ -136,7 +148,10 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
             elif e.kind == "score_between" and not (e.low <= got <= e.high):
                 fails.append(f"expected {e.arg} between {_fmt(e.low)} and {_fmt(e.high)}, got {_fmt(got)}")
         elif e.kind == "account":
-            fails.append("account expectations need an accounts block (not supported yet)")
+            bands = res.account_bands or {}
+            if e.arg not in bands.values():
+                got = ", ".join(f"{d} {b} ({_fmt(res.account_scores.get(d))})" for d, b in bands.items()) or "no account band"
+                fails.append(f"expected account {e.arg}, got account {got}")
     fired = [f"{c.key} {printer.points(round2(p))}" for c, p, f in zip(engine.criteria, res.points, res.fired) if f]
     return TestOutcome(test.name, test.span, not fails, fails, res, fired, asof_text)
 

@@ -108,15 +108,28 @@ def case(request):
     rules, leads = _load(rules_path, leads_path)
     asof = AS_OF.toordinal()
     expected = {}
-    for lead in leads:
-        r = rules.engine.score(lead, asof)
-        expected[lead.id] = _row_of_result(rules, r)
+    for r in _python_results(rules, leads, asof):
+        expected[r.id] = _row_of_result(rules, r)
     if len(expected) != len(leads):
         pytest.skip("lead ids are not unique in the sample; rows cannot be matched by id")
     return rules, leads, expected
 
 
+def _python_results(rules, leads, asof):
+    """The Python engine's results, accounts grouped (runtime/accounts.py) when the file has them."""
+    from dsl import nodes as n
+
+    if rules.checked.file.first(n.Accounts) is None:
+        return [rules.engine.score(lead, asof) for lead in leads]
+    from runtime.accounts import score_leads
+
+    return [r for _lead, r in score_leads(rules.engine, leads, asof, grouped=False)]
+
+
 def _row_of_result(rules, r) -> tuple:
+    """The row of the compiled query (score's CSV columns) the Python result says."""
+    from dsl import nodes as n
+
     dims = [d[0] for d in rules.engine.dims]
     graded = [g[0] for g in rules.engine.grade_blocks]
     out = [r.id]
@@ -124,7 +137,16 @@ def _row_of_result(rules, r) -> tuple:
         out.append(r.scores.get(d))
         if d in graded:
             out.append(r.bands.get(d))
-    return tuple(out + [r.grade, r.route, r.queue, r.sla, r.disqualified])
+    out += [r.grade, r.route, r.queue, r.sla, r.disqualified]
+    acc = rules.checked.file.first(n.Accounts)
+    if acc is not None:
+        out.append(r.account)
+        graded_acc = {g.dim for g in acc.grades}
+        for sc in acc.scores:
+            out.append(r.account_scores.get(sc.dim))
+            if sc.dim in graded_acc:
+                out.append(r.account_bands.get(sc.dim))
+    return tuple(out)
 
 
 def _compare(expected: dict, rows: list[tuple]):
@@ -195,16 +217,25 @@ def pg():
     if bindir is None:
         unavailable("PostgreSQL server binaries (initdb, pg_ctl) not found; apt-get install postgresql")
     run_as = {}
-    base = tempfile.mkdtemp(prefix="leadrules-pg-")
-    if os.geteuid() == 0:  # initdb refuses to run as root: use the postgres account
+    if os.geteuid() == 0:
+        # initdb and postgres refuse to run as root: run them as an ordinary account (the package's
+        # `postgres`, else `nobody`), in a directory it owns under /tmp (root's TMPDIR may be closed)
         import pwd
 
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            unavailable("running as root and there is no 'postgres' user to run the server as")
+        pw = None
+        for name in ("postgres", "nobody"):
+            try:
+                pw = pwd.getpwnam(name)
+                break
+            except KeyError:
+                continue
+        if pw is None:
+            unavailable("running as root and there is no 'postgres' or 'nobody' user to run the server as")
+        base = tempfile.mkdtemp(prefix="leadrules-pg-", dir="/tmp")
         os.chown(base, pw.pw_uid, pw.pw_gid)
-        run_as = {"user": pw.pw_uid, "group": pw.pw_gid}
+        run_as = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+    else:
+        base = tempfile.mkdtemp(prefix="leadrules-pg-")
     data, log = os.path.join(base, "data"), os.path.join(base, "server.log")
     port = _free_port()
     env = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8")
