@@ -12,6 +12,7 @@ import sys
 import click
 
 from .cliutil import EXIT_FAIL, Failure, as_of_option, input_options, input_summary
+from .scoring import check_engine, engine_options
 
 
 class Percent(click.ParamType):
@@ -121,7 +122,9 @@ def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
               help="Exit 1 if more than PCT% of the leads change grade, route or queue.")
 @input_options
 @as_of_option
-def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field, as_of):
+@engine_options
+def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field, as_of,
+         engine, workers):
     """Score the same leads under OLD and NEW (paths or REV:PATH) and report what changes: grades,
     routes and queues, the rule changes themselves, and the leads that moved."""
     from . import diffreport
@@ -144,11 +147,13 @@ def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on
         for e in failures[:-1]:
             click.echo(f"error: {e}", err=True)
         raise failures[-1]
+    check_engine(old_rules, engine)
+    check_engine(new_rules, engine)
     inputs = _inputs(old_rules, new_rules, new, leads_path, events_path, as_of)
     rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
     try:
         doc, readers = run_diff(old_rules, new_rules, inputs, id_field=id_field, on_bad_row=on_bad_row,
-                                rejects=rej_fh, limit=limit)
+                                rejects=rej_fh, limit=limit, engine=engine, workers=workers)
     finally:
         if rej_fh:
             rej_fh.close()

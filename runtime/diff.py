@@ -822,7 +822,8 @@ class Input:
 
 
 def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_row: str = "fail",
-             rejects=None, limit: int = DEFAULT_LIMIT, progress_label: str = "diffing") -> tuple[dict, list]:
+             rejects=None, limit: int = DEFAULT_LIMIT, progress_label: str = "diffing",
+             engine: str = "python", workers: int | None = None) -> tuple[dict, list]:
     """Score every input under both versions (`old`, `new`: runtime.rules.LoadedRules) and fold the
     pairs of results. Returns the json document (without gates) and the readers (input summaries)."""
     from .progress import progress
@@ -834,11 +835,22 @@ def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_
     runs, readers = [], []
     for inp in inputs:
         asof = date_ordinal(inp.as_of.isoformat())
-        reader = LeadReader(inp.leads, views.schema, events_path=inp.events, on_bad_row=on_bad_row, rejects=rejects)
         before = agg.total
-        with progress(reader, progress_label) as leads:
-            for o, r in _result_pairs(old, new, views, leads, inp, asof, on_bad_row):
-                add(o, r)
+        if engine == "duckdb":
+            from .scoring import DuckPairs, check_engine
+
+            check_engine(new, engine, inp.leads, inp.events)
+            reader = DuckPairs(old, new, inp.leads, as_of=inp.as_of, events_path=inp.events, on_bad_row=on_bad_row,
+                               rejects=rejects, id_field=id_field, workers=workers)
+            with progress(reader, progress_label) as pairs:
+                for o, r in pairs:
+                    add(o, r)
+        else:
+            reader = LeadReader(inp.leads, views.schema, events_path=inp.events, on_bad_row=on_bad_row,
+                                rejects=rejects)
+            with progress(reader, progress_label) as leads:
+                for o, r in _result_pairs(old, new, views, leads, inp, asof, on_bad_row):
+                    add(o, r)
         readers.append(reader)
         runs.append({"simulation": inp.simulation, "leads_file": inp.leads, "events_file": inp.events,
                      "as_of": inp.as_of.isoformat(), "read": reader.read, "scored": agg.total - before,

@@ -711,3 +711,16 @@ def test_a_band_opened_down_to_the_next_ones_threshold_is_a_warning_not_an_error
         [("LR306", line_of(ACME.read_text(), "B when >= 60"))]
     c = check(parse(ACME.read_text().replace("A when >= 80", "A when >= 50"), "bad.rules"))
     assert not c.ok and [d.code for d in c.errors] == ["LR302"]
+
+
+# ---- engines ------------------------------------------------------------------------------------
+
+
+def test_duckdb_engine_gives_the_same_diff_as_python(open_funnel):
+    pytest.importorskip("duckdb")
+    args = ("diff", ACME, open_funnel, "--leads", SAMPLE, "--as-of", ASOF, "--format", "json")
+    py = as_json(invoke(*args))
+    duck = as_json(invoke(*args, "--engine", "duckdb"))
+    for key in ("changed", "grade_transitions", "route_transitions", "grade_matrix", "rule_changes", "movers"):
+        assert duck[key] == py[key], key
+    assert py["changed"]["grade"] == 652
