@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Iterator
 from dsl import nodes as n
 from dsl import printer
 
-from .engine import CritSpec, Engine, Result, _Compiler, _pattern_matches, norm, round2
+from .engine import CritSpec, Engine, Result, _Compiler, _First, _pattern_matches, _When, norm, round2
 from .model import Lead
 from .readers import InputError
 
@@ -79,31 +79,24 @@ class _AccountCompiler(_Compiler):
         return super().cond(c, ev)
 
 
-class _AWhen:
-    __slots__ = ("spec", "points", "cond", "filters")
+class _AWhen(_When):
+    """A `when` criterion at account level: the engine's, over the account's flag counts."""
+
+    __slots__ = ("filters",)
 
     def __init__(self, spec, comp: _AccountCompiler, filters):
-        self.spec, self.points, self.filters = spec, spec.node.points, filters
-        self.cond = comp.cond(spec.node.cond)
-
-    def __call__(self, counts):
-        if self.cond(counts, None):
-            return self.points, self.points, 1
-        return 0, 0, 0
+        super().__init__(spec, comp)
+        self.filters = filters
 
 
-class _AFirst:
-    __slots__ = ("spec", "tiers", "filters")
+class _AFirst(_First):
+    """A `first of` criterion at account level: the engine's, over the account's flag counts."""
+
+    __slots__ = ("filters",)
 
     def __init__(self, spec, comp: _AccountCompiler, filters):
-        self.spec, self.filters = spec, filters
-        self.tiers = [(t.points, comp.cond(t.cond) if t.cond is not None else None) for t in spec.node.tiers]
-
-    def __call__(self, counts):
-        for p, c in self.tiers:
-            if c is None or c(counts, None):
-                return p, p, 1
-        return 0, 0, 0
+        super().__init__(spec, comp)
+        self.filters = filters
 
 
 class _AEach:
