@@ -732,4 +732,4 @@ class _Linter:
             self.add("LR317", f'"{k.name}" has no cap and {why}: its points grow with every {one} '
                      f"({effect})", k.span,
                      f"add a cap at the end of the line, e.g. `max {_n(min(abs(k.points) * 5, s.max))}`"
-                     + ("" if decays else ", or give the dimension a `decay half-life`"))
+                     + ("" if decays or f.event == "lead" else ", or give the dimension a `decay half-life`"))
