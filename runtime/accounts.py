@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterable, Iterator
 from dsl import nodes as n
 from dsl import printer
 
-from .engine import CritSpec, Engine, Result, _Compiler, _First, _pattern_matches, _When, norm, round2
+from .engine import (CritSpec, Engine, Result, _Compiler, _First, _pattern_matches, _When, band_dims, norm,
+                     round2, score_dims)
 from .model import Lead
 from .readers import InputError
 
@@ -231,24 +232,8 @@ class AccountModel:
         hit = self._eval_cache.get(counts)
         if hit is not None:
             return hit
-        points, raws, fired = [], [], []
-        scores: dict[str, float] = {}
-        for dim, mx, fl, crits in self.dims:
-            s = 0
-            for c in crits:
-                p, raw, k = c(counts)
-                points.append(p)
-                raws.append(raw)
-                fired.append(k > 0)
-                s += p
-            scores[dim] = round2(min(max(s, fl), mx))
-        bands: dict[str, str] = {}
-        for dim, bl in self.grade_blocks:
-            sc = scores[dim]
-            for name, th in bl:
-                if th is None or sc >= th:
-                    bands[dim] = name
-                    break
+        scores, points, raws, fired = score_dims(self.dims, counts)
+        bands = band_dims(self.grade_blocks, scores)
         acct = AccountScore(scores, bands, tuple(bands.values()), tuple(points), tuple(raws), tuple(fired))
         if len(self._eval_cache) >= _EVAL_CACHE:
             self._eval_cache.clear()

@@ -523,30 +523,9 @@ class Engine:
                 k = len(self.criteria)
                 return Result(lead.id, {}, {}, "disqualified", route, queue, sla, reason,
                               (0,) * k, (0,) * k, (False,) * k, lead.numbered, li)
-        points, raws, fired = [], [], []
-        scores = {}
-        for dim, mx, fl, crits in self.dims:
-            s = 0
-            for c in crits:
-                p, raw, k = c(X)
-                points.append(p)
-                raws.append(raw)
-                fired.append(k > 0)
-                s += p
-            if s > mx:
-                s = mx
-            elif s < fl:
-                s = fl
-            scores[dim] = round2(s)
-        bands = {}
-        grade = ""
-        for dim, bl in self.grade_blocks:
-            sc = scores[dim]
-            for name, th in bl:
-                if th is None or sc >= th:
-                    bands[dim] = name
-                    grade += name
-                    break
+        scores, points, raws, fired = score_dims(self.dims, X)
+        bands = band_dims(self.grade_blocks, scores)
+        grade = "".join(bands.values())
         route, queue, sla, li = self.route_for(grade, False)
         return Result(lead.id, scores, bands, grade, route, queue, sla, None, tuple(points), tuple(raws),
                       tuple(fired), lead.numbered, li)
@@ -600,6 +579,40 @@ class Engine:
                          "score": res.scores.get(dim), "band": res.bands.get(dim)})
         return {"id": res.id, "result": res, "disqualify": disq, "criteria": crits, "dimensions": dims,
                 "as_of": asof, "events": len(lead.events), "past_events": len(X.evs)}
+
+
+def score_dims(dims, X) -> tuple[dict, list, list, list]:
+    """LANGUAGE.md steps 1-4 for every dimension: each criterion called on `X` (a lead's context, or an
+    account's flag counts), summed, clamped to [floor, max], rounded. Returns (scores, points, raw, fired)
+    with points/raw/fired per criterion in order. Shared by lead and account scoring."""
+    points, raws, fired = [], [], []
+    scores = {}
+    for dim, mx, fl, crits in dims:
+        s = 0
+        for c in crits:
+            p, raw, k = c(X)
+            points.append(p)
+            raws.append(raw)
+            fired.append(k > 0)
+            s += p
+        if s > mx:
+            s = mx
+        elif s < fl:
+            s = fl
+        scores[dim] = round2(s)
+    return scores, points, raws, fired
+
+
+def band_dims(grade_blocks, scores: dict) -> dict:
+    """Each graded dimension's band: the first, top-down, whose threshold the rounded score reaches."""
+    bands = {}
+    for dim, bl in grade_blocks:
+        sc = scores[dim]
+        for name, th in bl:
+            if th is None or sc >= th:
+                bands[dim] = name
+                break
+    return bands
 
 
 def _pattern_matches(p: n.Pattern, grade: str | None, disq: bool) -> bool:
