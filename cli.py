@@ -16,13 +16,13 @@ import click
 
 from dsl.diagnostics import RuleError
 
-from runtime.cliutil import (EXIT_ERROR, EXIT_FAIL, EXIT_OK, Failure, as_of_option, beside,
+from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, EXIT_OK, Failure, as_of_option, beside,
                              input_options, input_summary, schema_of, today_utc)
-from runtime.scoring import engine_options
+from runtime.backends.scoring import engine_options
 
 
 def _print_rule_error(err: RuleError, sources: dict[str, str] | None = None) -> None:
-    from runtime import render
+    from runtime.report import diagnostics as render
 
     diags = [d for d in err.diagnostics]
     if sources is None:
@@ -43,8 +43,8 @@ class LeadrulesGroup(click.Group):
     """Turns every user-facing failure into a message and exit code 2 instead of a traceback."""
 
     def invoke(self, ctx):
-        from runtime.readers import BadRowsError, InputError
-        from runtime.rules import RulesInputError
+        from runtime.io.readers import BadRowsError, InputError
+        from runtime.backends.load import RulesInputError
 
         try:
             return super().invoke(ctx)
@@ -82,12 +82,12 @@ class LeadrulesGroup(click.Group):
 
 # Commands that live in their own modules, loaded only when used (fast start-up, small cli.py).
 LAZY_COMMANDS = {
-    "simulate": "runtime.cmd_simulate:simulate",
-    "diff": "runtime.cmd_diff:diff",
-    "fmt": "runtime.cmd_fmt:fmt",
-    "compile": "runtime.cmd_compile:compile_cmd",
-    "sample": "runtime.cmd_sample:sample",
-    "calibrate": "runtime.cmd_calibrate:calibrate",
+    "simulate": "runtime.commands.simulate:simulate",
+    "diff": "runtime.commands.diff:diff",
+    "fmt": "runtime.commands.fmt:fmt",
+    "compile": "runtime.commands.compile:compile_cmd",
+    "sample": "runtime.commands.sample:sample",
+    "calibrate": "runtime.commands.calibrate:calibrate",
 }
 
 
@@ -123,8 +123,8 @@ def lint(files, fmt, strict):
     from dsl.checker import check_text
     from dsl.diagnostics import sort_key
     from dsl.lint import lint as lint_findings, suppress
-    from runtime import render
-    from runtime.rules import RulesInputError, read_rules_text
+    from runtime.report import diagnostics as render
+    from runtime.backends.load import RulesInputError, read_rules_text
 
     diags, sources, unreadable = [], {}, []
     for f in files:
@@ -144,11 +144,11 @@ def lint(files, fmt, strict):
         if out:
             click.echo(out)
     elif fmt == "sarif":
-        from runtime import sarif
+        from runtime.report import sarif
 
         click.echo(sarif.to_sarif(diags, sources))
     else:
-        from runtime.term import is_tty
+        from runtime.report.term import is_tty
 
         if diags:
             click.echo(render.text(diags, sources, color=is_tty()))
@@ -172,9 +172,9 @@ def lint(files, fmt, strict):
 @as_of_option
 def test(files, select, fmt, as_of):
     """Run the `test` blocks of rule files."""
-    from runtime.rules import load_rules
-    from runtime.testing import run_tests
-    from runtime import testreport
+    from runtime.backends.load import load_rules
+    from runtime.analysis.testing import run_tests
+    from runtime.report import tests as testreport
 
     default = as_of or today_utc()
     results, broken = [], False
@@ -191,7 +191,7 @@ def test(files, select, fmt, as_of):
     elif fmt == "junit":
         click.echo(testreport.as_junit(results))
     else:
-        from runtime.term import is_tty
+        from runtime.report.term import is_tty
 
         click.echo(testreport.as_text(results, color=is_tty()))
     if broken:
@@ -214,11 +214,11 @@ def test(files, select, fmt, as_of):
 def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of):
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
-    from runtime import explain as ex
-    from runtime.engine import date_ordinal
-    from runtime.readers import lead_from_object
-    from runtime.rules import load_rules
-    from runtime.term import console, is_tty
+    from runtime.analysis import explain as ex
+    from runtime.backends.closure import date_ordinal
+    from runtime.io.readers import lead_from_object
+    from runtime.backends.load import load_rules
+    from runtime.report.term import console, is_tty
 
     rules = load_rules(file)
     engine = rules.engine
@@ -240,7 +240,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     asof = date_ordinal((as_of or today_utc()).isoformat())
     others = ()
     if leads_path is not None and engine.checked.file.first(n.Accounts) is not None:
-        from runtime.readers import LeadReader
+        from runtime.io.readers import LeadReader
 
         # the rest of its account: the file's other leads with the same key (runtime/accounts.py)
         others = LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")
@@ -252,7 +252,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
 
 
 def _find_lead(path, schema, events_path, lead_id, on_bad_row):
-    from runtime.readers import LeadReader
+    from runtime.io.readers import LeadReader
 
     reader = LeadReader(path, schema, events_path=events_path, on_bad_row=on_bad_row)
     for lead in reader:
@@ -274,10 +274,10 @@ def _find_lead(path, schema, events_path, lead_id, on_bad_row):
 @engine_options
 def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
     """Score leads and stream one result per lead, in input order."""
-    from runtime import scoring
-    from runtime.output import ScoredWriter
-    from runtime.progress import progress
-    from runtime.rules import load_rules
+    from runtime.backends import scoring
+    from runtime.io.writers import ScoredWriter
+    from runtime.report.progress import progress
+    from runtime.backends.load import load_rules
 
     rules = load_rules(file)
     scoring.check_engine(rules, engine, leads_path, events_path)

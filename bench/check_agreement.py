@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     dicts = common.read_dicts(str(prefix) + ".jsonl", a.n)
     leads = common.to_leads(dicts, rules)
     asof = common.AS_OF.toordinal()
-    from dsl.pycodegen import compile_fast
+    from runtime.backends.pygen import compile_fast
 
     fast = compile_fast(rules.checked)
     engines = [("python engine", [rules.engine.score(lead, asof) for lead in leads]),
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
                         [fast.score_obj(d, asof, i) or fast.score(lead, asof)
                          for i, (d, lead) in enumerate(zip(dicts, leads), 1)]))
     if a.duckdb:
-        from runtime.duckdb_engine import score_with_duckdb
+        from runtime.backends.duckdb_engine import score_with_duckdb
 
         res = list(score_with_duckdb(rules, str(prefix) + ".parquet", None, common.AS_OF))[: len(dicts)]
         engines.append(("duckdb (parquet)", res))

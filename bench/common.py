@@ -35,7 +35,7 @@ def ensure_data(n: int) -> Path:
 
 
 def load_rules():
-    from runtime.rules import load_rules as lr
+    from runtime.backends.load import load_rules as lr
 
     return lr(str(MODEL))
 
@@ -52,9 +52,9 @@ def read_dicts(path, limit: int | None = None) -> list[dict]:
 
 
 def to_leads(dicts: list[dict], rules) -> list:
-    """The dicts as the Python engine's `Lead`s (coerced by runtime.readers, as `score` does)."""
-    from runtime.cliutil import schema_of
-    from runtime.readers import lead_from_object
+    """The dicts as the Python engine's `Lead`s (coerced by runtime.io.readers, as `score` does)."""
+    from runtime.commands.options import schema_of
+    from runtime.io.readers import lead_from_object
 
     schema = schema_of(rules)
     return [lead_from_object(d, schema) for d in dicts]

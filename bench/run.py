@@ -10,7 +10,7 @@ Measures (median of --reps repetitions, leads per second):
                   runtime/parallel.py in one process), JSONL in, JSONL out; and `--workers 2`
   e2e duckdb      `leadrules score --engine duckdb`, JSONL and Parquet in, JSONL out
   e2e simulate    `leadrules simulate --leads`, JSONL in, the json report out
-  core            scoring in-memory leads: baseline on dicts, the engine on runtime.model.Lead
+  core            scoring in-memory leads: baseline on dicts, the engine on runtime.core.model.Lead
                   (closure engine and generated code) and the generated score_obj on the dicts;
                   100k leads (memory), whatever --sizes says
   sql             the compiled query (dsl/sqlgen.py) and the hand-written query (bench/baseline_sql.py)
@@ -105,8 +105,8 @@ def e2e(n: int, reps: int, tmp: Path) -> dict:
 def core(n: int, reps: int) -> dict:
     import baseline_py
 
-    from dsl.pycodegen import compile_fast
-    from runtime.engine import compile_checked
+    from runtime.backends.pygen import compile_fast
+    from runtime.backends.closure import compile_checked
 
     rules = common.load_rules()
     dicts = common.read_dicts(str(common.ensure_data(100_000)) + ".jsonl", n)
@@ -147,7 +147,7 @@ def core(n: int, reps: int) -> dict:
 def sql(n: int, reps: int) -> dict:
     import baseline_sql
 
-    from runtime import duckdb_engine as de
+    from runtime.backends import duckdb_engine as de
 
     rules = common.load_rules()
     prefix = common.ensure_data(n)
@@ -183,7 +183,7 @@ def sql(n: int, reps: int) -> dict:
             # warehouse runs it: events joined by lead id, no input order, no bad-row checks
             import duckdb
 
-            from dsl import sqlgen
+            from runtime.backends import sql as sqlgen
 
             con = duckdb.connect()
             con.execute("SET enable_progress_bar = false")

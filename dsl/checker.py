@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from . import nodes as n
-from .diagnostics import Diagnostic, RuleError, diag, did_you_mean, sort_key
+from dsl import nodes as n
+from dsl.diagnostics import Diagnostic, RuleError, diag, did_you_mean, sort_key
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 ANY = "any"  # the type of a name we could not resolve (already reported): matches everything
@@ -803,7 +803,7 @@ class _Checker:
         raise TypeError(f"unknown value {v!r}")  # pragma: no cover
 
     def describe(self, v) -> str:
-        from . import printer
+        from dsl import printer
 
         try:
             return printer.value(v)
@@ -913,7 +913,7 @@ def check(rf: n.RuleFile) -> Checked:
 
 def check_text(text: str, path: str = "<string>") -> Checked:
     """Parse and check; a syntax error becomes the diagnostics of an empty `Checked`."""
-    from .parser import parse
+    from dsl.parser import parse
 
     try:
         rf = parse(text, path)

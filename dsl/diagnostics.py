@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from .nodes import Span
+from dsl.nodes import Span
 
 ERROR, WARNING = "error", "warning"
 

@@ -13,10 +13,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from . import nodes as n
-from . import printer as p
-from .diagnostics import RuleError
-from .parser import parse
+from dsl import nodes as n
+from dsl import printer as p
+from dsl.diagnostics import RuleError
+from dsl.parser import parse
 
 # LANGUAGE.md's table order of sections; sections of the same kind keep their relative order,
 # which is all the meaning their order has (first disqualify reason wins, grade concatenation, ...).

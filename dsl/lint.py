@@ -17,9 +17,9 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from . import nodes as n
-from . import printer
-from .diagnostics import CODES, Diagnostic, diag, sort_key
+from dsl import nodes as n
+from dsl import printer
+from dsl.diagnostics import CODES, Diagnostic, diag, sort_key
 
 # An event older than where its weight drops below this share of its points hardly counts: a
 # `within` window reaching further than that is only noise (LR316).
@@ -33,7 +33,7 @@ def lint(checked) -> list[Diagnostic]:
 
 def lint_text(text: str, path: str = "<string>") -> list[Diagnostic]:
     """Everything `leadrules lint` reports for one file: checker + lint, ignore comments applied."""
-    from .checker import check_text
+    from dsl.checker import check_text
 
     checked = check_text(text, path)
     return suppress(checked.diagnostics + lint(checked), checked.file)

@@ -14,8 +14,8 @@ from pathlib import Path
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from . import nodes as n
-from .diagnostics import Diagnostic, RuleError, diag
+from dsl import nodes as n
+from dsl.diagnostics import Diagnostic, RuleError, diag
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 

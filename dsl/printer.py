@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from . import nodes as n
+from dsl import nodes as n
 
 _TEXT_OPS = {
     "contains": "contains", "contains_any": "contains any", "contains_all": "contains all",

@@ -30,7 +30,7 @@ class RuleFileError(Exception):
 class RulesFile(pytest.File):
     def collect(self):
         from dsl.diagnostics import RuleError
-        from runtime.rules import load_rules
+        from runtime.backends.load import load_rules
 
         try:
             rules = load_rules(str(self.path))
@@ -55,7 +55,7 @@ class CompileItem(pytest.Item):
         raise RuleFileError()
 
     def repr_failure(self, excinfo):
-        from runtime import render
+        from runtime.report import diagnostics as render
 
         return "rule file does not compile:\n" + render.text(self.diagnostics, {str(self.path): self.source,
                                                                                 self.diagnostics[0].file: self.source})
@@ -77,7 +77,7 @@ class RuleTestItem(pytest.Item):
         self.outcome = None
 
     def runtest(self):
-        from runtime.testing import run_test
+        from runtime.analysis.testing import run_test
 
         self.outcome = run_test(self.test, self.engine, self.default_asof)
         if not self.outcome.passed:

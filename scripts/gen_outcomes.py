@@ -66,10 +66,10 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "rulesets/samples/outcomes.csv"))
     args = ap.parse_args()
 
-    from runtime.calibrate import replay
-    from runtime.cliutil import schema_of
-    from runtime.readers import lead_from_object
-    from runtime.rules import load_rules
+    from runtime.analysis.calibrate import replay
+    from runtime.commands.options import schema_of
+    from runtime.io.readers import lead_from_object
+    from runtime.backends.load import load_rules
 
     rows = generate(SAMPLE_N, SAMPLE_SEED)
     with open(args.leads, encoding="utf-8") as f:
@@ -84,7 +84,7 @@ def main() -> None:
     rng = random.Random(args.seed)
     days = {ld.id: AS_OF - dt.timedelta(days=rng.randint(0, 20)) for ld in leads}
     # what the rules said on each lead's day, and on AS_OF -- routed as `leadrules score` routes them,
-    # account lines included (runtime.calibrate.replay is what `leadrules calibrate` replays with)
+    # account lines included (runtime.analysis.calibrate.replay is what `leadrules calibrate` replays with)
     then = [r for _, r, _ in replay(engine, lambda: leads, lambda ld: days[ld.id].toordinal())]
     now = [r for _, r, _ in replay(engine, lambda: leads, lambda ld: AS_OF.toordinal())]
     out = []

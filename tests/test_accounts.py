@@ -11,12 +11,12 @@ from click.testing import CliRunner
 
 from cli import main
 from dsl.checker import check_text
-from dsl.pycodegen import FastEngine, compile_fast
-from runtime.accounts import (AccountOrderError, AccountStats, account_model, explain_account, input_grouped,
+from runtime.backends.pygen import FastEngine, compile_fast
+from runtime.backends.accounts import (AccountOrderError, AccountStats, account_model, explain_account, input_grouped,
                               score_leads)
-from runtime.engine import compile_checked
+from runtime.backends.closure import compile_checked
 
-from .helpers import AS_OF, HEADER, ev, lead
+from tests.helpers import AS_OF, HEADER, ev, lead
 
 BASE = HEADER + """
 disqualify "test lead" when email ends with "@example.com"
@@ -445,7 +445,7 @@ def test_input_grouped_detects_sorted_files(tmp_path):
 
 
 def test_expect_account_in_a_test_block():
-    from runtime.testing import run_tests
+    from runtime.analysis.testing import run_tests
     import datetime as dt
 
     text = TEXT + """

@@ -15,12 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cli
-from runtime.calibrate import (Mentions, benjamini_hochberg, compare, fisher_exact, lead_signals, norm_path,
+from runtime.analysis.calibrate import (Mentions, benjamini_hochberg, compare, fisher_exact, lead_signals, norm_path,
                                number_bucket, two_proportion_z, wilson)
-from runtime.cliutil import schema_of
-from runtime.outcomes import OutcomeReader
-from runtime.readers import BadRowsError
-from runtime.rules import load_rules
+from runtime.commands.options import schema_of
+from runtime.io.outcomes import OutcomeReader
+from runtime.io.readers import BadRowsError
+from runtime.backends.load import load_rules
 from tests.helpers import AS_OF, HEADER, ev, lead
 
 ROOT = Path(__file__).resolve().parent.parent

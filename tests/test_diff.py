@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 import cli
 from dsl.parser import parse
-from runtime.diff import KINDS, DiffAggregator, Views, rule_changes
-from runtime.engine import date_ordinal
-from runtime.model import Event, Lead
+from runtime.analysis.diff import KINDS, DiffAggregator, Views, rule_changes
+from runtime.backends.closure import date_ordinal
+from runtime.core.model import Event, Lead
 from tests.helpers import HEADER, engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,9 +78,9 @@ def test_identical_rules_change_nothing_and_exit_0():
 
 def _profile_60_to_80() -> set[str]:
     """Independently: the leads whose profile score lies in [60, 80) under the unchanged rules."""
-    from runtime.cliutil import schema_of
-    from runtime.readers import LeadReader
-    from runtime.rules import load_rules
+    from runtime.commands.options import schema_of
+    from runtime.io.readers import LeadReader
+    from runtime.backends.load import load_rules
 
     rules = load_rules(str(ACME))
     asof = date_ordinal(ASOF)
@@ -572,7 +572,7 @@ score s "S" max 100 {
     o, n_ = v.old(lead), v.new(lead)
     assert o.fields["company_size"] == "1200" and [e.type for e in o.events] == ["email_open"]
     assert n_.fields["company_size"] == 1200 and len(n_.events) == 2
-    from runtime.engine import compile_checked
+    from runtime.backends.closure import compile_checked
 
     ro = compile_checked(old).score(o, asof)
     rn = compile_checked(new).score(n_, asof)

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 from dsl.checker import check
 from dsl.parser import parse
-from dsl.pycodegen import FastEngine, compile_fast, python_source
-from runtime.cliutil import schema_of
-from runtime.engine import compile_checked
-from runtime.output import ScoredWriter
-from runtime.readers import BadRowsError, LeadReader, lead_from_object
+from runtime.backends.pygen import FastEngine, compile_fast, python_source
+from runtime.commands.options import schema_of
+from runtime.backends.closure import compile_checked
+from runtime.io.writers import ScoredWriter
+from runtime.io.readers import BadRowsError, LeadReader, lead_from_object
 from tests.test_sql import HEADER, LANGUAGE_EXAMPLE, lead_, rule_file
 
 AS_OF = dt.date(2026, 11, 1)
@@ -25,7 +25,7 @@ A = AS_OF.toordinal()
 
 
 class _Rules:
-    """Enough of runtime.rules.LoadedRules for schema_of and runtime.parallel."""
+    """Enough of runtime.backends.load.LoadedRules for schema_of and runtime.backends.parallel."""
 
     def __init__(self, text: str, path: str = "t.rules"):
         self.checked = check(parse(text, path))
@@ -158,7 +158,7 @@ def _reference(rules, path, fmt, on_bad_row, tmp_path):
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 @pytest.mark.parametrize("on_bad_row", ["skip", "fail"])
 def test_workers_give_the_one_process_output(tmp_path, workers, fmt, on_bad_row):
-    from runtime.parallel import score_parallel
+    from runtime.backends.parallel import score_parallel
 
     rules = _Rules(LANGUAGE_EXAMPLE)
     path = tmp_path / "leads.jsonl"
@@ -185,7 +185,7 @@ def test_workers_give_the_one_process_output(tmp_path, workers, fmt, on_bad_row)
 
 
 def test_events_file_is_not_split(tmp_path):
-    from runtime.parallel import ParallelUnsupported, score_parallel
+    from runtime.backends.parallel import ParallelUnsupported, score_parallel
 
     rules = _Rules(LANGUAGE_EXAMPLE)
     (tmp_path / "l.jsonl").write_text("{}\n", encoding="utf-8")
@@ -223,7 +223,7 @@ def _invoke(args):
 
 
 def test_load_rules_gives_the_generated_engine_with_everything_callers_use():
-    from runtime.rules import load_rules
+    from runtime.backends.load import load_rules
 
     rules = load_rules(str(ACME))
     eng, ref = rules.engine, compile_checked(rules.checked)
@@ -240,15 +240,15 @@ def test_load_rules_gives_the_generated_engine_with_everything_callers_use():
 def test_score_output_is_byte_identical_across_engines_and_workers(tmp_path, out, explain):
     """python (generated code), duckdb, --workers 2, and the reference path (LeadReader, the closure
     engine, account grouping, ScoredWriter) write the same bytes."""
-    from runtime.cliutil import schema_of as so
-    from runtime.rules import load_rules
+    from runtime.commands.options import schema_of as so
+    from runtime.backends.load import load_rules
 
     rules = load_rules(str(ACME))
     ref = compile_checked(rules.checked)
     want_path = tmp_path / ("ref." + out.split(".")[1])
     w = ScoredWriter(ref, str(want_path), explain=explain)
     try:  # an accounts block: leads grouped by account (runtime/accounts.py), output in input order
-        from runtime.accounts import score_leads
+        from runtime.backends.accounts import score_leads
     except ImportError:  # pragma: no cover - before accounts
         def score_leads(engine, leads, asof):
             return ((lead, engine.score(lead, asof)) for lead in leads)
@@ -322,8 +322,8 @@ def test_engine_options_fail_cleanly(tmp_path):
 def test_duckdb_pairs_line_up_two_versions_as_the_python_engine_scores_them(tmp_path):
     """`diff --engine duckdb`: one DuckDB run per version, lined up by row, gives each lead's pair of
     Results as the Python engine does (points included: diff reports the criteria that moved)."""
-    from runtime.rules import load_rules
-    from runtime.scoring import DuckPairs, results
+    from runtime.backends.load import load_rules
+    from runtime.backends.scoring import DuckPairs, results
 
     new_path = tmp_path / "new.rules"
     new_path.write_text(ACME.read_text(encoding="utf-8").replace("A when >= 80", "A when >= 60"), encoding="utf-8")

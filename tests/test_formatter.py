@@ -447,7 +447,7 @@ def test_docs_examples_are_what_fmt_prints():
 
 
 def run(*args, input=None):
-    from runtime.cmd_fmt import fmt as cmd
+    from runtime.commands.fmt import fmt as cmd
 
     return CliRunner().invoke(cmd, list(args), input=input)
 
@@ -991,7 +991,7 @@ def lead_specs(draw):
 @given(rendered(), lead_specs())
 def test_generated_files_keep_their_meaning(case, specs):
     checker = pytest.importorskip("dsl.checker")
-    from runtime.engine import compile_checked
+    from runtime.backends.closure import compile_checked
     from tests.helpers import AS_OF, ev, lead
 
     text, _ = case

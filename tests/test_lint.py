@@ -23,7 +23,8 @@ from dsl.checker import check, check_text
 from dsl.diagnostics import CODES, Diagnostic
 from dsl.lint import Implies, Impossible, ignore_comments, lint, lint_text, suppress
 from dsl.parser import parse
-from runtime import render, sarif
+from runtime.report import diagnostics as render
+from runtime.report import sarif
 from tests.test_formatter import rendered  # rule files generated from the grammar's constructs
 
 ROOT = Path(__file__).parents[1]

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from dsl import sqlgen
-from runtime.model import Event, Lead
+from runtime.backends import sql as sqlgen
+from runtime.core.model import Event, Lead
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2026, 11, 1)
@@ -42,13 +42,13 @@ def unavailable(reason: str):
 
 
 def _load(rules_path: Path, leads_path: Path | None):
-    from runtime.cliutil import schema_of
-    from runtime.rules import load_rules
+    from runtime.commands.options import schema_of
+    from runtime.backends.load import load_rules
 
     rules = load_rules(str(rules_path))
     if leads_path is None:
         return rules, _hand_leads()
-    from runtime.readers import LeadReader
+    from runtime.io.readers import LeadReader
 
     return rules, list(LeadReader(str(leads_path), schema_of(rules)))
 
@@ -121,7 +121,7 @@ def _python_results(rules, leads, asof):
 
     if rules.checked.file.first(n.Accounts) is None:
         return [rules.engine.score(lead, asof) for lead in leads]
-    from runtime.accounts import score_leads
+    from runtime.backends.accounts import score_leads
 
     return [r for _lead, r in score_leads(rules.engine, leads, asof, grouped=False)]
 

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from runtime.model import BadRow, Schema
-from runtime.readers import BadRowsError, InputError, LeadReader, coerce, day_ordinal, lead_from_object
+from runtime.core.model import BadRow, Schema
+from runtime.io.readers import BadRowsError, InputError, LeadReader, coerce, day_ordinal, lead_from_object
 
 SCHEMA = Schema(
     fields={"email": "text", "title": "text", "company_size": "number", "created_at": "date",

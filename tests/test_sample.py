@@ -14,11 +14,11 @@ from click.testing import CliRunner
 import cli
 from dsl.checker import check
 from dsl.parser import parse
-from runtime.engine import compile_checked, date_ordinal
-from runtime.model import Schema
-from runtime.readers import LeadReader
-from runtime.sample import NEG, POS, DISQ, Cand, Planner, Sampler, write_sample
-from runtime.simulate import Aggregator
+from runtime.backends.closure import compile_checked, date_ordinal
+from runtime.core.model import Schema
+from runtime.io.readers import LeadReader
+from runtime.analysis.sample import NEG, POS, DISQ, Cand, Planner, Sampler, write_sample
+from runtime.analysis.simulate import Aggregator
 
 ASOF = dt.date(2026, 11, 1)
 

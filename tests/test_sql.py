@@ -11,13 +11,15 @@ import sqlglot
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dsl import nodes, printer, sqlgen
+from dsl import nodes, printer
+
+from runtime.backends import sql as sqlgen
 from dsl.checker import check
 from dsl.parser import parse
-from dsl.pycodegen import FastEngine, compile_fast, python_source
-from runtime import duckdb_engine
-from runtime.engine import compile_checked
-from runtime.model import Event, Lead
+from runtime.backends.pygen import FastEngine, compile_fast, python_source
+from runtime.backends import duckdb_engine
+from runtime.backends.closure import compile_checked
+from runtime.core.model import Event, Lead
 
 AS_OF = dt.date(2026, 11, 1)
 A = AS_OF.toordinal()
@@ -62,7 +64,7 @@ def agree(text: str, leads: list[Lead], as_of: dt.date = AS_OF):
     for w, g in zip(want, got_fast):
         assert w == g, (w, g)  # every field, points/raw/fired included
     if c.file.first(nodes.Accounts) is not None:  # leads grouped by account (runtime/accounts.py)
-        from runtime.accounts import score_leads
+        from runtime.backends.accounts import score_leads
 
         want = [r for _lead, r in score_leads(ref, leads, asof, grouped=False)]
         assert want == [r for _lead, r in score_leads(fast, leads, asof, grouped=False)]
@@ -345,7 +347,7 @@ def test_duckdb_reads_jsonl_csv_parquet_alike(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from runtime.rules import load_rules
+    from runtime.backends.load import load_rules
 
     rules_path = tmp_path / "x.rules"
     rules_path.write_text(LANGUAGE_EXAMPLE, encoding="utf-8")

@@ -1,0 +1,165 @@
+"""Running the `test` blocks of a rule file.
+
+A test builds one lead (and its events) from the block, scores it at the test's `as of` date (else
+the command line's `--as-of`, else today) and checks every `expect` line. A failure says what was
+expected, what came out, and which criteria fired, so the fix is obvious from the report alone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+
+from dsl import nodes as n
+from dsl import printer
+
+from runtime.backends.accounts import account_model
+from runtime.backends.closure import Engine, Result, date_ordinal, round2
+from runtime.core.model import Event, Lead
+
+
+@dataclass
+class TestOutcome:
+    name: str
+    span: n.Span
+    passed: bool
+    failures: list[str] = field(default_factory=list)
+    result: Result | None = None
+    fired: list[str] = field(default_factory=list)   # "NAME +P" of criteria that fired
+    as_of: str = ""
+
+
+def _coerce(value, typ: str):
+    """A test's literal as the declared type (the checker has already vetted it)."""
+    if value is None:
+        return None
+    if isinstance(value, n.Literal):
+        value = value.value
+    if typ == "text":
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+    if typ == "number":
+        if isinstance(value, str):
+            s = value.strip()
+            return int(s) if s.lstrip("+-").isdigit() else float(s)
+        return value
+    if typ == "date":
+        return date_ordinal(str(value))
+    if typ == "bool":
+        if isinstance(value, str):
+            return value.strip().lower() in ("true", "yes", "1")
+        return bool(value)
+    if typ == "text list":
+        if isinstance(value, str):
+            return tuple(x.strip() for x in value.split(";") if x.strip())
+        return tuple(_coerce(x, "text") for x in value)
+    return value
+
+
+def build_lead(test: n.Test, fields: dict[str, str], events: dict[str, dict[str, str]], asof: int) -> Lead:
+    vals = {}
+    lead_id = test.name
+    for key, value in test.lead:
+        if key == "id":
+            lead_id = str(value)
+            continue
+        if key in fields:
+            vals[key] = _coerce(value, fields[key])
+    evs = []
+    for te in test.events:
+        if te.at is not None:
+            day = date_ordinal(str(te.at))
+        elif te.days_ago is not None:
+            day = asof - int(te.days_ago)
+        else:
+            day = asof
+        types = events.get(te.type, {})
+        attrs = {k: _coerce(v, types.get(k, "text")) for k, v in te.attrs}
+        evs.append(Event(te.type, day, attrs, te.at or ""))
+    return Lead(lead_id, vals, evs)
+
+
+def _cmp(op: str, a: float, b: float) -> bool:
+    return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def _fmt(x) -> str:
+    return printer.num(x)
+
+
+def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome:
+    checked = engine.checked
+    asof_text = test.as_of or default_asof.isoformat()
+    asof = date_ordinal(asof_text)
+    lead = build_lead(test, checked.fields, checked.events, asof)
+    res = engine.score(lead, asof)
+    model = account_model(engine)
+    if model is not None:
+        # a test holds one lead, so its account is that lead alone (docs/accounts.md)
+        res = model.alone(lead, res, asof)
+    account_dims = {d for d, _mx, _fl, _o in model.dims} if model is not None else set()
+    fails: list[str] = []
+    crit_index = {c.name: i for i, c in enumerate(engine.criteria)}
+    for e in test.expects:
+        if e.kind == "grade":
+            ok = fnmatchcase(res.grade, e.arg) if "*" in e.arg else res.grade == e.arg
+            if not ok:
+                fails.append(f"expected grade {e.arg}, got {res.grade}")
+        elif e.kind == "route":
+            want = e.arg + (f' "{e.queue}"' if e.queue else "")
+            got = (res.route or "no route") + (f' "{res.queue}"' if res.queue else "")
+            if res.route != e.arg or (e.queue is not None and res.queue != e.queue):
+                fails.append(f"expected route {want}, got {got}")
+        elif e.kind == "disqualified":
+            if res.disqualified is None:
+                fails.append("expected the lead to be disqualified" + (f' ("{e.arg}")' if e.arg else "")
+                             + f", but it was scored: grade {res.grade}")
+            elif e.arg is not None and res.disqualified != e.arg:
+                fails.append(f'expected disqualified "{e.arg}", got disqualified "{res.disqualified}"')
+        elif e.kind == "not_disqualified":
+            if res.disqualified is not None:
+                fails.append(f'expected the lead to be scored, but it was disqualified "{res.disqualified}"')
+        elif e.kind in ("fires", "not_fires"):
+            i = crit_index.get(e.arg)
+            fired = bool(i is not None and res.fired and res.fired[i])
+            if e.kind == "fires" and not fired:
+                fails.append(f'expected criterion "{e.arg}" to fire, but it did not')
+            if e.kind == "not_fires" and fired:
+                fails.append(f'expected criterion "{e.arg}" not to fire, but it gave {_fmt(round2(res.points[i]))}')
+        elif e.kind in ("score", "score_between") and e.arg in account_dims:
+            got = res.account_scores.get(e.arg)
+            if e.kind == "score" and not _cmp(e.op, got, e.low):
+                fails.append(f"expected account {e.arg} {e.op} {_fmt(e.low)}, got {_fmt(got)}")
+            elif e.kind == "score_between" and not (e.low <= got <= e.high):
+                fails.append(f"expected account {e.arg} between {_fmt(e.low)} and {_fmt(e.high)}, got {_fmt(got)}")
+        elif e.kind in ("score", "score_between"):
+            if res.disqualified is not None:
+                fails.append(f"expected {e.arg} {'between' if e.kind == 'score_between' else e.op} ..., "
+                             f'but the lead was disqualified "{res.disqualified}" and has no scores')
+                continue
+            got = res.total() if e.arg == "total" else res.scores.get(e.arg)
+            if got is None:
+                fails.append(f"no score named {e.arg}")
+            elif e.kind == "score" and not _cmp(e.op, got, e.low):
+                fails.append(f"expected {e.arg} {e.op} {_fmt(e.low)}, got {_fmt(got)}")
+            elif e.kind == "score_between" and not (e.low <= got <= e.high):
+                fails.append(f"expected {e.arg} between {_fmt(e.low)} and {_fmt(e.high)}, got {_fmt(got)}")
+        elif e.kind == "account":
+            bands = res.account_bands or {}
+            if e.arg not in bands.values():
+                got = ", ".join(f"{d} {b} ({_fmt(res.account_scores.get(d))})" for d, b in bands.items()) or "no account band"
+                fails.append(f"expected account {e.arg}, got account {got}")
+    fired = [f"{c.key} {printer.points(round2(p))}" for c, p, f in zip(engine.criteria, res.points, res.fired) if f]
+    return TestOutcome(test.name, test.span, not fails, fails, res, fired, asof_text)
+
+
+def run_tests(engine: Engine, default_asof: dt.date, select: str | None = None) -> list[TestOutcome]:
+    out = []
+    for t in engine.checked.file.of(n.Test):
+        if select and select.lower() not in t.name.lower():
+            continue
+        out.append(run_test(t, engine, default_asof))
+    return out

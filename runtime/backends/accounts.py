@@ -1,0 +1,674 @@
+"""Accounts: the `accounts by KEY { score … grade … }` block scored over each account's leads.
+
+Every account criterion is about the account's leads that are not disqualified, through `has lead
+where C`, `count lead where C` and `each lead where C`. Each distinct `C` is a per-lead yes/no, so a
+lead contributes one flag per `C` and an account is fully described by how many of its leads raised
+each flag: its *counts*. Account scoring is then a pure function of the counts (cached), and grouping
+needs no more than the counts of the accounts still open.
+
+`score_leads(engine, leads, asof)` is the one entry point for every command: without an accounts
+block it is `engine.score` over the leads (no grouping, no overhead); with one it scores each lead,
+groups by key, scores the account, routes each lead again (now `account BAND and …` lines can match)
+and yields the leads in input order. Grouping is streamed when the input is grouped by key (memory
+proportional to the largest account) and otherwise spilled to a temporary SQLite database (memory
+bounded). docs/accounts.md has the details.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from dsl import nodes as n
+from dsl import printer
+
+from runtime.backends.closure import (CritSpec, Engine, Result, _Compiler, _First, _pattern_matches, _When, band_dims, norm,
+                     round2, score_dims)
+from runtime.core.model import Lead
+from runtime.io.readers import InputError
+
+HOLD = 5000              # leads held in memory (unsorted input) before the spill goes to disk
+MAX_TRACKED_KEYS = 2_000_000  # closed account keys remembered to prove the input is grouped
+_EVAL_CACHE = 4096
+
+
+class AccountOrderError(InputError):
+    """Leads were said to be grouped by account key, but a key came back after another began (a file
+    that changed between the check and the read): the command stops with exit 2."""
+
+
+# ---- the compiled block -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class AccountScore:
+    """One account, scored from its counts."""
+
+    scores: dict[str, float]
+    bands: dict[str, str]
+    band_names: tuple           # the bands, as a tuple (route matching, caching)
+    points: tuple               # per account criterion, after caps
+    raw: tuple
+    fired: tuple
+
+
+class _AccountCompiler(_Compiler):
+    """Account-level conditions: a closure c(X, E) where X is the tuple of the account's counts."""
+
+    def __init__(self, model: "AccountModel", base: _Compiler):
+        super().__init__(base.fields, base.events, base.lists, {}, dims=())
+        self.model = model
+
+    def value(self, v, ev=None):
+        if isinstance(v, n.Count) and v.filter.event == "lead":
+            i = self.model.filter_index(v.filter)
+            return lambda X, E: X[i]
+        return super().value(v, ev)
+
+    def vtype(self, v, ev):
+        if isinstance(v, n.Count):
+            return "number"
+        return super().vtype(v, ev)
+
+    def cond(self, c, ev=None):
+        if isinstance(c, n.Has) and c.filter.event == "lead":
+            i = self.model.filter_index(c.filter)
+            return lambda X, E: X[i] > 0
+        return super().cond(c, ev)
+
+
+class _AWhen(_When):
+    """A `when` criterion at account level: the engine's, over the account's flag counts."""
+
+    __slots__ = ("filters",)
+
+    def __init__(self, spec, comp: _AccountCompiler, filters):
+        super().__init__(spec, comp)
+        self.filters = filters
+
+
+class _AFirst(_First):
+    """A `first of` criterion at account level: the engine's, over the account's flag counts."""
+
+    __slots__ = ("filters",)
+
+    def __init__(self, spec, comp: _AccountCompiler, filters):
+        super().__init__(spec, comp)
+        self.filters = filters
+
+
+class _AEach:
+    """`+P each lead where C max M`: P for every lead with C (no decay: a lead has no age), capped."""
+
+    __slots__ = ("spec", "points", "i", "cap", "filters")
+
+    def __init__(self, spec, model: "AccountModel", filters):
+        self.spec, self.filters = spec, filters
+        self.points = spec.node.points
+        self.i = model.filter_index(spec.node.filter)
+        self.cap = spec.node.max
+
+    def __call__(self, counts):
+        k = counts[self.i]
+        total = raw = self.points * k
+        cap = self.cap
+        if cap is not None:
+            if self.points >= 0:
+                if total > cap:
+                    total = cap
+            elif total < -cap:
+                total = -cap
+        return total, raw, k
+
+
+def _lead_filters(node) -> list[n.EventFilter]:
+    """The `has lead` / `count lead` / `each lead` filters in an account criterion, in order."""
+    out: list[n.EventFilter] = []
+
+    def walk(x):
+        if isinstance(x, n.EventFilter):
+            if x.event == "lead":
+                out.append(x)
+            return
+        if isinstance(x, (tuple, list)):
+            for i in x:
+                walk(i)
+            return
+        if hasattr(x, "__dataclass_fields__"):
+            for f in x.__dataclass_fields__:
+                if f not in ("span", "name_span", "max_span", "pattern_span"):
+                    walk(getattr(x, f))
+    walk(node)
+    return out
+
+
+class AccountModel:
+    """The compiled accounts block of an engine (closure engine or FastEngine alike)."""
+
+    def __init__(self, engine: Engine, block: n.Accounts):
+        checked = engine.checked
+        self.engine = engine
+        self.block = block
+        key = block.key
+        if isinstance(key, n.Call):
+            self.key_field, self.key_domain = key.arg.name, True
+        else:
+            self.key_field, self.key_domain = key.name, False
+        self.key_text = printer.value(key)
+        self.lead_comp = _Compiler(checked.fields, checked.events, checked.lists, {}, dims=checked.dims)
+        self._filters: dict[Any, int] = {}       # `where` node (None: every lead) -> index
+        self.filter_nodes: list[n.EventFilter] = []
+        self.filter_conds: list[Callable | None] = []
+        comp = _AccountCompiler(self, self.lead_comp)
+        self.criteria: list[CritSpec] = []
+        self.dims: list[tuple[str, float, float, list]] = []
+        self.labels: dict[str, str] = {}
+        names: dict[str, int] = {}
+        for sc in block.scores:
+            for c in sc.criteria:
+                names[c.name] = names.get(c.name, 0) + 1
+        for sc in block.scores:
+            self.labels[sc.dim] = sc.label
+            objs = []
+            for c in sc.criteria:
+                key_name = c.name if names[c.name] == 1 else f"{sc.dim}.{c.name}"
+                spec = CritSpec(len(self.criteria), sc.dim, c.name, key_name, c.kind, c, printer.criterion_rule(c))
+                self.criteria.append(spec)
+                flts = [self.filter_index(f) for f in _lead_filters(c)]
+                if c.kind == "each":
+                    objs.append(_AEach(spec, self, flts))
+                elif c.kind == "when":
+                    objs.append(_AWhen(spec, comp, flts))
+                else:
+                    objs.append(_AFirst(spec, comp, flts))
+            self.dims.append((sc.dim, sc.max, sc.floor, objs))
+        self.grade_blocks = [(g.dim, [(b.name, b.threshold) for b in g.bands]) for g in block.grades]
+        self.nf = len(self.filter_conds)
+        self.zeros = (0,) * self.nf
+        self.ones = (1,) * self.nf
+        self.needs_ctx = any(c is not None for c in self.filter_conds)
+        route = checked.file.first(n.Route)
+        self.route_lines = list(route.lines) if route else []
+        self._route_cache: dict = {}
+        self._eval_cache: dict = {}
+
+    # -- per lead --
+    def filter_index(self, f: n.EventFilter) -> int:
+        i = self._filters.get(f.where)
+        if i is None:
+            i = self._filters[f.where] = len(self.filter_conds)
+            self.filter_nodes.append(f)
+            self.filter_conds.append(self.lead_comp.cond(f.where) if f.where is not None else None)
+        return i
+
+    def key_of(self, lead: Lead) -> str | None:
+        return self.key_of_value(lead.fields.get(self.key_field))
+
+    def key_of_value(self, v) -> str | None:
+        """The account key from the key field's (coerced) value: trimmed, lower case, the part after
+        the last `@` for `domain()`; None when missing (the lead is then its own account)."""
+        v = norm(v)
+        if v is None or not self.key_domain:
+            return v
+        if "@" not in v:
+            return None
+        return v.rsplit("@", 1)[1].strip() or None
+
+    def flags(self, lead: Lead, r: Result, asof: int) -> tuple:
+        """One 0/1 per lead filter: does this lead count for it? All 0 for a disqualified lead."""
+        if r.disqualified is not None:
+            return self.zeros
+        if not self.needs_ctx:
+            return self.ones
+        X = self.engine.context(lead, asof)
+        X.dims = r.scores
+        return tuple(1 if (c is None or c(X, None)) else 0 for c in self.filter_conds)
+
+    # -- per account --
+    def evaluate(self, counts: tuple) -> AccountScore:
+        hit = self._eval_cache.get(counts)
+        if hit is not None:
+            return hit
+        scores, points, raws, fired = score_dims(self.dims, counts)
+        bands = band_dims(self.grade_blocks, scores)
+        acct = AccountScore(scores, bands, tuple(bands.values()), tuple(points), tuple(raws), tuple(fired))
+        if len(self._eval_cache) >= _EVAL_CACHE:
+            self._eval_cache.clear()
+        self._eval_cache[counts] = acct
+        return acct
+
+    def route(self, grade: str | None, disq: bool, bands: tuple):
+        """The first route line that matches; an `account BAND and …` line needs that account band and
+        never takes a disqualified lead."""
+        key = (grade, disq, bands)
+        hit = self._route_cache.get(key)
+        if hit is None:
+            hit = (None, None, None, None)
+            for i, line in enumerate(self.route_lines):
+                if line.account_band is not None and (disq or line.account_band not in bands):
+                    continue
+                if any(_pattern_matches(p, grade, disq) for p in line.patterns):
+                    a = line.action
+                    hit = (a.kind, a.queue, a.sla.text() if a.sla else None, i)
+                    break
+            self._route_cache[key] = hit
+        return hit
+
+    def finish(self, r: Result, key: str | None, acct: AccountScore) -> Result:
+        """The lead's result with its account's key, scores and bands, routed again."""
+        r.account = key
+        r.account_scores = acct.scores
+        r.account_bands = acct.bands
+        disq = r.disqualified is not None
+        r.route, r.queue, r.sla, r.route_line = self.route(None if disq else r.grade, disq, acct.band_names)
+        return r
+
+    def alone(self, lead: Lead, r: Result, asof: int) -> Result:
+        """A lead scored as an account of its own (tests, `explain --lead`)."""
+        return self.finish(r, self.key_of(lead), self.evaluate(self.flags(lead, r, asof)))
+
+    def is_account_line(self, r: Result) -> bool:
+        li = r.route_line
+        return li is not None and self.route_lines[li].account_band is not None
+
+
+def account_model(engine) -> AccountModel | None:
+    """The engine's compiled accounts block (built once, kept on the engine), or None without one."""
+    m = getattr(engine, "_account_model", False)
+    if m is not False:
+        return m
+    block = engine.checked.file.first(n.Accounts) if getattr(engine, "checked", None) is not None else None
+    m = AccountModel(engine, block) if block is not None else None
+    try:
+        engine._account_model = m
+    except AttributeError:  # pragma: no cover - an engine without a __dict__
+        pass
+    return m
+
+
+# ---- statistics (for simulate) ------------------------------------------------------------------
+
+
+@dataclass
+class AccountStats:
+    """Filled by `score_leads`: one count per account (a keyless lead is an account of one)."""
+
+    accounts: int = 0
+    keyless: int = 0
+    largest: int = 0
+    bands: dict[str, int] = field(default_factory=dict)      # band -> accounts
+    fired: list[int] = field(default_factory=list)          # per account criterion: accounts it fired for
+
+    def add(self, acct: AccountScore, size: int, keyless: bool = False) -> None:
+        self.accounts += 1
+        if not self.fired:
+            self.fired = [0] * len(acct.fired)
+        self.fired = [a + b for a, b in zip(self.fired, acct.fired)]
+        if keyless:
+            self.keyless += 1
+        if size > self.largest:
+            self.largest = size
+        b = self.bands
+        for name in acct.band_names:
+            b[name] = b.get(name, 0) + 1
+
+
+# ---- grouping -----------------------------------------------------------------------------------
+
+
+class _KeySet:
+    """Closed account keys, as 64-bit hashes (a collision only makes a grouped input look ungrouped,
+    which is the safe side); past MAX_TRACKED_KEYS it stops remembering and answers 'unknown'."""
+
+    __slots__ = ("seen", "full")
+
+    def __init__(self):
+        self.seen: set[int] = set()
+        self.full = False
+
+    @staticmethod
+    def h(key: str) -> int:
+        import hashlib
+
+        return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "little")
+
+    def add(self, key: str) -> None:
+        if self.full:
+            return
+        self.seen.add(self.h(key))
+        if len(self.seen) > MAX_TRACKED_KEYS:
+            self.full = True
+            self.seen = set()
+
+    def __contains__(self, key: str) -> bool:
+        return not self.full and self.h(key) in self.seen
+
+
+def score_leads(engine, leads: Iterable[Lead], asof: int, *, grouped: bool | None = None,
+                keep_leads: bool = True, stats: AccountStats | None = None, hold: int = HOLD,
+                spill_dir: str | None = None) -> Iterator[tuple[Lead | None, Result]]:
+    """Every lead's (lead, Result), in input order. Without an accounts block: `engine.score` on each
+    lead. With one: `grouped=True` streams account by account (the input must be grouped by key: a key
+    that comes back raises AccountOrderError); otherwise the leads are held, and spilled to a temporary
+    SQLite database past `hold` leads, until the input ends. On the spill path the lead is only kept
+    (pickled) when `keep_leads`; else None is yielded in its place."""
+    model = account_model(engine)
+    if model is None:
+        score = engine.score
+        for lead in leads:
+            yield lead, score(lead, asof)
+        return
+    if grouped:
+        yield from _grouped(model, engine, leads, asof, stats)
+    else:
+        yield from _held(model, engine, leads, asof, stats, keep_leads, hold, spill_dir)
+
+
+def _grouped(model: AccountModel, engine, leads, asof, stats) -> Iterator[tuple[Lead, Result]]:
+    score, key_of, flags_of, evaluate, finish = engine.score, model.key_of, model.flags, model.evaluate, model.finish
+    nf = model.nf
+    closed = _KeySet()
+    cur: str | None = None
+    counts = [0] * nf
+    size = 0
+    buf: list[tuple[Lead, Result, str | None]] = []
+
+    def flush():
+        acct = evaluate(tuple(counts))
+        if stats is not None:
+            stats.add(acct, size)
+        for lead, r, k in buf:
+            if k is not None:
+                finish(r, k, acct)
+            yield lead, r
+        buf.clear()
+
+    for lead in leads:
+        r = score(lead, asof)
+        k = key_of(lead)
+        fl = flags_of(lead, r, asof)
+        if k is None:  # its own account, complete now
+            acct = evaluate(fl)
+            finish(r, None, acct)
+            if stats is not None:
+                stats.add(acct, 1, keyless=True)
+            if cur is None:
+                yield lead, r
+            else:
+                buf.append((lead, r, None))
+            continue
+        if k != cur:
+            if cur is not None:
+                yield from flush()
+                closed.add(cur)
+            if k in closed:
+                raise AccountOrderError(
+                    f"lead {lead.id!r}: account {k!r} appears again after other accounts; the leads are not "
+                    f"grouped by {model.key_text}")
+            cur = k
+            counts = [0] * nf
+            size = 0
+        size += 1
+        if nf:
+            counts = [a + b for a, b in zip(counts, fl)]
+        buf.append((lead, r, k))
+    if cur is not None or buf:
+        if cur is None:  # only keyless leads were pending
+            for lead, r, _k in buf:
+                yield lead, r
+        else:
+            yield from flush()
+
+
+def _held(model: AccountModel, engine, leads, asof, stats, keep_leads, hold, spill_dir):
+    """Unsorted input: everything is held until the input ends, in memory up to `hold` leads, then in
+    a temporary SQLite database that keeps, per lead, the pickled result (and lead), its key and
+    flags; the accounts' counts are one GROUP BY, and the leads come back in input order by a join."""
+    score, key_of, flags_of = engine.score, model.key_of, model.flags
+    nf = model.nf
+    mem: list[tuple[Lead | None, Result, str | None, tuple]] = []
+    counts: dict[str, list[int]] = {}
+    sizes: dict[str, int] = {}
+    db = None
+    it = iter(leads)
+    for lead in it:
+        r = score(lead, asof)
+        k = key_of(lead)
+        fl = flags_of(lead, r, asof)
+        mem.append((lead if keep_leads else None, r, k, fl))
+        if k is not None:
+            c = counts.get(k)
+            if c is None:
+                counts[k] = list(fl)
+                sizes[k] = 1
+            else:
+                for i in range(nf):
+                    c[i] += fl[i]
+                sizes[k] += 1
+        if len(mem) >= hold:
+            db = _Spill(nf, spill_dir)
+            db.add_many(mem)
+            mem.clear()
+            counts.clear()
+            sizes.clear()
+            break
+    if db is None:
+        accts = {}
+        for k, c in counts.items():
+            a = accts[k] = model.evaluate(tuple(c))
+            if stats is not None:
+                stats.add(a, sizes[k])
+        for lead, r, k, fl in mem:
+            if k is None:
+                a = model.evaluate(fl)
+                if stats is not None:
+                    stats.add(a, 1, keyless=True)
+            else:
+                a = accts[k]
+            yield lead, model.finish(r, k, a)
+        return
+    try:
+        batch = []
+        for lead in it:
+            r = score(lead, asof)
+            batch.append((lead if keep_leads else None, r, key_of(lead), flags_of(lead, r, asof)))
+            if len(batch) >= 1000:
+                db.add_many(batch)
+                batch.clear()
+        if batch:
+            db.add_many(batch)
+        yield from db.results(model, stats)
+    finally:
+        db.close()
+
+
+class _Spill:
+    """The temporary database of the unsorted path. Column names are ours (f0, f1 …); values are bound
+    parameters, so no lead data ever becomes SQL text."""
+
+    def __init__(self, nf: int, spill_dir: str | None):
+        fd, self.path = tempfile.mkstemp(prefix="leadrules-accounts-", suffix=".sqlite", dir=spill_dir)
+        os.close(fd)
+        self.nf = nf
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("PRAGMA cache_size=-16000")  # about 16 MB of page cache, whatever the data size
+        cols = "".join(f", f{i} INTEGER" for i in range(nf))
+        self.db.execute(f"CREATE TABLE leads (seq INTEGER PRIMARY KEY, key TEXT, payload BLOB{cols})")
+        self.insert = (f"INSERT INTO leads (key, payload{''.join(f', f{i}' for i in range(nf))}) "
+                       f"VALUES (?, ?{', ?' * nf})")
+
+    def add_many(self, rows) -> None:
+        dumps = pickle.dumps
+        self.db.executemany(self.insert, ((k, dumps((lead, r), pickle.HIGHEST_PROTOCOL), *fl)
+                                          for lead, r, k, fl in rows))
+
+    def results(self, model: AccountModel, stats: AccountStats | None):
+        nf = self.nf
+        sums = "".join(f", SUM(f{i}) AS c{i}" for i in range(nf))
+        db = self.db
+        db.execute(f"CREATE TABLE accounts AS SELECT key, COUNT(*) AS size{sums} "
+                   "FROM leads WHERE key IS NOT NULL GROUP BY key")
+        db.execute("CREATE UNIQUE INDEX accounts_key ON accounts (key)")
+        if stats is not None:
+            for row in db.execute("SELECT * FROM accounts"):
+                stats.add(model.evaluate(tuple(row[2:])), row[1])
+        acols = "".join(f", a.c{i}" for i in range(nf))
+        fcols = "".join(f", l.f{i}" for i in range(nf))
+        q = (f"SELECT l.key, l.payload{fcols}{acols} FROM leads l LEFT JOIN accounts a ON a.key = l.key "
+             "ORDER BY l.seq")
+        loads = pickle.loads
+        for row in db.execute(q):
+            k = row[0]
+            lead, r = loads(row[1])
+            if k is None:
+                acct = model.evaluate(tuple(row[2:2 + nf]))
+                if stats is not None:
+                    stats.add(acct, 1, keyless=True)
+            else:
+                acct = model.evaluate(tuple(row[2 + nf:]))
+            yield lead, model.finish(r, k, acct)
+
+    def close(self) -> None:
+        try:
+            self.db.close()
+        finally:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+# ---- is the input grouped? ----------------------------------------------------------------------
+
+
+def input_grouped(path: str, engine) -> bool:
+    """Whether a leads file is grouped by account key (each key's leads together), read once for
+    the key field alone. False when it cannot be read twice (stdin, a pipe) or is not grouped; the
+    callers then hold and spill. Rows the reader would reject are passed over."""
+    import stat
+
+    from runtime.io import readers
+
+    model = account_model(engine)
+    if model is None or path == "-":
+        return False
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        rows = readers._rows(path, path, {model.key_field})
+    except (OSError, readers.InputError):
+        return False
+    closed = _KeySet()
+    cur = None
+    c_text = readers._c_text
+    fname = model.key_field
+    try:
+        for _n, obj, _raw in rows:
+            if obj.__class__ is not dict:
+                continue
+            v = obj.get(fname)
+            if v is not None:
+                try:
+                    v = c_text(v)
+                except readers._Bad:
+                    continue
+            k = model.key_of_value(v)
+            if k is None or k == cur:
+                continue
+            if cur is not None:
+                closed.add(cur)
+                if closed.full:
+                    return False
+            if k in closed:
+                return False
+            cur = k
+    except readers.InputError:
+        return False
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+    return True
+
+
+# ---- explain ------------------------------------------------------------------------------------
+
+
+def explain_account(engine, lead: Lead, others: Iterable[Lead], asof: int) -> dict | None:
+    """The account of `lead`: its key, its leads, each account criterion with the leads that made it
+    fire, and the account's scores and bands. `others` are the other leads of the same file (the
+    ones with the same key are taken); None when the file has no accounts block."""
+    model = account_model(engine)
+    if model is None:
+        return None
+    key = model.key_of(lead)
+    members = [lead]
+    if key is not None:
+        members += [o for o in others if o is not lead and o.id != lead.id and model.key_of(o) == key]
+    rows = []
+    counts = [0] * model.nf
+    for m in members:
+        r = engine.score(m, asof)
+        fl = model.flags(m, r, asof)
+        counts = [a + b for a, b in zip(counts, fl)]
+        rows.append((m, r, fl))
+    acct = model.evaluate(tuple(counts))
+    crits = []
+    for spec, objs in _criteria_objs(model):
+        i = spec.index
+        uses = []
+        for fi in objs.filters:
+            if any(u["filter"] == fi for u in uses):
+                continue
+            f = model.filter_nodes[fi]
+            uses.append({"filter": fi, "leads": f"lead where {printer.cond(f.where)}" if f.where is not None
+                         else "lead",
+                         "matching": [m.id for m, r, fl in rows if fl[fi]]})
+        crits.append({"dimension": spec.dim, "name": spec.name, "rule": spec.text, "fired": acct.fired[i],
+                      "raw_points": round2(acct.raw[i]), "points": round2(acct.points[i]),
+                      "cap": spec.node.max, "capped": acct.raw[i] != acct.points[i],
+                      "lead_conditions": [{"leads": u["leads"], "matching_leads": u["matching"]} for u in uses]})
+    return {"_score": acct, "key": key, "by": model.key_text, "own_account": key is None,
+            "leads": [{"id": m.id, "disqualified": r.disqualified, "grade": r.grade} for m, r, fl in rows],
+            "criteria": crits, "scores": acct.scores, "bands": acct.bands,
+            "dimensions": [{"dimension": d, "label": model.labels.get(d), "floor": fl, "max": mx,
+                            "score": acct.scores[d], "band": acct.bands.get(d)} for d, mx, fl, _o in model.dims]}
+
+
+def _criteria_objs(model: AccountModel):
+    for _dim, _mx, _fl, objs in model.dims:
+        for o in objs:
+            yield o.spec, o
+
+
+# ---- for the commands ---------------------------------------------------------------------------
+
+
+class AccountResults:
+    """A LeadReader's leads through `score_leads`: Results in input order, the reader's counters
+    (`read`, `rejected`, …) and `account_stats`. Used by runtime/scoring.py for every command."""
+
+    def __init__(self, rules, reader, asof: int, leads_path: str | None):
+        self.reader, self.engine, self.asof = reader, rules.engine, asof
+        self.grouped = input_grouped(leads_path, self.engine) if leads_path else False
+        self.account_stats = AccountStats()
+
+    def __iter__(self) -> Iterator[Result]:
+        for _lead, r in score_leads(self.engine, self.reader, self.asof, grouped=self.grouped, keep_leads=False,
+                                    stats=self.account_stats):
+            yield r
+
+    def __getattr__(self, name):
+        return getattr(self.reader, name)
+
+
+def account_results(rules, reader, asof: int, leads_path: str | None) -> AccountResults | None:
+    """AccountResults when the rule file has an accounts block, else None (score leads as they come)."""
+    if account_model(rules.engine) is None:
+        return None
+    return AccountResults(rules, reader, asof, leads_path)

@@ -1,0 +1,251 @@
+"""How a command's leads get scored: `--engine python|duckdb` and `--workers N`, shared by `score`,
+`simulate` and `diff`. Every way gives the same results in input order and the same counters as
+runtime.io.readers.LeadReader (`read`, `rejected`, `bad_rows`, `bad_events`, `events_read`,
+`orphan_events`, `orphan_lead_ids`):
+
+- python, JSONL or CSV leads without `--events`: runtime/parallel.py, the generated scorer on each
+  JSON object (dsl/pycodegen.py `score_obj`), in this process or in N worker processes;
+- python, otherwise (Parquet, `--events`): runtime.io.readers.LeadReader and the engine, one process;
+- duckdb: runtime/duckdb_engine.py, the compiled query over the files (N = DuckDB's threads).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterator
+
+import click
+
+from runtime.commands.options import Failure
+
+ENGINES = ("python", "duckdb")
+
+
+def engine_options(f):
+    """`--engine` and `--workers`, as every scoring command spells them."""
+    f = click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Score in N processes (python engine, JSONL or CSV leads without --events); with "
+                          "--engine duckdb, DuckDB's threads. Default: 1 process; DuckDB: every core.")(f)
+    f = click.option("--engine", type=click.Choice(ENGINES), default="python", show_default=True,
+                     help="python: the built-in engine; duckdb: the rule file compiled to SQL and run in DuckDB "
+                          "(needs `pip install 'leadrules[sql]'`). Both give the same results.")(f)
+    return f
+
+
+def check_engine(rules, engine: str, leads_path: str | None = None, events_path: str | None = None) -> None:
+    """Fail early (exit 2, before any output) when the engine cannot score this file or input."""
+    if engine != "duckdb":
+        return
+    try:
+        import duckdb  # noqa: F401
+        import sqlglot  # noqa: F401
+    except ImportError:
+        raise Failure("--engine duckdb needs DuckDB and sqlglot: pip install 'leadrules[sql]' "
+                      "(or use --engine python)")
+    from runtime.backends.sql import SqlGenError, build_query
+
+    try:
+        build_query(rules.checked, "duckdb", dt.date(2000, 1, 1))
+    except SqlGenError as e:
+        raise Failure(f"{rules.display}: --engine duckdb cannot score this file: {e}")
+    if leads_path == "-":
+        raise Failure("--engine duckdb reads files, not stdin: give the leads file's path (or use --engine python)")
+    from runtime.backends.duckdb_engine import _kind
+    from runtime.io.readers import _check_file
+
+    for p in (leads_path, events_path):
+        if p is not None:
+            _check_file(p)
+            _kind(p)
+
+
+class _ReaderResults:
+    """LeadReader and the engine, one process: Results, and the reader's counters."""
+
+    def __init__(self, rules, reader, asof: int):
+        self.reader, self.engine, self.asof = reader, rules.engine, asof
+
+    def __iter__(self) -> Iterator:
+        score, asof = self.engine.score, self.asof
+        for lead in self.reader:
+            yield score(lead, asof)
+
+    def __getattr__(self, name):
+        return getattr(self.reader, name)
+
+
+class _ParallelResults:
+    """runtime/parallel.py in results mode, flattened to one Result at a time."""
+
+    def __init__(self, ps):
+        self.ps = ps
+
+    def __iter__(self) -> Iterator:
+        for batch in self.ps:
+            yield from batch
+
+    def __getattr__(self, name):
+        return getattr(self.ps, name)
+
+
+def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", workers: int | None = None,
+            events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str = "id",
+            criteria: bool = True, note=None):
+    """An iterable of `Result`s in input order with LeadReader's counters. `criteria=False` lets the
+    duckdb engine leave out the per-criterion points (faster; `score` without `--explain`).
+    `note(text)` is told when --workers cannot be honoured (an events file, Parquet)."""
+    from runtime.backends.closure import date_ordinal
+
+    asof = date_ordinal(as_of.isoformat())
+    if engine == "duckdb":
+        from runtime.backends.duckdb_engine import DuckScore
+
+        return DuckScore(rules, leads_path, events_path, as_of, id_field, on_bad_row=on_bad_row, rejects=rejects,
+                         threads=workers, criteria=criteria)
+    ps = _parallel(rules, leads_path, asof, workers, "results", False, events_path, on_bad_row, rejects, id_field,
+                   note)
+    if ps is not None:
+        return _ParallelResults(ps)
+    from runtime.commands.options import schema_of
+    from runtime.io.readers import LeadReader
+
+    reader = LeadReader(leads_path, schema_of(rules, id_field), events_path=events_path, on_bad_row=on_bad_row,
+                        rejects=rejects)
+    from runtime.backends.accounts import account_results
+
+    # an accounts block groups the leads by account before they come out (runtime/accounts.py)
+    return account_results(rules, reader, asof, leads_path) or _ReaderResults(rules, reader, asof)
+
+
+def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_bad_row, rejects, id_field, note):
+    """A ParallelScore when the input can take that path (and the engine has the generated scorer),
+    else None."""
+    from runtime.backends.parallel import ParallelUnsupported, score_parallel
+
+    n = workers or 1
+    from runtime.backends.accounts import account_model
+
+    if account_model(rules.engine) is not None:  # leads are scored account by account, in one process
+        if n > 1 and note is not None:
+            note(f"note: --workers {n}: the accounts block scores each account from all its leads; "
+                 "scoring in one process")
+        return None
+    if n == 1 and not hasattr(rules.engine, "score_obj"):
+        return None  # the closure engine: the reader path is as fast
+    try:
+        return score_parallel(rules, leads_path, as_of_ordinal=asof, workers=n, fmt=fmt, explain=explain,
+                              id_field=id_field, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects)
+    except ParallelUnsupported as e:
+        if n > 1 and note is not None:
+            note(f"note: --workers {n}: {e}; scoring in one process")
+        return None
+
+
+class _TextOf:
+    """Results as output text, a batch of lines at a time, with the source's counters and `scored`."""
+
+    def __init__(self, src, engine, fmt: str, explain: bool, batch: int = 2000):
+        from runtime.backends.parallel import LineFormatter
+
+        self.src, self.fmt, self.batch = src, LineFormatter(engine, fmt, explain), batch
+        self.scored = 0
+
+    def __iter__(self) -> Iterator[str]:
+        import io
+
+        write = self.fmt.write
+        out, k = io.StringIO(), 0
+        for r in self.src:
+            write(out, r)
+            k += 1
+            if k == self.batch:
+                self.scored += k
+                yield out.getvalue()
+                out, k = io.StringIO(), 0
+        if k:
+            self.scored += k
+            yield out.getvalue()
+
+    def __getattr__(self, name):
+        return getattr(self.src, name)
+
+
+def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bool, workers: int | None = None,
+                events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str = "id",
+                note=None, engine: str = "python"):
+    """`score`'s output as text chunks (JSONL or CSV lines, no CSV header): straight from the python
+    engine's fast path, or the duckdb engine's results formatted a batch at a time; None when the
+    input does not take that path (then score `results`)."""
+    from runtime.backends.closure import date_ordinal
+
+    if engine == "duckdb":
+        from runtime.backends.accounts import account_model
+
+        if account_model(rules.engine) is not None:
+            return None  # account columns: runtime/output.py's writer
+        return _TextOf(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
+                               events_path=events_path, on_bad_row=on_bad_row, rejects=rejects, id_field=id_field,
+                               criteria=explain), rules.engine, fmt, explain)
+
+    # no note here: when this gives None, the caller goes on to `results`, which says why
+    return _parallel(rules, leads_path, date_ordinal(as_of.isoformat()), workers, fmt, explain, events_path,
+                     on_bad_row, rejects, id_field, None)
+
+
+def chunk_progress(chunks, what: str = "scoring"):
+    """Text chunks with a progress display on stderr (a terminal only) that counts leads read."""
+    import sys
+
+    if not sys.stderr.isatty():
+        yield from chunks
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    cols = (SpinnerColumn(), TextColumn(f"{what}: {{task.completed:,}} leads"), TimeElapsedColumn())
+    with Progress(*cols, console=Console(file=sys.stderr), transient=True) as bar:
+        task = bar.add_task(what, total=None)
+        for chunk in chunks:
+            yield chunk
+            bar.update(task, completed=chunks.read)
+
+
+class DuckPairs:
+    """`diff --engine duckdb`: (OLD's Result, NEW's Result) for every lead, in input order, from one
+    DuckDB run per version over the same file, lined up by row number. A row that one version
+    rejects (its declared types differ) is left out and counted as rejected. Counters as LeadReader's
+    (`read`, `rejected`, `bad_rows`, `bad_events`, `orphan_events`, `events_read`), from NEW's run."""
+
+    def __init__(self, old, new, leads_path: str, *, as_of: dt.date, events_path: str | None = None,
+                 on_bad_row: str = "fail", rejects=None, id_field: str = "id", workers: int | None = None):
+        from runtime.backends.duckdb_engine import DuckScore
+
+        kw = dict(on_bad_row=on_bad_row, threads=workers, criteria=True, with_rows=True)
+        self.old = DuckScore(old, leads_path, events_path, as_of, id_field, rejects=None, **kw)
+        self.new = DuckScore(new, leads_path, events_path, as_of, id_field, rejects=rejects, **kw)
+        self.unmatched = 0
+
+    def __iter__(self):
+        go, gn = iter(self.old), iter(self.new)
+        a, b = next(go, None), next(gn, None)
+        while a is not None and b is not None:
+            if a[0] == b[0]:
+                yield a[1], b[1]
+                a, b = next(go, None), next(gn, None)
+            elif a[0] < b[0]:
+                self.unmatched += 1
+                a = next(go, None)
+            else:
+                self.unmatched += 1
+                b = next(gn, None)
+        for _rest in (go if a is not None else ()):
+            self.unmatched += 1
+        for _rest in (gn if b is not None else ()):
+            self.unmatched += 1
+        self.unmatched += (a is not None) + (b is not None)
+
+    @property
+    def rejected(self) -> int:
+        return self.new.rejected + self.unmatched
+
+    def __getattr__(self, name):
+        return getattr(self.new, name)

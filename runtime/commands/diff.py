@@ -1,0 +1,176 @@
+"""`leadrules diff OLD NEW`: score the same leads under two versions of a rule file and report what
+changes, for the pull request where the change is reviewed. See runtime/diff.py (the engine),
+runtime/diffreport.py (text, markdown, json) and docs/cli.md ("diff").
+
+OLD and NEW are paths or `REV:PATH` git revisions. The leads are `--leads` (and `--events`), else
+NEW's `simulation` blocks' leads. Exit 1 when a gate (`--fail-on`, `--max-changed`) is crossed.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from runtime.commands.options import EXIT_FAIL, Failure, as_of_option, input_options, input_summary
+from runtime.backends.scoring import check_engine, engine_options
+
+
+class Percent(click.ParamType):
+    """`5`, `5%` or `2.5%`: a share of leads, 0 to 100."""
+
+    name = "PCT"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (int, float)):
+            x = float(value)
+        else:
+            s = str(value).strip().removesuffix("%").strip()
+            try:
+                x = float(s)
+            except ValueError:
+                self.fail(f"{value!r} is not a percentage; write e.g. 5 or 5% (the share of leads that may "
+                          "change grade, route or queue)", param, ctx)
+        if not 0 <= x <= 100:
+            self.fail(f"{value!r} is not between 0 and 100", param, ctx)
+        return x
+
+
+def _gates(values: tuple[str, ...]) -> list[str]:
+    from runtime.analysis.diff import GATES
+
+    out = []
+    for v in values:
+        for g in v.split(","):
+            g = g.strip().lower()
+            if not g:
+                continue
+            if g not in GATES:
+                raise click.BadParameter(f"{g!r} is not a gate; use grade or route (repeat the option or "
+                                         "separate with commas: --fail-on grade,route)", param_hint="--fail-on")
+            out.append(g)
+    return out
+
+
+def _load(spec: str, role: str):
+    """A rule file for one side; its errors printed with its own text (a revision has no file to read)."""
+    from runtime.report import diagnostics as render
+    from runtime.backends.load import RulesInputError, load_rules
+    from runtime.report.term import is_tty
+
+    try:
+        rules = load_rules(spec, require_ok=False)
+    except RulesInputError as e:
+        msg = str(e)
+        if rules_is_rev(spec):
+            msg += ("\n  hint: REV:PATH reads PATH (relative to the current directory) as it was at git "
+                    "revision REV; check both with `git log --oneline` and `git show REV:PATH`")
+        raise Failure(f"{role}: {msg}")
+    if rules.engine is None:
+        errors = [d for d in rules.checked.diagnostics if d.is_error]
+        click.echo(render.text(errors, {spec: rules.text}, color=is_tty(sys.stderr)), err=True)
+        raise Failure(f"{role} {spec}: does not compile ({len(errors)} error{'s' if len(errors) != 1 else ''}); "
+                      f"run `leadrules lint {spec}` for details")
+    return rules
+
+
+def rules_is_rev(spec: str) -> bool:
+    from runtime.backends.load import split_rev
+
+    return split_rev(spec)[0] is not None
+
+
+def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
+    """NEW's simulation blocks (or --leads) as inputs. A block's path is relative to NEW's file; when
+    nothing is there (NEW is a copy edited elsewhere), the same path relative to OLD's file is used."""
+    from pathlib import Path
+
+    from dsl import nodes as n
+
+    from runtime.commands.simulate import _plan, _resolve
+    from runtime.analysis.diff import Input
+
+    runs = _plan(new, new_spec, leads_path, events_path, as_of, None)
+    if leads_path is None:
+        for r, s in zip(runs, new.checked.file.of(n.Simulation)):
+            alt = _resolve(old.base_dir, s.leads)
+            if not Path(r.leads).exists() and Path(alt).exists():
+                r.leads = alt
+                if s.events:
+                    r.events = _resolve(old.base_dir, s.events)
+    out, seen = [], set()
+    for r in runs:
+        key = (r.leads, r.events, r.as_of)
+        if key in seen:  # two blocks over the same sample on the same day: score it once
+            continue
+        seen.add(key)
+        out.append(Input(r.name, r.leads, r.events, r.as_of))
+    return out
+
+
+@click.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--leads", "leads_path", default=None,
+              help="Leads to score (.jsonl, .csv, .parquet, .gz, - for stdin). Default: NEW's simulation blocks.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="markdown is made for a pull-request comment or $GITHUB_STEP_SUMMARY.")
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="How many of the leads that moved to list, biggest score movers first.")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="grade|route",
+              help="Exit 1 if any lead changes grade / route or queue. Repeat, or separate with commas.")
+@click.option("--max-changed", "max_changed", type=Percent(), default=None,
+              help="Exit 1 if more than PCT% of the leads change grade, route or queue.")
+@input_options
+@as_of_option
+@engine_options
+def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field, as_of,
+         engine, workers):
+    """Score the same leads under OLD and NEW (paths or REV:PATH) and report what changes: grades,
+    routes and queues, the rule changes themselves, and the leads that moved."""
+    from runtime.report import diff as diffreport
+    from runtime.analysis.diff import evaluate_gates, run_diff
+
+    gates = _gates(fail_on)
+    old_rules, new_rules = None, None
+    failures = []
+    for role, spec in (("OLD", old), ("NEW", new)):
+        try:
+            r = _load(spec, role)
+        except Failure as e:
+            failures.append(e)
+            continue
+        if role == "OLD":
+            old_rules = r
+        else:
+            new_rules = r
+    if failures:
+        for e in failures[:-1]:
+            click.echo(f"error: {e}", err=True)
+        raise failures[-1]
+    check_engine(old_rules, engine)
+    check_engine(new_rules, engine)
+    inputs = _inputs(old_rules, new_rules, new, leads_path, events_path, as_of)
+    rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
+    try:
+        doc, readers = run_diff(old_rules, new_rules, inputs, id_field=id_field, on_bad_row=on_bad_row,
+                                rejects=rej_fh, limit=limit, engine=engine, workers=workers)
+    finally:
+        if rej_fh:
+            rej_fh.close()
+    for reader, run in zip(readers, doc["inputs"]):
+        if reader.rejected or reader.bad_events:
+            input_summary(reader, run["scored"], rejects if rej_fh else None)
+    evaluate_gates(doc, gates, max_changed)
+    if fmt == "json":
+        click.echo(diffreport.as_json(doc))
+    elif fmt == "markdown":
+        click.echo(diffreport.as_markdown(doc), nl=False)
+    else:
+        diffreport.print_text(doc)
+    if fmt != "text":
+        for line in diffreport.gate_lines(doc):  # the report may be going to a file: say it where CI shows it
+            if line.startswith("FAIL"):
+                click.echo(line, err=True)
+    if not doc["passed"]:
+        sys.exit(EXIT_FAIL)
+

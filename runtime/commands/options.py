@@ -1,0 +1,94 @@
+"""Pieces shared by every command: options, the as-of date, input summaries, the `Failure` error.
+
+Commands live in cli.py (lint, test, explain, score) and in runtime/cmd_*.py; they all use these so
+that options, messages and exit codes read the same everywhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+class Failure(Exception):
+    """Could not run: print the message to stderr and exit 2."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR):
+        super().__init__(message)
+        self.code = code
+
+
+class DateType(click.ParamType):
+    name = "DATE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-11-01", param, ctx)
+
+
+DATE = DateType()
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def as_of_option(f):
+    return click.option("--as-of", "as_of", type=DATE, default=None,
+                        help="Score as of this date (YYYY-MM-DD). Default: today (UTC).")(f)
+
+
+def input_options(f):
+    f = click.option("--id-field", default="id", show_default=True, help="The field that identifies a lead.")(f)
+    f = click.option("--rejects", type=click.Path(dir_okay=False), default=None,
+                     help="With --on-bad-row skip: write every bad row here (JSONL).")(f)
+    f = click.option("--on-bad-row", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+                     help="fail: stop with exit 2 on a bad row; skip: set it aside and go on.")(f)
+    f = click.option("--events", "events_path", type=str, default=None,
+                     help="Events in a separate file (JSONL, CSV or Parquet with lead_id, type, at, ...).")(f)
+    return f
+
+
+def schema_of(rules, id_field: str = "id"):
+    from runtime.core.model import Schema
+
+    c = rules.checked
+    return Schema(dict(c.fields), {k: dict(v) for k, v in c.events.items()}, id_field)
+
+
+def beside(path: str, suffix: str) -> str:
+    p = Path(path)
+    name = p.name
+    for ext in (".jsonl.gz", ".csv.gz", ".jsonl", ".csv", ".json"):
+        if name.lower().endswith(ext):
+            name = name[: -len(ext)]
+            break
+    return str(p.with_name(name + suffix))
+
+
+def input_summary(reader, scored: int, rejects_path: str | None) -> None:
+    parts = [f"read {reader.read:,}", f"scored {scored:,}", f"rejected {reader.rejected:,}"]
+    line = " · ".join(parts)
+    if reader.rejected:
+        line += f" (rejected rows: {rejects_path})" if rejects_path else ""
+    orphans = getattr(reader, "orphan_events", 0)
+    if orphans:
+        line += f" · {orphans:,} events for leads not in the leads file"
+    bad_ev = getattr(reader, "bad_events", 0)
+    if bad_ev:
+        line += f" · {bad_ev:,} bad events skipped"
+    click.echo(line, err=True)
+    if reader.rejected and not rejects_path:
+        for b in reader.bad_rows[:5]:
+            click.echo(f"  {b.source or 'input'}:{b.line}: {b.reason}", err=True)
+        if reader.rejected > 5:
+            click.echo(f"  ... and {reader.rejected - 5:,} more (use --rejects FILE to keep them)", err=True)
+
+

@@ -1,0 +1,189 @@
+"""`leadrules simulate`: score a sample of leads, report what the rules do to it, and check the
+file's `simulation` guardrails (exit 1 when one breaks). See docs/simulate.md.
+
+With `--leads`, one run over that file; without, one run per `simulation` block, with its leads and
+events paths resolved against the rule file's directory. Leads stream through the engine into a
+`runtime.analysis.simulate.Aggregator`, so memory stays flat however many leads there are.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dsl import nodes as n
+
+from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_options, input_summary,
+                      schema_of, today_utc)
+from runtime.backends.scoring import engine_options
+
+HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
+
+  simulation "weekly sample" {
+    leads "samples/leads.jsonl"          # relative to the rule file
+    as of 2026-11-01
+    expect share of route sales between 5% and 25%
+  }'''
+
+
+class _Run:
+    __slots__ = ("name", "line", "leads", "events", "as_of", "expects")
+
+    def __init__(self, name, line, leads, events, as_of, expects):
+        self.name, self.line, self.leads, self.events, self.as_of, self.expects = \
+            name, line, leads, events, as_of, expects
+
+
+def _plan(rules, file: str, leads_path, events_path, as_of, pick) -> list[_Run]:
+    import datetime as dt
+
+    sims = list(rules.checked.file.of(n.Simulation))
+    if pick:
+        names = [s.name for s in sims]
+        sims = [s for s in sims if s.name == pick]
+        if not sims:
+            known = ", ".join(f'"{x}"' for x in names) or "none"
+            raise Failure(f'{file}: no simulation block named "{pick}" (the file has: {known})')
+    if leads_path is not None:
+        # one run over the given leads, checked against every guardrail of the file's blocks
+        expects = [(s.name, e) for s in sims for e in s.expects]
+        return [_Run(None, None, leads_path, events_path, as_of or today_utc(), expects)]
+    if events_path is not None:
+        raise click.UsageError("--events goes with --leads; a simulation block names its own events file "
+                               "(events \"path\")")
+    if not sims:
+        raise Failure(f"{file}: no --leads given and the file has no simulation block; {HOW_TO_ADD}")
+    runs = []
+    base: Path = rules.base_dir
+    for s in sims:
+        where = f"{file}:{s.span.line}:{s.span.col}" if s.span.line else file
+        if not s.leads:
+            raise Failure(f'{where}: simulation "{s.name}" names no leads file; add a line like '
+                          f'`leads "samples/leads.jsonl"` (a path relative to the rule file), or pass --leads PATH')
+        day = as_of
+        if day is None and s.as_of:
+            try:
+                day = dt.date.fromisoformat(str(s.as_of)[:10])
+            except ValueError:
+                raise Failure(f'{where}: simulation "{s.name}": "as of {s.as_of}" is not a date (YYYY-MM-DD)')
+        runs.append(_Run(s.name, s.span.line or None, _resolve(base, s.leads),
+                         _resolve(base, s.events) if s.events else None, day or today_utc(),
+                         [(s.name, e) for e in s.expects]))
+    return runs
+
+
+def _resolve(base: Path, p: str) -> str:
+    if p == "-" or Path(p).is_absolute():
+        return p
+    return str(base / p)
+
+
+def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
+            workers: int | None = None) -> dict:
+    """Score one sample and return its part of the report."""
+    from runtime.report.progress import progress
+    from runtime.backends.scoring import check_engine, results
+    from runtime.analysis.simulate import Aggregator, check_guardrail
+
+    check_engine(rules, engine, run.leads, run.events)
+    reader = results(rules, run.leads, as_of=run.as_of, engine=engine, workers=workers, events_path=run.events,
+                     on_bad_row=on_bad_row, rejects=rejects_fh, id_field=schema.id_field,
+                     note=lambda text: click.echo(text, err=True))
+    agg = Aggregator(rules.engine)
+    add = agg.add
+    label = f'simulating "{run.name}"' if run.name else "simulating"
+    with progress(reader, label) as scored:
+        if writer is None:
+            for r in scored:
+                add(r)
+        else:
+            write = writer.write
+            for r in scored:
+                add(r)
+                write(r)
+    agg.account_stats = getattr(reader, "account_stats", None)  # per account (runtime/accounts.py)
+    rep = agg.report()
+    out = {"simulation": run.name, "line": run.line, "leads_file": run.leads, "events_file": run.events,
+           "as_of": run.as_of.isoformat()}
+    rep["leads"] = {"read": reader.read, "scored": agg.total, "rejected": reader.rejected, **{
+        k: v for k, v in rep["leads"].items() if k != "scored"}}
+    out.update(rep)
+    out["events"] = {"read_from_events_file": reader.events_read, "orphans": reader.orphan_events,
+                     "orphan_lead_ids": list(reader.orphan_lead_ids), "bad": reader.bad_events}
+    guards = []
+    for block, e in run.expects:
+        g = check_guardrail(e, agg)
+        g["simulation"] = block
+        guards.append(g)
+    out["guardrails"] = guards
+    out["passed"] = all(g["passed"] for g in guards)
+    out["_reader"] = reader
+    return out
+
+
+@click.command("simulate")
+@click.argument("file")
+@click.option("--leads", "leads_path", default=None,
+              help="Leads to score (.jsonl, .csv, .parquet, .gz, - for stdin). Default: the file's simulation blocks.")
+@click.option("--simulation", "pick", default=None, metavar="NAME", help="Run only the simulation block with this name.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("-o", "--output", default=None, help="Also write every scored lead here (.csv for CSV, else JSONL).")
+@input_options
+@as_of_option
+@engine_options
+def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+    """Score a sample of leads and report grades, routes, score histograms and criteria; check the
+    file's simulation guardrails (exit 1 when one breaks)."""
+    from runtime.report import simulate as simreport
+    from runtime.io.writers import ScoredWriter
+    from runtime.backends.load import load_rules
+
+    if output == "-":
+        raise click.UsageError("--output - would mix scored leads into the report on stdout; give a file name")
+    rules = load_rules(file)
+    runs = _plan(rules, file, leads_path, events_path, as_of, pick)
+    if output is not None and len(runs) > 1:
+        raise Failure(f"{file}: --output writes one run's leads, but the file has {len(runs)} simulation blocks; "
+                      "pick one with --simulation NAME, or pass --leads PATH")
+    schema = schema_of(rules, id_field)
+    rejects_path = rejects
+    if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
+        rejects_path = beside(output, ".rejects.jsonl")
+    rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
+    writer = ScoredWriter(rules.engine, output) if output is not None else None
+    done = []
+    try:
+        for run in runs:
+            done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
+                                engine=engine, workers=workers))
+    finally:
+        if writer is not None:
+            writer.close()
+        if rej_fh:
+            rej_fh.close()
+    for r in done:
+        reader = r.pop("_reader")
+        if reader.rejected or reader.bad_events:
+            input_summary(reader, r["leads"]["scored"], rejects_path if rej_fh else None)
+    rf = rules.checked.file
+    head = rf.first(n.Ruleset)
+    failed = sum(1 for r in done for g in r["guardrails"] if g["passed"] is False)
+    errors = sum(1 for r in done for g in r["guardrails"] if g["passed"] is None)
+    doc = {"version": 1, "rules": rules.display,
+           "ruleset": head.name if head else None, "ruleset_version": head.version if head else None,
+           "passed": failed == 0 and errors == 0, "guardrails_failed": failed, "runs": done}
+    if fmt == "json":
+        click.echo(simreport.as_json(doc))
+    elif fmt == "markdown":
+        click.echo(simreport.as_markdown(doc), nl=False)
+    else:
+        simreport.print_text(doc)
+    if fmt != "text":
+        # the report may be going to a file: say what broke where a CI log shows it
+        for line in simreport.failure_lines(doc):
+            click.echo(line, err=True)
+    if errors:
+        sys.exit(EXIT_ERROR)
+    if failed:
+        sys.exit(EXIT_FAIL)

@@ -1,0 +1,263 @@
+"""Rendering a `leadrules simulate` report: text (rich tables in a terminal, plain ASCII when piped),
+json (stable, `"version": 1`, documented in docs/simulate.md) and markdown (for pull requests and
+`$GITHUB_STEP_SUMMARY`). All three render the same document, built by runtime/cmd_simulate.py from
+`runtime.analysis.simulate.Aggregator.report()` plus the input counts and guardrail results.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dsl import printer
+
+from runtime.report.term import console as make_console
+from runtime.report.term import is_tty, table
+
+BAR_WIDTH = 30
+
+
+# ---- shared bits --------------------------------------------------------------------------------
+
+
+def fmt_share(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if 0 < s < 0.001:
+        return "<0.1%"
+    return f"{100 * s:.1f}%"
+
+
+def fmt_num(x) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return printer.num(x)
+
+
+def fmt_range(lo: float, hi: float, last: bool) -> str:
+    return f"{printer.num(lo)}–{printer.num(hi)}" if last else f"{printer.num(lo)}–<{printer.num(hi)}"
+
+
+def bar(count: int, biggest: int, tty: bool) -> str:
+    if biggest <= 0 or count <= 0:
+        return ""
+    w = max(1, round(BAR_WIDTH * count / biggest))
+    return ("█" if tty else "#") * w
+
+
+def run_title(run: dict) -> str:
+    name = run.get("simulation")
+    head = f"simulation {printer.quote(name)}" if name is not None else "simulation"
+    src = run["leads_file"]
+    if run.get("events_file"):
+        src += f" + events {run['events_file']}"
+    return f"{head} · {src} · as of {run['as_of']}"
+
+
+def run_summary(run: dict) -> str:
+    L = run["leads"]
+    parts = [f"{L['read']:,} read", f"{L['scored']:,} scored", f"{L['rejected']:,} rejected",
+             f"{L['disqualified']:,} disqualified"]
+    if L.get("numbered"):
+        parts.append(f"{L['numbered']:,} without id (numbered)")
+    ev = run.get("events") or {}
+    if ev.get("orphans"):
+        parts.append(f"{ev['orphans']:,} events for leads not in the leads file")
+    if ev.get("bad"):
+        parts.append(f"{ev['bad']:,} bad events skipped")
+    acc = run.get("accounts")
+    if acc:
+        parts.append(f"{fmt_num(acc['accounts'])} accounts, {acc['routed_by_account_line']:,} leads routed by an "
+                     "account line")
+    g = run.get("guardrails") or []
+    if g:
+        ok = sum(1 for x in g if x["passed"])
+        parts.append(f"guardrails: {ok} passed, {len(g) - ok} failed")
+    return " · ".join(parts)
+
+
+def verdict(doc: dict) -> str:
+    g = [x for r in doc["runs"] for x in r.get("guardrails", [])]
+    if not g:
+        return f"{len(doc['runs'])} run{'s' if len(doc['runs']) != 1 else ''} · no guardrails"
+    bad = [x for x in g if not x["passed"]]
+    if not bad:
+        return f"all {len(g)} guardrail{'s' if len(g) != 1 else ''} passed"
+    return f"{len(bad)} of {len(g)} guardrail{'s' if len(g) != 1 else ''} FAILED"
+
+
+def _guard_result(x: dict) -> str:
+    if x.get("error"):
+        return "ERROR"
+    return "pass" if x["passed"] else "FAIL"
+
+
+def _rows(run: dict) -> dict[str, tuple[list[str], list[list[str]], tuple[int, ...]]]:
+    """Each table of a run as (header, rows, right-aligned columns), shared by text and markdown."""
+    T: dict[str, Any] = {}
+    tty = False
+    grades = run["grades"]
+    T["Grades"] = (["grade", "leads", "share"],
+                   [[g["grade"], fmt_num(g["count"]), fmt_share(g["share"])] for g in grades], (1, 2))
+    m = run.get("matrix")
+    if m:
+        head = [f"{m['rows']} \\ {m['columns']}"] + m["column_bands"] + ["total"]
+        rows = []
+        coltot = [0] * len(m["column_bands"])
+        for rb, counts in zip(m["row_bands"], m["counts"]):
+            rows.append([rb] + [fmt_num(c) for c in counts] + [fmt_num(sum(counts))])
+            coltot = [a + b for a, b in zip(coltot, counts)]
+        rows.append(["total"] + [fmt_num(c) for c in coltot] + [fmt_num(sum(coltot))])
+        T[f"{m['rows'].capitalize()} × {m['columns']}"] = (head, rows, tuple(range(1, len(head))))
+    T["Routes"] = (["route", "queue", "SLA", "leads", "share"],
+                   [[q["route"] or "(none)", q["queue"] or "", q["sla"] or "", fmt_num(q["count"]),
+                     fmt_share(q["share"])] for q in run["queues"]], (3, 4))
+    if run["disqualified"]:
+        T["Disqualified"] = (["reason", "leads", "share"],
+                             [[d["reason"], fmt_num(d["count"]), fmt_share(d["share"])] for d in run["disqualified"]],
+                             (1, 2))
+    for d in run["dimensions"]:
+        st = d["stats"]
+        label = f" \"{d['label']}\"" if d.get("label") else ""
+        title = (f"Scores: {d['dimension']}{label} (floor {fmt_num(d['floor'])}, max {fmt_num(d['max'])}; "
+                 f"mean {fmt_num(st['mean'])}, median {fmt_num(st['median'])}, p90 {fmt_num(st['p90'])})")
+        hist = d["histogram"]
+        biggest = max((h["count"] for h in hist), default=0)
+        rows = [[fmt_range(h["from"], h["to"], i == len(hist) - 1), fmt_num(h["count"]), fmt_share(h["share"]),
+                 bar(h["count"], biggest, tty)] for i, h in enumerate(hist)]
+        T[title] = (["score", "leads", "share", ""], rows, (1, 2))
+        if d.get("bands"):
+            T[f"Bands: {d['dimension']}"] = (
+                ["band", "when", "leads", "share"],
+                [[b["band"], "otherwise" if b["threshold"] is None else f">= {fmt_num(b['threshold'])}",
+                  fmt_num(b["count"]), fmt_share(b["share"])] for b in d["bands"]], (2, 3))
+    acc = run.get("accounts")
+    if acc:
+        for d in acc["dimensions"]:
+            if not d.get("bands"):
+                continue
+            label = f" \"{d['label']}\"" if d.get("label") else ""
+            title = (f"Account grades: {d['dimension']}{label} (by {acc['by']}; {fmt_num(acc['accounts'])} accounts, "
+                     f"{fmt_num(acc['leads_on_their_own'])} lead{'' if acc['leads_on_their_own'] == 1 else 's'} on their own)")
+            T[title] = (["band", "when", "accounts", "share", "leads", "share"],
+                        [[b["band"], "otherwise" if b["threshold"] is None else f">= {fmt_num(b['threshold'])}",
+                          fmt_num(b["accounts"]), fmt_share(b["account_share"]), fmt_num(b["leads"]),
+                          fmt_share(b["lead_share"])] for b in d["bands"]], (2, 3, 4, 5))
+        if acc.get("criteria"):
+            T["Account criteria"] = (["dimension", "criterion", "accounts", "rate"],
+                                     [[c["dimension"], c["name"], fmt_num(c["fired_accounts"]),
+                                       fmt_share(c["fire_rate"])] for c in acc["criteria"]], (2, 3))
+    T["Criteria"] = (["dimension", "criterion", "fires", "rate", "mean points", "cap binds"],
+                     [[c["dimension"], c["name"], fmt_num(c["fired"]), fmt_share(c["fire_rate"]),
+                       fmt_num(c["mean_points"]),
+                       "-" if c["cap"] is None else f"{c['cap_binds']:,} of {c['fired']:,} (max {fmt_num(c['cap'])})"]
+                      for c in run["criteria"]], (2, 3, 4))
+    if run.get("guardrails"):
+        T["Guardrails"] = (["expectation", "share", "result", "detail"],
+                           [[x["expect"], fmt_share(x["share"]), _guard_result(x), x["message"]]
+                            for x in run["guardrails"]], (1,))
+    return T
+
+
+def _never_fired(run: dict) -> str:
+    nf = run.get("never_fired") or []
+    if not run["criteria"]:
+        return "No criteria."
+    if not nf:
+        return "Every criterion fired at least once."
+    return "Never fired: " + ", ".join(f"{printer.quote(c['name'])} ({c['dimension']})" for c in nf)
+
+
+def _unreached(run: dict) -> str:
+    ub = run.get("unreached_bands") or []
+    if not any(d.get("bands") for d in run["dimensions"]):
+        return "No graded dimensions."
+    if not ub:
+        return "Every band was reached."
+    return "Bands no lead reached: " + ", ".join(f"{b['dimension']} {b['band']}" for b in ub)
+
+
+# ---- json ---------------------------------------------------------------------------------------
+
+
+def as_json(doc: dict) -> str:
+    return json.dumps(doc, ensure_ascii=False, indent=2)
+
+
+# ---- text ---------------------------------------------------------------------------------------
+
+
+def print_text(doc: dict, con=None) -> None:
+    """The report on a rich console: rich tables on a terminal, ASCII tables when piped."""
+    con = con or make_console()
+    tty = is_tty(con.file) if con is not None else is_tty()
+    con.print(f"{doc['rules']} · {verdict(doc)}", markup=False)
+    for run in doc["runs"]:
+        con.print("", markup=False)
+        con.print(run_title(run), markup=False, style="bold" if tty else None)
+        con.print(run_summary(run), markup=False)
+        ev = run.get("events") or {}
+        if ev.get("orphan_lead_ids"):
+            con.print("  events for unknown leads, e.g.: " + ", ".join(ev["orphan_lead_ids"][:5]), markup=False)
+        for title, (head, rows, right) in _rows(run).items():
+            if tty and title.startswith("Scores:"):
+                rows = [r[:3] + [r[3].replace("#", "█")] for r in rows]
+            t = table(*head, title=title, tty=tty, right=right)
+            for r in rows:
+                t.add_row(*r)
+            con.print("", markup=False)
+            con.print(t)
+        con.print("", markup=False)
+        con.print(_never_fired(run), markup=False)
+        con.print(_unreached(run), markup=False)
+    lines = failure_lines(doc)
+    if lines:
+        con.print("", markup=False)
+        for line in lines:
+            con.print(line, markup=False)
+
+
+def failure_lines(doc: dict) -> list[str]:
+    """One line per broken guardrail: which block, which expectation, and by how much it misses."""
+    out = []
+    for r in doc["runs"]:
+        for x in r.get("guardrails", []):
+            if not x["passed"]:
+                block = x.get("simulation") or r.get("simulation")
+                where = f"simulation {printer.quote(block)}" if block else "simulation"
+                out.append(f"{_guard_result(x)}: {where}: expect {x['expect']}: {x['message']}")
+    return out
+
+
+# ---- markdown -----------------------------------------------------------------------------------
+
+
+def _md_cell(s: str) -> str:
+    return str(s).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(head: list[str], rows: list[list[str]], right: tuple[int, ...]) -> list[str]:
+    out = ["| " + " | ".join(_md_cell(h) for h in head) + " |",
+           "|" + "|".join("---:" if i in right else "---" for i in range(len(head))) + "|"]
+    out += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def as_markdown(doc: dict) -> str:
+    lines = [f"## leadrules simulate: `{doc['rules']}`", "", f"**{verdict(doc)}**", ""]
+    for run in doc["runs"]:
+        lines += [f"### {_md_cell(run_title(run))}", "", run_summary(run), ""]
+        gr = run.get("guardrails") or []
+        tables = _rows(run)
+        if gr:  # what a reviewer looks for first
+            head, rows, right = tables.pop("Guardrails")
+            rows = [[("✅ " if x["passed"] else "❌ ") + r[2]] + r[:2] + r[3:] for r, x in zip(rows, gr)]
+            lines += ["#### Guardrails", ""] + _md_table(["result", "expectation", "share", "detail"], rows, (2,)) + [""]
+        for title, (head, rows, right) in tables.items():
+            if title.startswith("Scores:"):
+                head = head[:3]
+                rows = [r[:3] for r in rows]
+            lines += [f"#### {_md_cell(title)}", ""] + _md_table(head, rows, right) + [""]
+        lines += [_never_fired(run), "", _unreached(run), ""]
+    return "\n".join(lines).rstrip() + "\n"
