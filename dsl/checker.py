@@ -207,7 +207,7 @@ class _Checker:
                     self.add("LR208", f'event "{d.name}" has attribute "{a.name}" twice', a.span,
                              "delete one of them")
                 elif a.name == "at":
-                    self.add("LR208", f'"at" is every event\'s time and cannot be an attribute', a.span,
+                    self.add("LR208", '"at" is every event\'s time and cannot be an attribute', a.span,
                              "rename the attribute")
                 else:
                     attrs[a.name] = a.type

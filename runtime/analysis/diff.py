@@ -22,7 +22,7 @@ from dsl import nodes as n
 from dsl import printer
 
 from runtime.backends.closure import Engine, Result, date_ordinal, round2
-from runtime.core.model import BOOL, DATE, NUMBER, TEXT, TEXT_LIST, Event, Lead, Schema
+from runtime.core.model import BOOL, DATE, NUMBER, TEXT_LIST, Event, Lead, Schema
 
 DEFAULT_LIMIT = 20
 EPS = 1e-9

@@ -256,8 +256,8 @@ class DuckSource:
                              f"{typ} NOT IN ({types})))", "an embedded event has no or an undeclared type"))
                 ev_rows.append(self._typed_events(st, types))
             elif is_list:
-                ev_rows.append(self._json_events(f"(SELECT lr_row AS lead_id, UNNEST(CAST(to_json(events) AS JSON[])) "
-                                                 f"AS e FROM lr_raw)", types, False))
+                ev_rows.append(self._json_events("(SELECT lr_row AS lead_id, UNNEST(CAST(to_json(events) AS JSON[])) "
+                                                 "AS e FROM lr_raw)", types, False))
             else:
                 evc = _Col("events", ev_type)
                 bads.append((f"NOT ({evc.jt} IN ('NULL', 'ARRAY') OR ({evc.jt} = 'VARCHAR' AND {_strip(evc.s)} = ''))",

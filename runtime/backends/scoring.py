@@ -13,23 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterator
 
-import click
-
-from runtime.commands.options import Failure
-
-ENGINES = ("python", "duckdb")
-
-
-def engine_options(f):
-    """`--engine` and `--workers`, as every scoring command spells them."""
-    f = click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
-                     help="Score in N processes (python engine, JSONL or CSV leads without --events); with "
-                          "--engine duckdb, DuckDB's threads. Default: 1 process; DuckDB: every core.")(f)
-    f = click.option("--engine", type=click.Choice(ENGINES), default="python", show_default=True,
-                     help="python: the built-in engine; duckdb: the rule file compiled to SQL and run in DuckDB "
-                          "(needs `pip install 'leadrules[sql]'`). Both give the same results.")(f)
-    return f
-
+from runtime.core.errors import Failure
 
 def check_engine(rules, engine: str, leads_path: str | None = None, events_path: str | None = None) -> None:
     """Fail early (exit 2, before any output) when the engine cannot score this file or input."""

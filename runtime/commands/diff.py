@@ -12,7 +12,8 @@ import sys
 import click
 
 from runtime.commands.options import EXIT_FAIL, Failure, as_of_option, input_options, input_summary
-from runtime.backends.scoring import check_engine, engine_options
+from runtime.backends.scoring import check_engine
+from runtime.commands.options import engine_options
 
 
 class Percent(click.ParamType):

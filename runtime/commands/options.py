@@ -1,7 +1,7 @@
 """Pieces shared by every command: options, the as-of date, input summaries, the `Failure` error.
 
-Commands live in cli.py (lint, test, explain, score) and in runtime/cmd_*.py; they all use these so
-that options, messages and exit codes read the same everywhere.
+Every command lives in runtime/commands/ (cli.py keeps the group and the error mapping); they all use
+these so that options, messages and exit codes read the same everywhere.
 """
 from __future__ import annotations
 
@@ -10,15 +10,9 @@ from pathlib import Path
 
 import click
 
-EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+from dsl.diagnostics import RuleError
 
-
-class Failure(Exception):
-    """Could not run: print the message to stderr and exit 2."""
-
-    def __init__(self, message: str, code: int = EXIT_ERROR):
-        super().__init__(message)
-        self.code = code
+from runtime.core.errors import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Failure  # noqa: F401 (re-exported)
 
 
 class DateType(click.ParamType):
@@ -92,3 +86,35 @@ def input_summary(reader, scored: int, rejects_path: str | None) -> None:
             click.echo(f"  ... and {reader.rejected - 5:,} more (use --rejects FILE to keep them)", err=True)
 
 
+
+
+ENGINES = ("python", "duckdb")
+
+
+def engine_options(f):
+    """`--engine` and `--workers`, as every scoring command spells them."""
+    f = click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+                     help="Score in N processes (python engine, JSONL or CSV leads without --events); with "
+                          "--engine duckdb, DuckDB's threads. Default: 1 process; DuckDB: every core.")(f)
+    f = click.option("--engine", type=click.Choice(ENGINES), default="python", show_default=True,
+                     help="python: the built-in engine; duckdb: the rule file compiled to SQL and run in DuckDB "
+                          "(needs `pip install 'leadrules[sql]'`). Both give the same results.")(f)
+    return f
+
+
+def print_rule_error(err: RuleError, sources: dict[str, str] | None = None) -> None:
+    from runtime.report import diagnostics as render
+
+    diags = [d for d in err.diagnostics]
+    if sources is None:
+        sources = {}
+        for d in diags:
+            if d.file not in sources:
+                try:
+                    sources[d.file] = Path(d.file).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    sources[d.file] = ""
+    click.echo(render.text(diags, sources), err=True)
+    n = sum(1 for d in diags if d.is_error)
+    click.echo(f"{diags[0].file if diags else 'rule file'}: does not compile ({n} error{'s' if n != 1 else ''}); "
+               f"run `leadrules lint` for details", err=True)

@@ -16,7 +16,7 @@ from dsl import nodes as n
 
 from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_options, input_summary,
                       schema_of, today_utc)
-from runtime.backends.scoring import engine_options
+from runtime.commands.options import engine_options
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
 

@@ -1,0 +1,57 @@
+"""`leadrules score`: score leads and stream one record per lead, in input order."""
+from __future__ import annotations
+
+import click
+
+from runtime.commands.options import (as_of_option, beside, engine_options, input_options, input_summary,
+                                      today_utc)
+
+
+@click.command()
+@click.argument("file")
+@click.option("--leads", "leads_path", required=True, help="Leads: .jsonl, .csv, .parquet (.gz), or - for stdin.")
+@click.option("-o", "--output", default=None, help="Write here instead of stdout; .csv for CSV, else JSONL.")
+@click.option("--explain", "with_explain", is_flag=True, help="Add the points of every criterion that fired.")
+@input_options
+@as_of_option
+@engine_options
+def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+    """Score leads and stream one result per lead, in input order."""
+    from runtime.backends import scoring
+    from runtime.io.writers import ScoredWriter
+    from runtime.report.progress import progress
+    from runtime.backends.load import load_rules
+
+    rules = load_rules(file)
+    scoring.check_engine(rules, engine, leads_path, events_path)
+    day = as_of or today_utc()
+    rejects_path = rejects
+    if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
+        rejects_path = beside(output, ".rejects.jsonl")
+    rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
+    opts = dict(as_of=day, workers=workers, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh,
+                id_field=id_field, note=lambda text: click.echo(text, err=True))
+    # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
+    fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
+    chunks = scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
+    src = chunks if chunks is not None else \
+        scoring.results(rules, leads_path, engine=engine, criteria=with_explain, **opts)
+    writer = ScoredWriter(rules.engine, output, explain=with_explain)
+    scored = 0
+    try:
+        if chunks is not None:
+            write = writer.fh.write
+            for chunk in scoring.chunk_progress(chunks, "scoring"):
+                write(chunk)
+            scored = chunks.scored
+        else:
+            with progress(src, "scoring") as results:
+                w = writer.write
+                for r in results:
+                    w(r)
+                    scored += 1
+    finally:
+        writer.close()
+        if rej_fh:
+            rej_fh.close()
+    input_summary(src, scored, rejects_path if rej_fh else None)
