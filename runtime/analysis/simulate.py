@@ -5,7 +5,9 @@ rule file, never on the number of leads: counts per grade, per (route, queue, sl
 reason, per distinct rounded score of each dimension (at most (max - floor) * 100 + 1 values), and per
 criterion the number of fires, the sum of points and the number of times its cap bound.
 `Aggregator.report()` turns them into the plain, JSON-ready dict documented in docs/simulate.md;
-`check_guardrails` evaluates `expect share of …` lines against an `Aggregator`.
+`check_guardrails` evaluates `expect share of …` lines against an `Aggregator`. `DataQuality` counts
+what the leads themselves look like (presence, top values, ranges, near-misses of the rules' lists,
+events per type), also in memory bounded by the rule file (DQ_DISTINCT_CAP values per field).
 """
 from __future__ import annotations
 
@@ -154,6 +156,20 @@ class Aggregator:
         self.account_lines = [line.account_band is not None for line in getattr(engine, "route_lines", None) or []]
         self.account_routed = 0
         self.account_stats = None
+        # data quality (a second, separate pass over the leads: `feed_quality`); None without a rule file
+        self.quality = (DataQuality(checked.fields, list_uses(rf, checked.lists))
+                        if rf is not None and hasattr(checked, "fields") else None)
+        self.quality_fed = False
+        self.quality_note: str | None = None
+
+    def feed_quality(self, leads: Iterable) -> None:
+        """Count what the leads look like (runtime.core.model.Lead records) for the data-quality section."""
+        if self.quality is None:
+            return
+        add = self.quality.add
+        for lead in leads:
+            add(lead)
+        self.quality_fed = True
 
     # -- the hot path --
     def add(self, r: Result) -> None:
@@ -274,6 +290,12 @@ class Aggregator:
                                   for d in out["dimensions"] for b in (d["bands"] or []) if b["count"] == 0]
         if self.account_model is not None:
             out["accounts"] = self._accounts(total)
+        if self.quality is not None and (self.quality_fed or self.quality_note):
+            dq = self.quality.report() if self.quality_fed else {"leads": None, "fields": [], "near_misses": [],
+                                                                  "near_misses_total": 0, "events": []}
+            if self.quality_note:
+                dq["note"] = self.quality_note
+            out["data_quality"] = dq
         return out
 
     def _accounts(self, total: int) -> dict:
@@ -455,3 +477,229 @@ def check_guardrail(e: n.ShareExpect, agg: Aggregator, *, accounts_supported: bo
 
 def check_guardrails(expects: Iterable[n.ShareExpect], agg: Aggregator, **kw) -> list[dict]:
     return [check_guardrail(e, agg, **kw) for e in expects]
+
+
+# ---- data quality -------------------------------------------------------------------------------
+
+DQ_DISTINCT_CAP = 5000   # distinct values counted per field; beyond it, new values only count as "other"
+DQ_TOP = 5               # top values shown per text field
+DQ_NEAR_MISSES = 25      # near-miss values reported, most frequent first
+NEAR_RATIO = 0.8         # difflib similarity from which two spellings look like the same word
+
+
+def fold(s: str) -> str:
+    """A value as the near-miss check compares it: case-folded, letters and digits only."""
+    return "".join(ch for ch in s.casefold() if ch.isalnum())
+
+
+def near_miss(value: str, items: Iterable[str]) -> tuple[str, str] | None:
+    """(the list item `value` looks like, why) when `value` does not match any item as the language
+    compares text (trimmed, case-insensitive) but looks like one: the same letters and digits once
+    case, spaces and punctuation are ignored; a prefix of three letters or more either way (`Tech` /
+    `Technology`); or a similar spelling (difflib ratio >= 0.8). None when it matches or looks like nothing."""
+    import difflib
+
+    v = value.strip().casefold()
+    if not v:
+        return None
+    items = list(items)
+    if any(v == i.strip().casefold() for i in items):
+        return None
+    fv = fold(value)
+    best = None
+    for it in items:
+        fi = fold(it)
+        if not fi or not fv:
+            continue
+        if fv == fi:
+            return it, "same letters, different case, spacing or punctuation"
+        if len(fv) >= 3 and len(fi) >= 3 and (fi.startswith(fv) or fv.startswith(fi)):
+            if best is None or best[2] < 2:
+                best = (it, f"{'a prefix of' if fi.startswith(fv) else 'starts with'} the list item", 2)
+            continue
+        r = difflib.SequenceMatcher(None, v, it.strip().casefold()).ratio()
+        if r >= NEAR_RATIO and (best is None or (best[2] < 2 and r > best[2])):
+            best = (it, f"similar spelling ({r:.0%} alike)", r)
+    return None if best is None else (best[0], best[1])
+
+
+def list_uses(rf: n.RuleFile, lists: dict) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """Per field: the text lists the rules compare it with — `FIELD in LIST`, `lower(FIELD) in [...]`,
+    `FIELD = "text"` — as (how the rules name the list, its items)."""
+    out: dict[str, list] = {}
+
+    def field_of(v) -> str | None:
+        if isinstance(v, n.Name):
+            return v.name
+        if isinstance(v, n.Call) and v.func == "lower" and isinstance(v.arg, n.Name):
+            return v.arg.name
+        return None
+
+    def add(field, name, items):
+        if field is None or not items:
+            return
+        uses = out.setdefault(field, [])
+        if all(u[0] != name for u in uses):
+            uses.append((name, tuple(items)))
+
+    def walk(x, in_event: bool):
+        if isinstance(x, n.EventFilter):
+            # a `where` inside an event filter talks about the event's attributes, not lead fields,
+            # except in accounts (`has lead where ...`)
+            if x.where is not None:
+                walk(x.where, in_event or x.event != "lead")
+            return
+        if isinstance(x, n.In) and not in_event:
+            if isinstance(x.items, n.Name):
+                add(field_of(x.value), x.items.name, [str(i) for i in lists.get(x.items.name, ()) if isinstance(i, str)])
+            else:
+                items = [i.value for i in x.items.items if i.kind == "text"]
+                add(field_of(x.value), printer.list_ref(x.items), items)
+        elif isinstance(x, n.Compare) and not in_event and x.op in ("=", "!="):
+            for a, b in ((x.left, x.right), (x.right, x.left)):
+                if isinstance(b, n.Literal) and b.kind == "text":
+                    add(field_of(a), printer.quote(b.value), [b.value])
+        if hasattr(x, "__dataclass_fields__"):
+            for f in x.__dataclass_fields__:
+                if f in ("span",) or f.endswith("_span"):
+                    continue
+                walk(getattr(x, f), in_event)
+        elif isinstance(x, tuple):
+            for y in x:
+                walk(y, in_event)
+
+    for item in rf.items:
+        if isinstance(item, (n.Test, n.Simulation, n.ListDecl, n.Fields, n.Events)):
+            continue
+        walk(item, False)
+    return out
+
+
+class DataQuality:
+    """What the leads look like, per declared field and event type, in bounded memory: counters of
+    at most DQ_DISTINCT_CAP distinct values per field, min/max/sum for numbers and dates."""
+
+    def __init__(self, fields: dict[str, str], uses: dict[str, list] | None = None):
+        self.fields = dict(fields)
+        self.uses = uses or {}
+        self.leads = 0
+        self.present = {f: 0 for f in self.fields}
+        self.blank = {f: 0 for f in self.fields}
+        self.values: dict[str, dict] = {f: {} for f in self.fields if self.fields[f] in ("text", "bool", "text list")}
+        self.other = {f: 0 for f in self.values}
+        self.lo: dict[str, Any] = {}
+        self.hi: dict[str, Any] = {}
+        self.sum: dict[str, float] = {}
+        self.ev_count: dict[str, int] = {}
+        self.ev_leads: dict[str, int] = {}
+        self.ev_lo: dict[str, int] = {}
+        self.ev_hi: dict[str, int] = {}
+
+    def _count(self, f: str, v) -> None:
+        c = self.values[f]
+        k = c.get(v)
+        if k is not None:
+            c[v] = k + 1
+        elif len(c) < DQ_DISTINCT_CAP:
+            c[v] = 1
+        else:
+            self.other[f] += 1
+
+    def add(self, lead) -> None:
+        self.leads += 1
+        fv = lead.fields
+        for f, t in self.fields.items():
+            v = fv.get(f)
+            if v is None:
+                continue
+            if t == "text":
+                if not v.strip():
+                    self.blank[f] += 1
+                    continue
+                self._count(f, v)
+            elif t == "text list":
+                if not v:
+                    self.blank[f] += 1
+                    continue
+                for item in set(v):
+                    self._count(f, item)
+            elif t == "bool":
+                self._count(f, v)
+            else:  # number, date (an ordinal)
+                lo = self.lo.get(f)
+                if lo is None or v < lo:
+                    self.lo[f] = v
+                hi = self.hi.get(f)
+                if hi is None or v > hi:
+                    self.hi[f] = v
+                if t == "number":
+                    self.sum[f] = self.sum.get(f, 0) + v
+            self.present[f] += 1
+        seen = set()
+        for e in lead.events:
+            t, d = e.type, e.day
+            self.ev_count[t] = self.ev_count.get(t, 0) + 1
+            if t not in seen:
+                seen.add(t)
+                self.ev_leads[t] = self.ev_leads.get(t, 0) + 1
+            lo = self.ev_lo.get(t)
+            if lo is None or d < lo:
+                self.ev_lo[t] = d
+            hi = self.ev_hi.get(t)
+            if hi is None or d > hi:
+                self.ev_hi[t] = d
+
+    def report(self) -> dict:
+        import datetime as dt
+
+        def day(o):
+            return None if o is None else dt.date.fromordinal(o).isoformat()
+
+        total = self.leads
+        fields = []
+        for f, t in self.fields.items():
+            p = self.present[f]
+            row: dict[str, Any] = {"field": f, "type": t, "present": p, "present_share": share(p, total),
+                                   "missing": total - p}
+            if t in ("text", "text list"):
+                row["blank"] = self.blank[f]
+            if f in self.values:
+                c = self.values[f]
+                top = sorted(c.items(), key=lambda kv: (-kv[1], str(kv[0])))[:DQ_TOP]
+                row["distinct"] = len(c)
+                row["distinct_capped"] = self.other[f] > 0
+                row["top"] = [{"value": v, "count": k} for v, k in top]
+            if t == "number":
+                row["min"], row["max"] = self.lo.get(f), self.hi.get(f)
+                row["mean"] = round2(self.sum[f] / p) if p else None
+            elif t == "date":
+                row["min"], row["max"] = day(self.lo.get(f)), day(self.hi.get(f))
+            fields.append(row)
+        misses = []
+        for f, uses in self.uses.items():
+            c = self.values.get(f)
+            if not c:
+                continue
+            for v, k in c.items():
+                if not isinstance(v, str):
+                    continue
+                for lname, items in uses:
+                    hit = near_miss(v, items)
+                    if hit is not None:
+                        misses.append({"field": f, "value": v, "count": k, "nearest": hit[0], "list": lname,
+                                       "why": hit[1]})
+                        break
+        misses.sort(key=lambda m: (-m["count"], m["field"], m["value"]))
+        events = [{"type": t, "count": self.ev_count[t], "leads": self.ev_leads[t],
+                   "first": day(self.ev_lo.get(t)), "last": day(self.ev_hi.get(t))}
+                  for t in sorted(self.ev_count, key=lambda t: (-self.ev_count[t], t))]
+        return {"leads": total, "fields": fields, "near_misses": misses[:DQ_NEAR_MISSES],
+                "near_misses_total": len(misses), "events": events, "distinct_cap": DQ_DISTINCT_CAP}
+
+
+def data_quality(checked, leads: Iterable) -> dict:
+    """The data-quality section of a simulate report over `leads` (runtime.core.model.Lead)."""
+    dq = DataQuality(checked.fields, list_uses(checked.file, checked.lists))
+    for lead in leads:
+        dq.add(lead)
+    return dq.report()

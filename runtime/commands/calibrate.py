@@ -11,7 +11,8 @@ import click
 
 from dsl import nodes as n
 
-from runtime.commands.options import Failure, as_of_option, input_options, input_summary, schema_of, today_utc
+from runtime.commands.options import (Failure, as_of_option, input_options, input_summary, schema_of, text_of,
+                                      today_utc)
 
 
 def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None, as_of, on_bad_row="fail",
@@ -72,15 +73,18 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
               help="The leads (.jsonl, .csv, .parquet, .gz, - for stdin), with their events.")
 @click.option("--outcomes", "outcomes_path", required=True,
               help="What happened: .csv or .jsonl with lead_id, worked_at, converted [, converted_at, stage].")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text",
+              show_default=True, help="html: one self-contained page with charts (no matplotlib needed).")
+@click.option("-o", "--output", "report_path", default=None, metavar="FILE",
+              help="Write the report to FILE instead of stdout.")
 @click.option("--min-support", type=click.IntRange(min=1), default=5, show_default=True,
               help="Missed signals: the fewest converting cherry-picks a signal must appear in.")
 @click.option("--plot", "plot_path", default=None, metavar="FILE.png|svg",
               help="Also draw conversion by grade to this file (needs matplotlib: pip install 'leadrules[plot]').")
 @input_options
 @as_of_option
-def calibrate(file, leads_path, outcomes_path, fmt, min_support, plot_path, events_path, on_bad_row, rejects,
-              id_field, as_of):
+def calibrate(file, leads_path, outcomes_path, fmt, report_path, min_support, plot_path, events_path, on_bad_row,
+              rejects, id_field, as_of):
     """Learn from outcomes: conversion by grade and route, cherry-picking, missed signals and the sales
     threshold, each lead scored as of the day sales worked it."""
     from runtime.report import calibrate as calreport
@@ -119,10 +123,18 @@ def calibrate(file, leads_path, outcomes_path, fmt, min_support, plot_path, even
         click.echo(f"warning: no outcome in {outcomes_path} matched a lead in {leads_path} (outcome ids look like "
                    f"{', '.join(repr(x) for x in o['unknown_lead_ids'][:3])}); check the lead_id column, or "
                    f"--id-field if the leads' id is not in `{id_field}`", err=True)
-    if fmt == "json":
-        click.echo(calreport.as_json(doc))
+    from runtime.report.html import write_page
+
+    if fmt == "html":
+        from runtime.report import calibrate_html
+
+        write_page(calibrate_html.render(doc), report_path)
+    elif fmt == "json":
+        write_page(calreport.as_json(doc) + "\n", report_path)
     elif fmt == "markdown":
-        click.echo(calreport.as_markdown(doc), nl=False)
+        write_page(calreport.as_markdown(doc), report_path)
+    elif report_path not in (None, "-"):
+        write_page(text_of(calreport.print_text, doc), report_path)
     else:
         calreport.print_text(doc)
     if plt is not None:

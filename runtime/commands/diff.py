@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from runtime.commands.options import EXIT_FAIL, Failure, as_of_option, input_options, input_summary
+from runtime.commands.options import EXIT_FAIL, Failure, as_of_option, input_options, input_summary, text_of
 from runtime.backends.scoring import check_engine
 from runtime.commands.options import engine_options
 
@@ -113,8 +113,11 @@ def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
 @click.argument("new")
 @click.option("--leads", "leads_path", default=None,
               help="Leads to score (.jsonl, .csv, .parquet, .gz, - for stdin). Default: NEW's simulation blocks.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
-              help="markdown is made for a pull-request comment or $GITHUB_STEP_SUMMARY.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html"]), default="text",
+              show_default=True, help="markdown is made for a pull-request comment or $GITHUB_STEP_SUMMARY; html is "
+                                      "one self-contained page with charts.")
+@click.option("-o", "--output", "report_path", default=None, metavar="FILE",
+              help="Write the report to FILE instead of stdout.")
 @click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
               help="How many of the leads that moved to list, biggest score movers first.")
 @click.option("--fail-on", "fail_on", multiple=True, metavar="grade|route",
@@ -124,8 +127,8 @@ def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
 @input_options
 @as_of_option
 @engine_options
-def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field, as_of,
-         engine, workers):
+def diff(old, new, leads_path, fmt, report_path, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field,
+         as_of, engine, workers):
     """Score the same leads under OLD and NEW (paths or REV:PATH) and report what changes: grades,
     routes and queues, the rule changes themselves, and the leads that moved."""
     from runtime.report import diff as diffreport
@@ -162,13 +165,21 @@ def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on
         if reader.rejected or reader.bad_events:
             input_summary(reader, run["scored"], rejects if rej_fh else None)
     evaluate_gates(doc, gates, max_changed)
-    if fmt == "json":
-        click.echo(diffreport.as_json(doc))
+    from runtime.report.html import write_page
+
+    if fmt == "html":
+        from runtime.report import diff_html
+
+        write_page(diff_html.render(doc), report_path)
+    elif fmt == "json":
+        write_page(diffreport.as_json(doc) + "\n", report_path)
     elif fmt == "markdown":
-        click.echo(diffreport.as_markdown(doc), nl=False)
+        write_page(diffreport.as_markdown(doc), report_path)
+    elif report_path not in (None, "-"):
+        write_page(text_of(diffreport.print_text, doc), report_path)
     else:
         diffreport.print_text(doc)
-    if fmt != "text":
+    if fmt != "text" or report_path not in (None, "-"):
         for line in diffreport.gate_lines(doc):  # the report may be going to a file: say it where CI shows it
             if line.startswith("FAIL"):
                 click.echo(line, err=True)

@@ -118,3 +118,14 @@ def print_rule_error(err: RuleError, sources: dict[str, str] | None = None) -> N
     n = sum(1 for d in diags if d.is_error)
     click.echo(f"{diags[0].file if diags else 'rule file'}: does not compile ({n} error{'s' if n != 1 else ''}); "
                f"run `leadrules lint` for details", err=True)
+
+
+def text_of(print_text, doc: dict) -> str:
+    """A text report as it reads when piped (plain ASCII tables), for `-o FILE`."""
+    import io
+
+    from runtime.report.term import console
+
+    buf = io.StringIO()
+    print_text(doc, console(buf))
+    return buf.getvalue()

@@ -103,6 +103,7 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
                 add(r)
                 write(r)
     agg.account_stats = getattr(reader, "account_stats", None)  # per account (runtime/accounts.py)
+    _data_quality(agg, run, schema)
     rep = agg.report()
     out = {"simulation": run.name, "line": run.line, "leads_file": run.leads, "events_file": run.events,
            "as_of": run.as_of.isoformat()}
@@ -122,23 +123,54 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
     return out
 
 
+def _data_quality(agg, run: _Run, schema) -> None:
+    """The data-quality section: a second pass over the leads with the reader (every engine scores
+    its own way; the reader sees every lead's fields and events as declared). Bad rows were reported
+    by the scoring pass, so here they are skipped quietly."""
+    from runtime.io.readers import LeadReader
+
+    if run.leads == "-":
+        agg.quality_note = ("the leads came from stdin, which cannot be read a second time, so there is no "
+                            "data-quality section; give the leads file's path to get one")
+        return
+    agg.feed_quality(LeadReader(run.leads, schema, events_path=run.events, on_bad_row="skip"))
+
+
+def _html_target(fmt: str, output: str | None, scored: str | None) -> tuple[str | None, str | None]:
+    """(where the report goes, where the scored leads go). With --format html, -o is the page (a page
+    is a file); otherwise -o is the scored leads, as it always was. --scored is the scored leads in
+    every format."""
+    if fmt == "html":
+        return output, scored
+    if output is not None and scored is not None:
+        raise click.UsageError("-o/--output and --scored both name the scored-leads file here; give one")
+    return None, output if output is not None else scored
+
+
 @click.command("simulate")
 @click.argument("file")
 @click.option("--leads", "leads_path", default=None,
               help="Leads to score (.jsonl, .csv, .parquet, .gz, - for stdin). Default: the file's simulation blocks.")
 @click.option("--simulation", "pick", default=None, metavar="NAME", help="Run only the simulation block with this name.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("-o", "--output", default=None, help="Also write every scored lead here (.csv for CSV, else JSONL).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "html"]), default="text",
+              show_default=True, help="html: one self-contained page with charts (to -o FILE, else stdout).")
+@click.option("-o", "--output", default=None,
+              help="With --format html: write the page here. Otherwise: also write every scored lead here "
+                   "(.csv for CSV, else JSONL).")
+@click.option("--scored", "scored_path", default=None, metavar="PATH",
+              help="Also write every scored lead here (.csv for CSV, else JSONL), in any format.")
 @input_options
 @as_of_option
 @engine_options
-def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_bad_row, rejects, id_field, as_of,
+             engine, workers):
     """Score a sample of leads and report grades, routes, score histograms and criteria; check the
     file's simulation guardrails (exit 1 when one breaks)."""
     from runtime.report import simulate as simreport
     from runtime.io.writers import ScoredWriter
     from runtime.backends.load import load_rules
 
+    report_path, output = _html_target(fmt, output, scored_path)
     if output == "-":
         raise click.UsageError("--output - would mix scored leads into the report on stdout; give a file name")
     rules = load_rules(file)
@@ -173,7 +205,12 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     doc = {"version": 1, "rules": rules.display,
            "ruleset": head.name if head else None, "ruleset_version": head.version if head else None,
            "passed": failed == 0 and errors == 0, "guardrails_failed": failed, "runs": done}
-    if fmt == "json":
+    if fmt == "html":
+        from runtime.report import simulate_html
+        from runtime.report.html import write_page
+
+        write_page(simulate_html.render(doc), report_path)
+    elif fmt == "json":
         click.echo(simreport.as_json(doc))
     elif fmt == "markdown":
         click.echo(simreport.as_markdown(doc), nl=False)

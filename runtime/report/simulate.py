@@ -153,10 +153,78 @@ def _rows(run: dict) -> dict[str, tuple[list[str], list[list[str]], tuple[int, .
                        fmt_num(c["mean_points"]),
                        "-" if c["cap"] is None else f"{c['cap_binds']:,} of {c['fired']:,} (max {fmt_num(c['cap'])})"]
                       for c in run["criteria"]], (2, 3, 4))
+    dq = run.get("data_quality")
+    if dq is not None:
+        T.update(dq_tables(dq))
     if run.get("guardrails"):
         T["Guardrails"] = (["expectation", "share", "result", "detail"],
                            [[x["expect"], fmt_share(x["share"]), _guard_result(x), x["message"]]
                             for x in run["guardrails"]], (1,))
+    return T
+
+
+# ---- data quality (shared by text, markdown and runtime/report/simulate_html.py) --------------------
+
+
+def dq_summary(dq: dict) -> str:
+    if dq.get("leads") is None:
+        return "Data quality: not available."
+    low = [f["field"] for f in dq.get("fields", []) if f["present_share"] < 0.5]
+    parts = [f"Data quality over {dq['leads']:,} leads", f"{len(dq.get('fields', []))} declared fields"]
+    if low:
+        parts.append(f"present in fewer than half: {', '.join(low)}")
+    k = dq.get("near_misses_total", len(dq.get("near_misses", [])))
+    parts.append(f"{k} near-miss value{'s' if k != 1 else ''} of the rules' lists")
+    return " · ".join(parts)
+
+
+def _dq_values(f: dict) -> str:
+    if f["type"] in ("number", "date"):
+        if f.get("min") is None:
+            return "-"
+        if f["type"] == "date":
+            return f"{f['min']} to {f['max']}"
+        def big(x):
+            return f"{int(x):,}" if float(x).is_integer() else f"{x:,.2f}"
+
+        r = f"{big(f['min'])} to {big(f['max'])}"
+        return r + (f", mean {big(f['mean'])}" if f.get("mean") is not None else "")
+    top = f.get("top") or []
+    if not top:
+        return "-"
+
+    def show(v):
+        return printer.num(v) if isinstance(v, bool) else printer.quote(str(v))
+
+    more = f.get("distinct", 0) - len(top)
+    out = ", ".join(f"{show(t['value'])} {t['count']:,}" for t in top)
+    if more > 0:
+        out += f" (+{more:,}{'+' if f.get('distinct_capped') else ''} more)"
+    return out
+
+
+def dq_field_rows(dq: dict) -> tuple[list[str], list[list[str]], tuple[int, ...]]:
+    """The per-field table: (header, rows, right-aligned columns)."""
+    rows = [[f["field"], f["type"], fmt_num(f["present"]), fmt_share(f["present_share"]), _dq_values(f)]
+            for f in dq.get("fields", [])]
+    return ["field", "type", "present", "share", "top values / range"], rows, (2, 3)
+
+
+def dq_tables(dq: dict) -> dict:
+    T = {}
+    if dq.get("fields"):
+        T[dq_summary(dq)] = dq_field_rows(dq)
+    if dq.get("near_misses"):
+        T["Near-misses: values that look like an item of a list the rules use, but do not match it"] = (
+            ["field", "value", "leads", "looks like", "in", "why"],
+            [[x["field"], printer.quote(x["value"]), fmt_num(x["count"]), printer.quote(x["nearest"]), x["list"],
+              x["why"]] for x in dq["near_misses"]], (2,))
+    if dq.get("events"):
+        T["Events per type"] = (["event", "count", "leads", "first", "last"],
+                                [[e["type"], fmt_num(e["count"]), fmt_num(e["leads"]), e["first"] or "-",
+                                  e["last"] or "-"] for e in dq["events"]], (1, 2))
+    if dq.get("note"):
+        T["Data quality"] = (["note"], [[dq["note"]]], ())
     return T
 
 
