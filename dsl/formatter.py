@@ -764,3 +764,18 @@ def _render(lines: list[_Line]) -> str:
     while text and text[-1] == "":
         text.pop()
     return "\n".join(text) + "\n" if text else ""
+
+
+def rules_sha256(text: str, path: str = "<string>") -> str | None:
+    """SHA-256 (hex) of the rule file's canonical `fmt` text: layout and comments do not change it, any
+    change of meaning does. The same value score records and the scoring sheet carry. None when the
+    text does not format (it does not parse)."""
+    import hashlib
+
+    from dsl.diagnostics import RuleError
+
+    try:
+        canonical = format_text(text, path)
+    except (FormatError, RuleError):
+        return None
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

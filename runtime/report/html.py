@@ -69,7 +69,8 @@ p { margin: 6px 0 10px; }
 .summary.bad { border-left-color: %(red)s; background: #fcefe7; }
 .note { color: %(muted)s; font-size: 13.5px; }
 table { border-collapse: collapse; margin: 6px 0 14px; font-size: 13.5px; }
-caption { text-align: left; font-weight: 600; padding: 0 0 4px; }
+caption { text-align: left; font-weight: 600; padding: 0 0 4px; white-space: nowrap; }
+td strong { white-space: nowrap; }
 th, td { padding: 4px 10px; text-align: left; vertical-align: top; border-bottom: 1px solid #e6e9ed; }
 thead th { background: #f4f6f8; border-bottom: 2px solid %(rule)s; font-weight: 600; }
 tbody tr:nth-child(even) td { background: #fafbfc; }
