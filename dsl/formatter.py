@@ -767,8 +767,8 @@ def _render(lines: list[_Line]) -> str:
 
 
 def rules_sha256(text: str, path: str = "<string>") -> str | None:
-    """SHA-256 (hex) of the rule file's canonical `fmt` text: layout and comments do not change it, any
-    change of meaning does. The same value score records and the scoring sheet carry. None when the
+    """SHA-256 (hex) of the rule file's canonical `fmt` text (UTF-8): layout does not change it (fmt
+    normalises it); a change of meaning does, and so does a comment (fmt keeps comments). The same value score records and the scoring sheet carry. None when the
     text does not format (it does not parse)."""
     import hashlib
 

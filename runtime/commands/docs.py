@@ -26,4 +26,4 @@ def docs(file, fmt, out, as_of):
 
     rules = load_rules(file)
     doc = sheet(rules, as_of or today_utc())
-    write_page(render.as_html(doc) if fmt == "html" else render.as_markdown(doc), out)
+    write_page(render.as_html(doc) if fmt == "html" else render.as_markdown(doc), out, "scoring sheet")

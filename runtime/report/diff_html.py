@@ -53,7 +53,8 @@ def _grades(page: H.Page, doc: dict, T: dict) -> None:
                       "diagonal, grade unchanged; blue: leads that changed grade (darker = more)."))
     if "Grade changes" in T:
         head, rows, right = T["Grade changes"]
-        page.add(H.table(head, rows, right=right, caption="Grade changes"))
+        page.add(H.maybe_fold(f"Grade changes ({len(rows)})", H.table(head, rows, right=right, caption="Grade changes"),
+                              len(rows)))
     head, rows, right = T["Grade matrix (old × new)"]
     page.add(H.details("The matrix as a table", H.table(head, rows, right=right, total_row=True)))
 

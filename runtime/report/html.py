@@ -199,7 +199,7 @@ def result_word(passed) -> Markup:
     return Markup('<span class="pass">pass</span>' if passed else '<span class="fail">FAIL</span>')
 
 
-def write_page(page: str, path: str | None) -> None:
+def write_page(page: str, path: str | None, what: str = "report") -> None:
     """The page to `path` (UTF-8; a short note on stderr), or to stdout when `path` is None or `-`."""
     import sys
 
@@ -214,4 +214,4 @@ def write_page(page: str, path: str | None) -> None:
             fh.write(page)
     except OSError as e:
         raise Failure(f"{path}: cannot write the report ({e.strerror or e})")
-    print(f"report written to {path}", file=sys.stderr)
+    print(f"{what} written to {path}", file=sys.stderr)

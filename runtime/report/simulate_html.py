@@ -203,7 +203,7 @@ def render_data_quality(page: H.Page, dq: dict) -> None:
         page.add(H.figure(svg.hbars(rows, label="How often each declared field is present", vmax=1),
                           "How often each declared field is present (orange: in fewer than half of the leads)."))
         head, body, right = dq_field_rows(dq)
-        page.add(H.maybe_fold(f"Fields as a table ({len(body)} rows)", H.table(head, body, right=right), len(body)))
+        page.add(H.table(head, body, right=right, caption="Fields: presence, top values or range"))
     nm = dq.get("near_misses") or []
     if nm:
         page.add(H.table(["field", "value", "leads", "looks like", "in list", "why"],
