@@ -559,7 +559,7 @@ def test_cli_markdown_report(project):
 TOP_KEYS = {"version", "rules", "ruleset", "ruleset_version", "passed", "guardrails_failed", "runs"}
 RUN_KEYS = {"simulation", "line", "leads_file", "events_file", "as_of", "leads", "events", "disqualified",
             "grades", "matrix", "routes", "queues", "dimensions", "criteria", "never_fired", "unreached_bands",
-            "guardrails", "passed"}
+            "guardrails", "passed", "data_quality"}
 
 
 def test_json_report_shape(project):
