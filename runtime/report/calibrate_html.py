@@ -48,6 +48,9 @@ def render(doc: dict) -> str:
 def _by_grade(page: H.Page, doc: dict, overall) -> None:
     page.add(H.h2("Conversion by grade"))
     rows = doc["by_grade"]
+    if not rows:
+        page.add(H.para("No leads were scored.", cls="note"))
+        return
     page.add(H.figure(svg.intervals([_interval_row(grade_name(g["grade"]), g) for g in rows],
                                     label="Conversion rate by grade with 95% confidence intervals", reference=overall),
                       "Conversion rate of the worked leads of each grade; the whisker is the 95% interval (wide "

@@ -170,7 +170,9 @@ def dq_summary(dq: dict) -> str:
     if dq.get("leads") is None:
         return "Data quality: not available."
     low = [f["field"] for f in dq.get("fields", []) if f["present_share"] < 0.5]
-    parts = [f"Data quality over {dq['leads']:,} leads", f"{len(dq.get('fields', []))} declared fields"]
+    nf = len(dq.get("fields", []))
+    parts = [f"Data quality over {dq['leads']:,} lead{'s' if dq['leads'] != 1 else ''}",
+             f"{nf} declared field{'s' if nf != 1 else ''}"]
     if low:
         parts.append(f"present in fewer than half: {', '.join(low)}")
     k = dq.get("near_misses_total", len(dq.get("near_misses", [])))

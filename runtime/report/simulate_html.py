@@ -68,12 +68,12 @@ def _grades(page: H.Page, run: dict) -> None:
             cell_data=lambda i, j, c: {"share": repr(m["shares"][i][j])}),
             f"{m['rows']} × {m['columns']}: leads per pair of bands (darker = more); "
             f"{run['leads']['disqualified']:,} disqualified leads are not in it."))
-    rows = [{"label": g["grade"], "value": g["share"], "text": f"{g['count']:,} · {fmt_share(g['share'])}",
-             "data": {"count": g["count"], "share": g["share"]},
+    rows = [{"label": g["grade"] or "(no grade)", "value": g["share"], "text": f"{g['count']:,} · {fmt_share(g['share'])}",
+             "data": {"grade": g["grade"], "count": g["count"], "share": g["share"]},
              **({"colour": H.GREY} if g["grade"] == "disqualified" else {})} for g in run["grades"]]
     page.add(H.figure(svg.hbars(rows, label="Leads per grade", vmax=max((g["share"] for g in run["grades"]), default=0)
                                 or 1), f"Leads per grade, of {total:,} scored."))
-    tbl = H.table(["grade", "leads", "share"], [[g["grade"], fmt_num(g["count"]), fmt_share(g["share"])]
+    tbl = H.table(["grade", "leads", "share"], [[g["grade"] or "(no grade)", fmt_num(g["count"]), fmt_share(g["share"])]
                                                for g in run["grades"]], right=(1, 2))
     page.add(H.details(f"Grades as a table ({len(run['grades'])} rows)", tbl))
 
@@ -152,9 +152,11 @@ def _criteria(page: H.Page, run: dict) -> None:
             r["title2"] = (f"{c['name']}: the cap (max {fmt_num(c['cap'])}) binds for {c['cap_binds']:,} of "
                            f"{c['fired']:,} leads it fires for")
         rows.append(r)
+    capped = any(c.get("cap") is not None for c in crits)
     page.add(H.figure(svg.hbars(rows, label="Criteria: fire rate and cap binds", vmax=1, first_name="fires (of graded leads)",
-                                second=("cap binds (of the leads it fires for)", H.ORANGE)),
-                      "How often each criterion fires, and for capped criteria how often the cap binds."))
+                                second=("cap binds (of the leads it fires for)", H.ORANGE) if capped else None),
+                      "How often each criterion fires (of the graded leads)" +
+                      (", and for capped criteria how often the cap binds (of the leads it fires for)." if capped else ".")))
     tbl = H.table(["dimension", "criterion", "rule", "fires", "rate", "mean points", "cap binds"],
                   [[c["dimension"], c["name"], H.tag("code", c["rule"]), fmt_num(c["fired"]), fmt_share(c["fire_rate"]),
                     fmt_num(c["mean_points"]),

@@ -203,11 +203,11 @@ def histogram(bins: list[dict], *, label: str, lo: float, hi: float, marks: list
     span = (hi - lo) or 1
     X = lambda v: left + pw * (v - lo) / span  # noqa: E731
     m = max((b["count"] for b in bins), default=0) or 1
-    # y grid: 0, half, max
-    for frac in (0, 0.5, 1):
-        y = top + ph - ph * frac
+    # y grid: 0, half (when it is a whole number of leads of its own), max
+    for v in sorted({0, m // 2, m} if m >= 4 else {0, m}):
+        y = top + ph - ph * v / m
         s.line(left, y, left + pw, y, stroke="#eceef1")
-        s.text(left - 6, y + 4, f"{round(m * frac):,}", anchor="end", size=10.5, fill=MUTED)
+        s.text(left - 6, y + 4, f"{v:,}", anchor="end", size=10.5, fill=MUTED)
     for b in bins:
         x0, x1 = X(b["from"]), X(b["to"])
         bh = ph * b["count"] / m
