@@ -81,18 +81,22 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Lib
 .pass { color: #00664a; font-weight: 600; }
 .fail { color: #b34700; font-weight: 700; }
 figure { margin: 8px 0 6px; }
-figcaption { color: %(muted)s; font-size: 13px; margin-top: 2px; }
+figcaption { color: %(muted)s; font-size: 13px; margin-top: 2px; text-align: left; }
 svg { max-width: 100%%; height: auto; overflow: visible; }
 svg text { font-family: %(font)s; font-variant-numeric: tabular-nums; }
 details { margin: 4px 0 14px; }
 details > summary { cursor: pointer; color: #0b4f8a; font-weight: 600; font-size: 13.5px; }
 .grid { display: flex; flex-wrap: wrap; gap: 8px 36px; align-items: flex-start; }
+.grid > figure { display: table; }
+.grid > figure > figcaption { display: table-caption; caption-side: bottom; }
 .kv { border: none; }
 .kv th { background: none; border: none; color: %(muted)s; font-weight: 500; padding: 2px 16px 2px 0; }
 .kv td { border: none; background: none !important; padding: 2px 0; }
-.sign { margin-top: 36px; border-collapse: separate; border-spacing: 24px 0; margin-left: -24px; }
-.sign td { border: none; background: none !important; padding-top: 46px; min-width: 220px;
-  border-top: 1px solid %(ink)s; vertical-align: top; }
+.sign { margin-top: 18px; border-collapse: separate; border-spacing: 18px 0; margin-left: -18px; }
+.sign th { background: none; border: none; text-align: left; color: %(muted)s; font-weight: 500; }
+.sign td { border: none; background: none !important; vertical-align: bottom; padding: 0 4px 4px; }
+.sign td.blank { height: 52px; min-width: 190px; border-bottom: 1px solid %(ink)s; }
+.sign td.who { font-weight: 600; padding-right: 10px; }
 footer { margin-top: 40px; color: %(muted)s; font-size: 12.5px; border-top: 1px solid %(rule)s; padding-top: 8px; }
 @media print {
   body { padding: 0; max-width: none; font-size: 11pt; }

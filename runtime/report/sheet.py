@@ -224,6 +224,8 @@ def as_html(doc: dict) -> str:
     page.add(H.h2("Sign-off", id="sign-off"),
              H.para(H.join(["We agree that leads are scored, graded and routed as this sheet says (rules_sha256 ",
                             H.tag("code", doc.get("rules_sha256") or "-"), ")."])))
-    cells = "".join(f"<td>{H.esc(s)}: name, signature, date</td>" for s in signers(doc))
-    page.add(H.Markup(f'<table class="sign"><tbody><tr>{cells}</tr></tbody></table>'))
+    rows = "".join(f'<tr><td class="who">{H.esc(s)}</td>' + '<td class="blank"></td>' * 3 + "</tr>"
+                   for s in signers(doc))
+    page.add(H.Markup('<table class="sign"><thead><tr><th></th><th>name</th><th>signature</th><th>date</th></tr>'
+                      f"</thead><tbody>{rows}</tbody></table>"))
     return page.render(f"Made by leadrules docs from {doc['rules']}.")

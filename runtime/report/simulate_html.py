@@ -59,8 +59,9 @@ def _grades(page: H.Page, run: dict) -> None:
     page.add(H.h3("Grades"))
     m = run.get("matrix")
     total = run["leads"]["scored"]
+    figs = []
     if m:
-        page.add(H.figure(svg.heatmap(
+        figs.append(H.figure(svg.heatmap(
             m["row_bands"], m["column_bands"], m["counts"],
             label=f"Leads by {m['rows']} band (rows) and {m['columns']} band (columns)",
             row_title=m["rows"], col_title=m["columns"],
@@ -71,8 +72,10 @@ def _grades(page: H.Page, run: dict) -> None:
     rows = [{"label": g["grade"] or "(no grade)", "value": g["share"], "text": f"{g['count']:,} · {fmt_share(g['share'])}",
              "data": {"grade": g["grade"], "count": g["count"], "share": g["share"]},
              **({"colour": H.GREY} if g["grade"] == "disqualified" else {})} for g in run["grades"]]
-    page.add(H.figure(svg.hbars(rows, label="Leads per grade", vmax=max((g["share"] for g in run["grades"]), default=0)
-                                or 1), f"Leads per grade, of {total:,} scored."))
+    figs.append(H.figure(svg.hbars(rows, label="Leads per grade", width=600 if m else 720,
+                                   vmax=max((g["share"] for g in run["grades"]), default=0) or 1),
+                         f"Leads per grade, of {total:,} scored."))
+    page.add(H.Markup('<div class="grid">' + "".join(figs) + "</div>"))
     tbl = H.table(["grade", "leads", "share"], [[g["grade"] or "(no grade)", fmt_num(g["count"]), fmt_share(g["share"])]
                                                for g in run["grades"]], right=(1, 2))
     page.add(H.details(f"Grades as a table ({len(run['grades'])} rows)", tbl))
