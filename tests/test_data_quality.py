@@ -20,13 +20,13 @@ list targets = ["Technology", "Financial Services", "Healthcare"]
 score fit "Fit" max 100 {
   "Target"   +50  when industry in targets
   "Named"    +10  when lower(title) = "cto"
-  "Opens"    +5   each email_open where email_open_attr_free_of_fields_placeholder  max 10
+  "Opens"    +5   each email_open  max 10
 }
 grade fit {
   A when >= 50
   B otherwise
 }
-'''.replace(" where email_open_attr_free_of_fields_placeholder", "")
+'''
 
 
 def _lead(i, **fields):

@@ -13,6 +13,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from cli import main
@@ -283,3 +285,17 @@ def test_an_unwritable_output_is_a_clear_error(case, tmp_path):
     r = CliRunner().invoke(main, ["docs", str(case / f"{HOSTILE}.rules"), "--format", "html", "-o",
                                   str(tmp_path / "no" / "such" / "dir.html")])
     assert r.exit_code == 2 and "cannot write the report" in r.output
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40))
+def test_any_text_stays_text(s):
+    from runtime.report import html as H
+    from runtime.report import svg
+
+    frag = H.table(["h"], [[s]]) + svg.hbars([{"label": s, "value": 1, "text": s, "data": {"name": s}}], label=s)
+    p = Page(frag)
+    assert {t for t, _ in p.tags} <= {"table", "thead", "tr", "th", "tbody", "td", "svg", "title", "text", "rect",
+                                       "line"}
+    assert all(a.get("data-name", s) == s and a.get("data-label", s) == s for _t, a in p.tags)
+    if s.strip():
+        assert s in "".join(p.text)

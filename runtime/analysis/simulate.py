@@ -696,10 +696,3 @@ class DataQuality:
         return {"leads": total, "fields": fields, "near_misses": misses[:DQ_NEAR_MISSES],
                 "near_misses_total": len(misses), "events": events, "distinct_cap": DQ_DISTINCT_CAP}
 
-
-def data_quality(checked, leads: Iterable) -> dict:
-    """The data-quality section of a simulate report over `leads` (runtime.core.model.Lead)."""
-    dq = DataQuality(checked.fields, list_uses(checked.file, checked.lists))
-    for lead in leads:
-        dq.add(lead)
-    return dq.report()

@@ -350,7 +350,6 @@ def flows(left: list[tuple[str, int]], right: list[tuple[str, int]], links: list
     lp, rp = stack(left), stack(right)
     lused = [0.0] * len(left)
     rused = [0.0] * len(right)
-    right_of = {name: j for j, (name, _) in enumerate(right)}
     for i, j, c in sorted(links, key=lambda t: (t[0], t[1])):
         if c <= 0:
             continue
@@ -377,5 +376,4 @@ def flows(left: list[tuple[str, int]], right: list[tuple[str, int]], links: list
         s.rect(xr, y, bw, hh, colours[li % len(colours)], title=f"{name}: {c:,}",
                data={"side": "new", "label": name, "count": c}, cls="node")
         s.text(xr + bw + 8, y + hh / 2 + 4, f"{c:,}  {clip(name, 30)}")
-    del right_of
     return s.render()
