@@ -484,6 +484,7 @@ def check_guardrails(expects: Iterable[n.ShareExpect], agg: Aggregator, **kw) ->
 DQ_DISTINCT_CAP = 5000   # distinct values counted per field; beyond it, new values only count as "other"
 DQ_TOP = 5               # top values shown per text field
 DQ_NEAR_MISSES = 25      # near-miss values reported, most frequent first
+DQ_NEAR_CHECKED = 1000   # the most frequent distinct values of a field that are checked for near-misses
 NEAR_RATIO = 0.8         # difflib similarity from which two spellings look like the same word
 
 
@@ -492,35 +493,56 @@ def fold(s: str) -> str:
     return "".join(ch for ch in s.casefold() if ch.isalnum())
 
 
+class NearMatcher:
+    """The near-miss test against one list, with the list prepared once (a report checks up to
+    DQ_DISTINCT_CAP values per field against it)."""
+
+    def __init__(self, items: Iterable[str]):
+        self.items = [str(i) for i in items]
+        self.exact = {i.strip().casefold() for i in self.items}
+        self.folded: dict[str, str] = {}
+        for i in self.items:
+            self.folded.setdefault(fold(i), i)
+        self.prepared = [(i, fold(i), i.strip().casefold()) for i in self.items if fold(i)]
+
+    def __call__(self, value: str) -> tuple[str, str] | None:
+        import difflib
+
+        v = value.strip().casefold()
+        if not v or v in self.exact:
+            return None
+        fv = fold(value)
+        if not fv:
+            return None
+        hit = self.folded.get(fv)
+        if hit is not None:
+            return hit, "same letters, different case, spacing or punctuation"
+        if len(fv) >= 3:
+            for it, fi, _cf in self.prepared:
+                if len(fi) >= 3 and (fi.startswith(fv) or fv.startswith(fi)):
+                    return it, f"{'a prefix of' if fi.startswith(fv) else 'starts with'} the list item"
+        best, best_r = None, NEAR_RATIO
+        lv = len(v)
+        for it, _fi, cf in self.prepared:
+            lc = len(cf)
+            if 2 * min(lv, lc) < NEAR_RATIO * (lv + lc):   # ratio() can be at most this: skip early
+                continue
+            sm = difflib.SequenceMatcher(None, v, cf)
+            if sm.quick_ratio() < best_r:
+                continue
+            r = sm.ratio()
+            if r >= best_r and (best is None or r > best_r):
+                best, best_r = it, r
+        return None if best is None else (best, f"similar spelling ({best_r:.0%} alike)")
+
+
 def near_miss(value: str, items: Iterable[str]) -> tuple[str, str] | None:
     """(the list item `value` looks like, why) when `value` does not match any item as the language
     compares text (trimmed, case-insensitive) but looks like one: the same letters and digits once
     case, spaces and punctuation are ignored; a prefix of three letters or more either way (`Tech` /
-    `Technology`); or a similar spelling (difflib ratio >= 0.8). None when it matches or looks like nothing."""
-    import difflib
-
-    v = value.strip().casefold()
-    if not v:
-        return None
-    items = list(items)
-    if any(v == i.strip().casefold() for i in items):
-        return None
-    fv = fold(value)
-    best = None
-    for it in items:
-        fi = fold(it)
-        if not fi or not fv:
-            continue
-        if fv == fi:
-            return it, "same letters, different case, spacing or punctuation"
-        if len(fv) >= 3 and len(fi) >= 3 and (fi.startswith(fv) or fv.startswith(fi)):
-            if best is None or best[2] < 2:
-                best = (it, f"{'a prefix of' if fi.startswith(fv) else 'starts with'} the list item", 2)
-            continue
-        r = difflib.SequenceMatcher(None, v, it.strip().casefold()).ratio()
-        if r >= NEAR_RATIO and (best is None or (best[2] < 2 and r > best[2])):
-            best = (it, f"similar spelling ({r:.0%} alike)", r)
-    return None if best is None else (best[0], best[1])
+    `Technology`); or a similar spelling (difflib ratio >= 0.8, the most alike item). None when it
+    matches or looks like nothing. In that order: the first rule that finds an item wins."""
+    return NearMatcher(items)(value)
 
 
 def list_uses(rf: n.RuleFile, lists: dict) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
@@ -680,11 +702,13 @@ class DataQuality:
             c = self.values.get(f)
             if not c:
                 continue
-            for v, k in c.items():
+            matchers = [(lname, NearMatcher(items)) for lname, items in uses]
+            # the most frequent values only: a near-miss that matters is a common one, and this bounds the work
+            for v, k in sorted(c.items(), key=lambda kv: -kv[1])[:DQ_NEAR_CHECKED]:
                 if not isinstance(v, str):
                     continue
-                for lname, items in uses:
-                    hit = near_miss(v, items)
+                for lname, match in matchers:
+                    hit = match(v)
                     if hit is not None:
                         misses.append({"field": f, "value": v, "count": k, "nearest": hit[0], "list": lname,
                                        "why": hit[1]})
