@@ -82,7 +82,8 @@ SUMMARIES = {
     "compile": "Print FILE compiled to Python or SQL.",
     "docs": "The scoring sheet of FILE: every dimension with its criteria in words, bands, routes with SLAs, "
             "disqualification reasons, account scoring, the tests as worked examples, and the ruleset's name, "
-            "version and hash — the page Marketing and Sales sign. Tests without `as of` are run as of --as-of.",
+            "version and hash — the page Marketing and Sales sign. Tests without `as of` are run as of --as-of "
+            "(default: today).",
     "diff": "Score the same leads under OLD and NEW (paths or REV:PATH) and report what changes: grades, routes "
             "and queues, the rule changes themselves, and the leads that moved.",
     "explain": "Show why one lead gets its scores, grade and route, criterion by criterion.",

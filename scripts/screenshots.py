@@ -43,7 +43,7 @@ def build(out: Path) -> dict[str, Path]:
         "diff": ["diff", acme, str(changed_rules(out)), "--as-of", AS_OF],
         "calibrate": ["calibrate", acme, "--leads", "rulesets/samples/leads.jsonl", "--outcomes",
                       "rulesets/samples/outcomes.csv", "--as-of", AS_OF],
-        "docs": ["docs", acme, "--as-of", AS_OF],
+        "docs": ["docs", acme],
     }
     for name, args in cmds.items():
         subprocess.run(lr + args + ["--format", "html", "-o", str(pages[name])], cwd=ROOT, check=True,

@@ -26,10 +26,10 @@ def run(args, ok=(0,)):
 @pytest.mark.parametrize("fmt,name", [("markdown", "acme-scoring-sheet.md"), ("html", "acme-scoring-sheet.html")])
 def test_the_example_in_docs_is_up_to_date(fmt, name, monkeypatch):
     monkeypatch.chdir(ROOT)
-    out = run(["docs", "rulesets/acme.rules", "--as-of", "2026-11-01", "--format", fmt]).output
+    out = run(["docs", "rulesets/acme.rules", "--format", fmt]).output
     assert out == (ROOT / "docs" / name).read_text(encoding="utf-8"), (
-        f"docs/{name} is stale: regenerate it with `leadrules docs rulesets/acme.rules --as-of 2026-11-01 "
-        f"--format {fmt} -o docs/{name}`")
+        f"docs/{name} is stale: regenerate it with `leadrules docs rulesets/acme.rules --format {fmt} "
+        f"-o docs/{name}`")
 
 
 def test_rules_sha256_is_the_hash_of_the_canonical_text():
@@ -46,7 +46,11 @@ def test_rules_sha256_is_the_hash_of_the_canonical_text():
 
 def test_the_sheet_says_what_the_rules_say(monkeypatch):
     monkeypatch.chdir(ROOT)
-    md = run(["docs", "rulesets/acme.rules", "--as-of", "2026-11-01"]).output
+    md = run(["docs", "rulesets/acme.rules"]).output
+    assert "- as of the day the sheet is made (the test gives no date)" in md  # Mickey Mouse has no date
+    assert "- as of 2026-11-01\n" in md
+    dated = run(["docs", "rulesets/acme.rules", "--as-of", "2030-01-02"]).output
+    assert "- as of 2030-01-02 (--as-of; the test gives no date)" in dated
     h = rules_sha256(ACME.read_text(encoding="utf-8"), "rulesets/acme.rules")
     assert md.startswith("# Scoring sheet: acme-b2b, version 4\n")
     assert h in md

@@ -150,7 +150,7 @@ def _route_words(line: n.RouteLine) -> dict:
             "sla": None if a.sla is None else printer.duration(a.sla), "line": line.span.line or None}
 
 
-def _examples(rules, as_of: dt.date) -> list[dict]:
+def _examples(rules, as_of: dt.date, as_of_set: bool) -> list[dict]:
     from runtime.analysis.testing import run_test
 
     out = []
@@ -162,7 +162,10 @@ def _examples(rules, as_of: dt.date) -> list[dict]:
             got = {"scores": dict(r.scores), "grade": r.grade, "disqualified": r.disqualified, "route": r.route,
                    "queue": r.queue, "sla": r.sla, "fired": list(o.fired),
                    "account_bands": dict(r.account_bands) if getattr(r, "account_bands", None) else None}
-        out.append({"name": t.name, "as_of": t.as_of or as_of.isoformat(), "as_of_given": t.as_of is not None,
+        # a test without `as of` runs as of --as-of, else today; the sheet then names no date unless one
+        # was given, so that the same rule file always gives the same sheet
+        out.append({"name": t.name, "as_of": t.as_of or (as_of.isoformat() if as_of_set else None),
+                    "as_of_given": t.as_of is not None,
                     "lead": [{"field": k, "value": _data(v)} for k, v in t.lead],
                     "events": [_event_words(e) for e in t.events],
                     "expects": [_expect_words(e) for e in t.expects],
@@ -171,9 +174,9 @@ def _examples(rules, as_of: dt.date) -> list[dict]:
     return out
 
 
-def sheet(rules, as_of: dt.date) -> dict[str, Any]:
+def sheet(rules, as_of: dt.date | None = None) -> dict[str, Any]:
     """The scoring sheet of a loaded rule file (runtime.backends.load.LoadedRules). `as_of` is the day
-    tests without their own `as of` are scored."""
+    tests without their own `as of` are scored (None: today, and the sheet names no date for them)."""
     rf: n.RuleFile = rules.checked.file
     head = rf.first(n.Ruleset)
     owners = rf.first(n.Owners)
@@ -202,7 +205,7 @@ def sheet(rules, as_of: dt.date) -> dict[str, Any]:
                            "dimensions": [_dimension(sc, ag.get(sc.dim)) for sc in acc.scores]}
     else:
         doc["accounts"] = None
-    doc["examples"] = _examples(rules, as_of)
+    doc["examples"] = _examples(rules, as_of or dt.datetime.now(dt.timezone.utc).date(), as_of is not None)
     doc["guardrails"] = [{"simulation": s.name, "expect": [expectation_text(e) for e in s.expects]}
                          for s in rf.of(n.Simulation) if s.expects]
     return doc

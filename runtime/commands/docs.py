@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from runtime.commands.options import as_of_option, today_utc
+from runtime.commands.options import as_of_option
 
 
 @click.command("docs")
@@ -18,12 +18,13 @@ from runtime.commands.options import as_of_option, today_utc
 def docs(file, fmt, out, as_of):
     """The scoring sheet of FILE: every dimension with its criteria in words, bands, routes with SLAs,
     disqualification reasons, account scoring, the tests as worked examples, and the ruleset's name,
-    version and hash — the page Marketing and Sales sign. Tests without `as of` are run as of --as-of."""
+    version and hash — the page Marketing and Sales sign. Tests without `as of` are run as of --as-of (default:
+    today)."""
     from runtime.analysis.sheet import sheet
     from runtime.backends.load import load_rules
     from runtime.report import sheet as render
     from runtime.report.html import write_page
 
     rules = load_rules(file)
-    doc = sheet(rules, as_of or today_utc())
+    doc = sheet(rules, as_of)
     write_page(render.as_html(doc) if fmt == "html" else render.as_markdown(doc), out, "scoring sheet")

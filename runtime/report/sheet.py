@@ -72,6 +72,14 @@ def outcome_words(e: dict) -> str:
     return s + f" → {route}"
 
 
+def as_of_words(e: dict) -> str:
+    if e["as_of_given"]:
+        return e["as_of"]
+    if e["as_of"] is not None:
+        return f"{e['as_of']} (--as-of; the test gives no date)"
+    return "the day the sheet is made (the test gives no date)"
+
+
 def signers(doc: dict) -> list[str]:
     return ["Marketing", "Sales"]
 
@@ -136,7 +144,7 @@ def as_markdown(doc: dict) -> str:
     for e in doc["examples"]:
         mark = "as expected" if e["passed"] else "NOT as expected"
         L += [f"### {md_cell(e['name'])}", ""]
-        L += [f"- as of {e['as_of']}" + ("" if e["as_of_given"] else " (the test gives no date)")]
+        L += [f"- as of {as_of_words(e)}"]
         L += ["- lead: " + (", ".join(md_cell(f"{x['field']}: {x['value']}") for x in e["lead"]) or "(no fields)")]
         if e["events"]:
             L += ["- events: " + "; ".join(md_cell(x) for x in e["events"])]
@@ -206,7 +214,7 @@ def as_html(doc: dict) -> str:
     page.add(H.h2("Worked examples", id="examples"),
              H.para("Each example is one of the rule file's tests, run on these rules."))
     for e in doc["examples"]:
-        rows = [("as of", e["as_of"] + ("" if e["as_of_given"] else " (the test gives no date)")),
+        rows = [("as of", as_of_words(e)),
                 ("lead", ", ".join(f"{x['field']}: {x['value']}" for x in e["lead"]) or "(no fields)")]
         if e["events"]:
             rows.append(("events", H.Markup("<br>".join(H.esc(x) for x in e["events"]))))
