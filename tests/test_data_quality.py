@@ -128,3 +128,14 @@ def test_stdin_leads_say_why_there_is_no_section(tmp_path):
                            input='{"id": "1", "industry": "Tech"}\n')
     dq = json.loads(r.output)["runs"][0]["data_quality"]
     assert dq["leads"] is None and "stdin" in dq["note"]
+
+
+def test_a_lead_value_never_becomes_markup_in_markdown(tmp_path):
+    rules = tmp_path / "t.rules"
+    rules.write_text(RULES, encoding="utf-8")
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text(json.dumps({"id": "1", "industry": "<img src=x onerror=alert(1)>", "title": "a|b"}) + "\n",
+                     encoding="utf-8")
+    md = CliRunner().invoke(main, ["simulate", str(rules), "--leads", str(leads), "--as-of", "2026-11-01",
+                                   "--format", "markdown"]).output
+    assert "<img" not in md and '"&lt;img src=x onerror=alert(1)>" 1' in md and '"a\\|b" 1' in md

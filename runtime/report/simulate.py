@@ -6,6 +6,7 @@ json (stable, `"version": 1`, documented in docs/simulate.md) and markdown (for 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from dsl import printer
@@ -304,7 +305,10 @@ def failure_lines(doc: dict) -> list[str]:
 
 
 def _md_cell(s: str) -> str:
-    return str(s).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    # a `<` that could open an HTML tag (a lead's value, now in the data-quality tables) is escaped;
+    # `0–<10` stays as it is
+    s = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", str(s))
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _md_table(head: list[str], rows: list[list[str]], right: tuple[int, ...]) -> list[str]:
