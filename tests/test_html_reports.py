@@ -299,3 +299,17 @@ def test_any_text_stays_text(s):
     assert all(a.get("data-name", s) == s and a.get("data-label", s) == s for _t, a in p.tags)
     if s.strip():
         assert s in "".join(p.text)
+
+
+def test_a_failed_gate_or_guardrail_shows_and_still_exits_1(case, tmp_path):
+    page = tmp_path / "d.html"
+    r = run(["diff", case / f"{HOSTILE}.rules", case / "new.rules", "--leads", case / "leads.jsonl", "--as-of",
+             "2026-11-01", "--fail-on", "grade", "--format", "html", "-o", page], ok=(1,))
+    assert "FAIL" in r.output  # on stderr, where a CI log shows it
+    text = page.read_text(encoding="utf-8")
+    assert 'class="summary bad"' in text and '<span class="fail">FAIL</span>' in text
+    strict = case / "strict.rules"
+    strict.write_text(RULES.replace("at most 90%", "at most 1%"), encoding="utf-8")
+    r = run(["simulate", strict, "--format", "html", "-o", tmp_path / "s.html"], ok=(1,))
+    text = (tmp_path / "s.html").read_text(encoding="utf-8")
+    assert 'class="summary bad"' in text and "1 of 1 guardrail FAILED" in text
