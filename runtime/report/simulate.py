@@ -1,7 +1,8 @@
 """Rendering a `leadrules simulate` report: text (rich tables in a terminal, plain ASCII when piped),
 json (stable, `"version": 1`, documented in docs/simulate.md) and markdown (for pull requests and
-`$GITHUB_STEP_SUMMARY`); the HTML page is runtime/report/simulate_html.py. All render the same document, built by runtime/cmd_simulate.py from
-`runtime.analysis.simulate.Aggregator.report()` plus the input counts and guardrail results.
+`$GITHUB_STEP_SUMMARY`); the HTML page is runtime/report/simulate_html.py. All render the same
+document, built by runtime/commands/simulate.py from `runtime.analysis.simulate.Aggregator.report()`
+plus the input counts and guardrail results.
 """
 from __future__ import annotations
 
