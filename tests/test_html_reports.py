@@ -313,3 +313,26 @@ def test_a_failed_gate_or_guardrail_shows_and_still_exits_1(case, tmp_path):
     r = run(["simulate", strict, "--format", "html", "-o", tmp_path / "s.html"], ok=(1,))
     text = (tmp_path / "s.html").read_text(encoding="utf-8")
     assert 'class="summary bad"' in text and "1 of 1 guardrail FAILED" in text
+
+
+def test_the_ci_recipe_for_html_reports_runs(tmp_path, monkeypatch):
+    """docs/ci.md "Pages to forward": the steps parse and their commands make the three pages."""
+    import shlex
+
+    yaml = pytest.importorskip("yaml")
+    text = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    block = text.split("### Pages to forward", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    steps = yaml.safe_load(block)
+    script = steps[0]["run"]
+    assert steps[1]["uses"].startswith("actions/upload-artifact")
+    monkeypatch.chdir(ROOT)
+    made = []
+    for line in script.splitlines():
+        line = line.strip().removesuffix("|| true").strip()
+        if not line.startswith("leadrules "):
+            continue
+        line = line.replace('"origin/${{ github.base_ref }}:rulesets/acme.rules"', "rulesets/acme.rules")
+        args = [a.replace("reports/", f"{tmp_path}/") for a in shlex.split(line)[1:]]
+        run(args)
+        made.append(Path(args[args.index("-o") + 1]))
+    assert len(made) == 3 and all(p.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for p in made)
