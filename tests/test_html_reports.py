@@ -336,3 +336,34 @@ def test_the_ci_recipe_for_html_reports_runs(tmp_path, monkeypatch):
         run(args)
         made.append(Path(args[args.index("-o") + 1]))
     assert len(made) == 3 and all(p.read_text(encoding="utf-8").startswith("<!DOCTYPE html>") for p in made)
+
+
+def test_calibrate_page_reads_the_newer_report_shape(built):
+    """The calibrate report grows (report version 2: AUC per dimension, criteria judged, signals over all
+    worked leads); the page renders those sections too, and the numbers still come from the json."""
+    from runtime.report import calibrate_html
+
+    _text, doc = built["calibrate"]
+    doc = dict(doc, version=2)
+    doc["dimensions"] = {"worked_scored": 30, "converted": 9, "total": {"auc": 0.61, "auc_ci_low": 0.5,
+                                                                         "auc_ci_high": 0.7},
+                         "by_dimension": [{"dimension": "fit", "auc": 0.6, "auc_ci_low": 0.5, "auc_ci_high": 0.7,
+                                           "bands": [{"band": "A", "threshold": 60, "leads": 9, "worked": 6,
+                                                      "converted": 3, "rate": 0.5, "ci_low": 0.19, "ci_high": 0.81,
+                                                      "median_days_to_convert": 12.0}]}]}
+    doc["criteria"] = [{"criterion": HOSTILE, "dimension": "fit", "kind": "when", "points": 40, "fires": 10,
+                        "fire_rate": 0.4, "rate_when_fires": 0.3, "rate_otherwise": 0.2, "lift": 1.5,
+                        "lift_ci_low": 0.9, "lift_ci_high": 2.1, "q_value": 0.2, "auc_contribution": 0.01,
+                        "verdict": "no signal"}]
+    doc["missed_signals"] = {"population": "worked", "min_support": 5, "converting": 9, "not_converting": 21,
+                             "tested": 4, "meaningful": 1, "top_unscored": HOSTILE, "suggestion": None,
+                             "top_against": None, "excluded_keys": [],
+                             "signals": [{"label": HOSTILE, "leads": 12, "rate_with": 0.5, "rate_without": 0.2,
+                                          "lift": 2.5, "lift_ci_low": 1.1, "lift_ci_high": 5.0, "q_value": 0.01,
+                                          "meaningful": True, "scored_by": []}]}
+    page = calibrate_html.render(doc)
+    p = Page(page)
+    assert HOSTILE not in page
+    dots = [a for _t, a in p.tags if a.get("class") == "mark" and a.get("data-criterion") == HOSTILE]
+    assert [float(dots[0]["data-rate"]), float(dots[0]["data-rate-otherwise"])] == [0.3, 0.2]
+    assert "0.610 (0.500–0.700)" in page and "2.50 (1.10–5.00)" in page and "Conversion by fit band" in page

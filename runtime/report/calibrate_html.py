@@ -6,12 +6,15 @@ generic tables, so nothing in the json is left off the page.
 """
 from __future__ import annotations
 
+from dsl import printer
+
 from runtime.report import html as H
 from runtime.report import svg
 from runtime.report.calibrate import ci, grade_name, headline, input_lines, num, pct, pvalue, route_name, sources
 
 KNOWN = {"version", "rules", "ruleset", "ruleset_version", "leads_file", "events_file", "outcomes_file", "as_of",
-         "inputs", "totals", "by_grade", "by_route", "cherry_picking", "missed_signals", "threshold_sweep"}
+         "inputs", "totals", "by_grade", "by_route", "cherry_picking", "missed_signals", "threshold_sweep",
+         "dimensions", "criteria"}
 RATE_HEAD = ["leads", "worked", "converted", "rate", "95% CI"]
 
 
@@ -35,11 +38,13 @@ def render(doc: dict) -> str:
     overall = ("all worked leads", t["rate"]) if t.get("rate") is not None else None
     _by_grade(page, doc, overall)
     _by_route(page, doc, overall)
+    _dimensions(page, doc, overall)
+    _criteria(page, doc)
     _cherry(page, doc)
     _signals(page, doc)
     _sweep(page, doc)
     for key in doc:
-        if key not in KNOWN and not key.startswith("_"):
+        if key not in KNOWN and not key.startswith("_") and doc[key] not in (None, [], {}):
             page.add(H.h2(key.replace("_", " ").capitalize()), generic(doc[key]))
     return page.render("Made by leadrules calibrate. Rates are converted / worked; intervals are 95% Wilson "
                        "intervals; the dashed line is the rate over all worked leads.")
@@ -100,31 +105,124 @@ def _cherry(page: H.Page, doc: dict) -> None:
                               else tbl, len(cp["by_grade"])))
 
 
+def _auc(d: dict) -> str:
+    if d.get("auc") is None:
+        return "-"
+    lo, hi = d.get("auc_ci_low"), d.get("auc_ci_high")
+    return f"{d['auc']:.3f}" + (f" ({lo:.3f}–{hi:.3f})" if lo is not None and hi is not None else "")
+
+
+def _lift(r: dict) -> str:
+    if r.get("lift") is None:
+        return "-"
+    lo, hi = r.get("lift_ci_low"), r.get("lift_ci_high")
+    return f"{r['lift']:.2f}" + (f" ({lo:.2f}–{hi:.2f})" if lo is not None and hi is not None else "")
+
+
+def _dimensions(page: H.Page, doc: dict, overall) -> None:
+    """How well each score separates converters (AUC) and conversion by band (report version 2)."""
+    dm = doc.get("dimensions")
+    if not isinstance(dm, dict) or "by_dimension" not in dm:
+        if dm:
+            page.add(H.h2("Dimensions"), generic(dm))
+        return
+    page.add(H.h2("How well the scores separate converters"))
+    rows = [["total", _auc(dm.get("total") or {})]] + [[d["dimension"], _auc(d)] for d in dm["by_dimension"]]
+    page.add(H.para(f"AUC over {num(dm.get('worked_scored'))} worked leads the rules scored: 0.5 is chance, 1 is "
+                    "perfect.", cls="note"), H.table(["score", "AUC (95% CI)"], rows, right=(1,)))
+    for d in dm["by_dimension"]:
+        bands = d.get("bands") or []
+        if not bands:
+            continue
+        page.add(H.h3(f"Conversion by {d['dimension']} band"))
+        page.add(H.figure(svg.intervals([_interval_row(str(b["band"]), b) for b in bands],
+                                        label=f"Conversion rate by {d['dimension']} band with 95% confidence intervals",
+                                        reference=overall)))
+        page.add(H.table(["band", "from"] + RATE_HEAD + ["median days to convert"],
+                         [[b["band"], "otherwise" if b.get("threshold") is None else num(b["threshold"])]
+                          + _rate_cells(b) + [num(b.get("median_days_to_convert"))] for b in bands],
+                         right=(2, 3, 4, 5, 7)))
+
+
+def _criteria(page: H.Page, doc: dict) -> None:
+    """Each criterion judged over the worked leads (report version 2)."""
+    crit = doc.get("criteria")
+    if not isinstance(crit, list) or not crit or "rate_when_fires" not in crit[0]:
+        if crit:
+            page.add(H.h2("Criteria"), generic(crit))
+        return
+    page.add(H.h2("Criteria judged over the worked leads"))
+    rows = [{"label": c["criterion"], "rate": c.get("rate_when_fires"), "lo": None, "hi": None,
+             "other": c.get("rate_otherwise"),
+             "text": f"{pct(c.get('rate_when_fires'))} when it fires · {pct(c.get('rate_otherwise'))} otherwise",
+             "data": {"criterion": c["criterion"], "rate": c.get("rate_when_fires"),
+                      "rate_otherwise": c.get("rate_otherwise")},
+             "colour": {"against": H.VERMILLION, "no signal": H.GREY}.get(c.get("verdict"), H.BLUE)}
+            for c in crit]
+    page.add(H.figure(svg.intervals(rows, label="Conversion when each criterion fires"),
+                      "Conversion rate of the worked leads a criterion fires for (filled dot) and of those it does "
+                      "not fire for (hollow dot); grey: no detectable signal, vermillion: predicts against its "
+                      "points."))
+    page.add(H.table(["criterion", "points", "fires", "rate fires", "rate not", "lift (95% CI)", "q", "AUC −",
+                      "verdict"],
+                     [[c["criterion"], "tiers" if c.get("points") is None else printer.points(c["points"]),
+                       f"{num(c.get('fires'))} ({pct(c.get('fire_rate'))})", pct(c.get("rate_when_fires")),
+                       pct(c.get("rate_otherwise")), _lift(c), pvalue(c.get("q_value")),
+                       "-" if c.get("auc_contribution") is None else f"{c['auc_contribution']:+.3f}",
+                       c.get("verdict", "")] for c in crit], right=(1, 2, 3, 4, 6, 7)))
+
+
 def _signals(page: H.Page, doc: dict) -> None:
     ms = doc.get("missed_signals")
     if not ms:
         return
     page.add(H.h2("Missed signals"))
-    page.add(H.para(f"More common among converting cherry-picks ({ms['converting_cherry_picks']:,}) than among "
-                    f"non-converting ones ({ms['non_converting_cherry_picks']:,}); at least {ms['min_support']} "
-                    "converting. * = meaningful after correcting for the number of signals tested.", cls="note"))
+    v1 = "converting_cherry_picks" in ms
+    if v1:
+        page.add(H.para(f"More common among converting cherry-picks ({ms['converting_cherry_picks']:,}) than among "
+                        f"non-converting ones ({ms['non_converting_cherry_picks']:,}); at least {ms['min_support']} "
+                        "converting. * = meaningful after correcting for the number of signals tested.", cls="note"))
+    else:
+        page.add(H.para(f"Worked leads: {num(ms.get('converting'))} converted, {num(ms.get('not_converting'))} not; "
+                        f"{num(ms.get('tested'))} signals tested, {num(ms.get('meaningful'))} meaningful after "
+                        "correcting for the number tested (*).", cls="note"))
     if ms.get("top_unscored"):
         page.add(H.para(H.join(["Top signal no criterion scores: ", H.tag("strong", ms["top_unscored"]), "."])))
         if ms.get("suggestion"):
             page.add(H.para(H.join(["A criterion for it, to weigh and test: ", H.tag("code", ms["suggestion"])])))
+    if ms.get("top_against"):
+        page.add(H.para(H.join(["Strongest signal against conversion: ", H.tag("strong", ms["top_against"]), "."])))
+    if ms.get("excluded_keys"):
+        page.add(H.para("Not used as signals (they identify rather than describe): "
+                        + ", ".join(f"{e.get('key')} ({e.get('reason')})" for e in ms["excluded_keys"]) + ".",
+                        cls="note"))
     sig = ms.get("signals") or []
     if not sig:
         page.add(H.para("No signal to show.", cls="note"))
         return
-    rows = [[r["label"], f"{r['converting']:,} ({pct(r['converting_share'])})",
-             f"{r['not_converting']:,} ({pct(r['not_converting_share'])})",
-             "∞" if r["lift"] is None else f"{r['lift']:.2f}", pvalue(r["p_value"]),
-             pvalue(r.get("q_value")) + (" *" if r.get("meaningful") else ""),
-             ", ".join(r.get("scored_by") or []) or "— not scored"] for r in sig]
-    head = ["signal", "converting", "not converting", "lift", "p", "q", "scored by"]
-    page.add(H.table(head, rows[:10], right=(1, 2, 3, 4, 5)))
-    if len(rows) > 10:
-        page.add(H.details(f"All {len(rows)} signals", H.table(head, rows, right=(1, 2, 3, 4, 5))))
+
+    def star(r):
+        return pvalue(r.get("q_value")) + (" *" if r.get("meaningful") else "")
+
+    scored = lambda r: ", ".join(r.get("scored_by") or []) or "— not scored"  # noqa: E731
+    if v1:
+        head = ["signal", "converting", "not converting", "lift", "p", "q", "scored by"]
+        rows = [[r["label"], f"{r['converting']:,} ({pct(r['converting_share'])})",
+                 f"{r['not_converting']:,} ({pct(r['not_converting_share'])})",
+                 "∞" if r["lift"] is None else f"{r['lift']:.2f}", pvalue(r["p_value"]), star(r), scored(r)]
+                for r in sig]
+        right = (1, 2, 3, 4, 5)
+        shown = rows[:10]
+    else:
+        head = ["signal", "leads", "rate with", "rate without", "lift (95% CI)", "q", "scored by"]
+        rows = [[r["label"], num(r.get("leads")), pct(r.get("rate_with")), pct(r.get("rate_without")), _lift(r),
+                 star(r), scored(r)] for r in sig]
+        right = (1, 2, 3, 5)
+        top = [k for k, r in enumerate(sig) if r.get("meaningful")][:10] or list(range(min(5, len(sig))))
+        shown = [rows[k] for k in top]
+    page.add(H.table(head, shown, right=right))
+    if len(rows) > len(shown):
+        page.add(H.details(f"All {len(rows)} signals", H.table(head, rows, right=right)))
 
 
 def _sweep(page: H.Page, doc: dict) -> None:

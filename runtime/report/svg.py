@@ -230,7 +230,8 @@ def histogram(bins: list[dict], *, label: str, lo: float, hi: float, marks: list
 def intervals(rows: list[dict], *, label: str, width: float = 720, reference: tuple[str, float] | None = None,
               colour: str = BLUE) -> Markup:
     """Rates on a 0–100% axis, a dot with its confidence interval as a whisker:
-    `{"label", "rate", "lo", "hi", "text", "data", "colour"?}` (rate None: nothing to draw)."""
+    `{"label", "rate", "lo", "hi", "text", "data", "colour"?, "other"?}` (rate None: nothing to draw;
+    `other`: a second rate drawn as a hollow dot joined to the first, e.g. the rate without)."""
     lw = _label_col(r["label"] for r in rows)
     tw = 150
     x0, x1 = lw, width - tw
@@ -254,6 +255,10 @@ def intervals(rows: list[dict], *, label: str, width: float = 720, reference: tu
             s.text(x0 + 4, y + 4, r.get("text") or "no worked leads", fill=MUTED, size=11)
             continue
         c = r.get("colour", colour)
+        if r.get("other") is not None:   # a second rate to compare with: a hollow dot, joined to the first
+            s.line(X(r["other"]), y, X(r["rate"]), y, stroke="#b8bec6", width=2)
+            s.circle(X(r["other"]), y, 4, "#ffffff", stroke=c, stroke_width="1.5", cls="other",
+                     data={"label": full, "value": r["other"]})
         if r.get("lo") is not None:
             s.line(X(r["lo"]), y, X(r["hi"]), y, stroke=c, width=2)
             s.line(X(r["lo"]), y - 4, X(r["lo"]), y + 4, stroke=c, width=1.5)
