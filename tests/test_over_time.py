@@ -96,12 +96,13 @@ def test_timeline_band_changes_follow_the_half_life(rules):
         assert s["scores"]["engagement"] == by_hand([got], dt.date.fromisoformat(s["date"]))
     assert [c["date"] for c in t["changes"]] == [got.isoformat(), (got + dt.timedelta(days=t_cross)).isoformat()]
     up, down = t["changes"]
-    assert up["dimensions"][0]["events"] == 40 and up["dimensions"][0]["time"] == 0
+    assert up["dimensions"][0]["events"] == 40 and up["dimensions"][0]["decay"] == 0
     assert up["route"] == {"from": 'nurture "education"', "to": 'sales "hot-leads" within 1 day'}
     assert up["events"][0]["criteria"] == [{"dimension": "engagement", "criterion": "Demo", "points": 40, "fires": True}]
     d = down["dimensions"][0]
     assert d["events"] == 0 and d["band"] == ["hot", "cold"]
-    assert d["time"] == round2(by_hand([got], end.replace(day=8)) - by_hand([got], end.replace(day=7)))
+    assert d["half_life_days"] == HL
+    assert d["decay"] == round2(by_hand([got], end.replace(day=8)) - by_hand([got], end.replace(day=7)))
     # the text names the decay and the event
     r = run("explain", rules, "--lead", lead, "--from", start, "--to", end)
     assert r.exit_code == 0, r.output
@@ -262,7 +263,7 @@ def test_simulate_over_time_with_accounts_matches_scoring_each_date():
     assert r.exit_code == 0, r.output
     rep = json.loads(r.output)["runs"][0]
     for d in rep["dates"]:
-        one = json.loads(run("simulate", ACME, "--as-of", d["date"], "--format", "json").output)["runs"][0]
+        one = json.loads(run("simulate", ACME, "--as-of", d["date"], "--format", "json").stdout)["runs"][0]
         want = {(q["route"], q["queue"]): q["count"] for q in one["queues"]}
         got = {(x["route"], x["queue"]): x["standing"] for x in d["routes"] if x["standing"]}
         assert got == {k: v for k, v in want.items() if v}

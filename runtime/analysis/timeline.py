@@ -116,7 +116,7 @@ def _change(engine, at: AtDate, lead: Lead, p: dt.date, d: dt.date, rp: Result, 
     """Why the lead's result differs between date `p` and the later date `d`.
 
     The lead is scored at `d` without the events of (p, d] (`old`): `old - rp` is what time alone did
-    (decay, `days since`, `within` windows), `rd - old` what the new events did. Both are differences
+    ("decay": decay, `days since`, `within` windows), `rd - old` what the new events did ("events"). Both are differences
     of the engine's own rounded scores, so they add up to the change exactly."""
     po, do = p.toordinal(), d.toordinal()
     new = [e for e in lead.events if po < e.day <= do]
@@ -131,8 +131,9 @@ def _change(engine, at: AtDate, lead: Lead, p: dt.date, d: dt.date, rp: Result, 
             continue
         row = {"dimension": dim, "from": a, "to": b,
                "events": round2(b - o) if o is not None else None,
-               "time": round2(o - a) if o is not None else None,
-               "decay": has_decay(engine, dim)}
+               # the rest: decay, and any other effect of time passing (`days since`, `within`)
+               "decay": round2(o - a) if o is not None else None,
+               "half_life_days": half_life(engine, dim)}
         ba, bb = rp.bands.get(dim), rd.bands.get(dim)
         row["band"] = [ba, bb] if ba != bb else None
         dims.append(row)
@@ -165,13 +166,13 @@ def engine_dims(engine) -> list[str]:
     return [s.dim for s in engine.checked.file.of(n.Score)]
 
 
-def has_decay(engine, dim: str) -> bool:
+def half_life(engine, dim: str) -> float | None:
     from dsl import nodes as n
 
     for s in engine.checked.file.of(n.Score):
         if s.dim == dim:
-            return s.half_life is not None
-    return False
+            return s.half_life.days if s.half_life is not None else None
+    return None
 
 
 def timeline(engine, lead: Lead, dates: list[dt.date], members: Iterable[Lead] = ()) -> dict:

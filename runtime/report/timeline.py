@@ -26,8 +26,8 @@ def change_lines(ch: dict) -> list[str]:
         why = []
         if d["events"]:
             why.append(f"events {_signed(d['events'])}")
-        if d["time"]:
-            why.append(f"{'decay' if d['decay'] else 'time'} {_signed(d['time'])}")
+        if d["decay"]:
+            why.append(f"{'decay' if d['half_life_days'] else 'time'} {_signed(d['decay'])}")
         s = f"{d['dimension']} {_num(d['from'])} → {_num(d['to'])}"
         if why:
             s += f" ({', '.join(why)})"
