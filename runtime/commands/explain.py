@@ -26,8 +26,7 @@ from runtime.commands.options import DATE, Failure, as_of_option, input_options,
 @as_of_option
 def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of,
             date_from=None, date_to=None, every=None, next_step=False):
-    """Show why one lead gets its scores, grade and route, criterion by criterion; with --from/--to, how
-    they change over time; with --next, what would move it up."""
+    """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
     from runtime.backends.closure import date_ordinal

@@ -140,7 +140,7 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
 def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers,
              date_from=None, date_to=None, every=None):
     """Score a sample of leads and report grades, routes, score histograms and criteria; check the
-    file's simulation guardrails (exit 1 when one breaks). With --from/--to: the sales load per date."""
+    file's simulation guardrails (exit 1 when one breaks)."""
     from runtime.report import simulate as simreport
     from runtime.io.writers import ScoredWriter
     from runtime.backends.load import load_rules
