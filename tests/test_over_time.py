@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cli
 from dsl.formatter import format_text
@@ -338,3 +340,37 @@ def test_docs_over_time_examples_run():
         for line in out.splitlines():
             if line.strip() and not line.startswith("..."):
                 assert line.rstrip() in r.output, (cmd, line)
+
+
+def test_next_combines_field_changes_when_no_single_one_reaches_a_band():
+    # profile 30 = Manager 15 + Mid-market 15; B starts at 60. Single changes: Seniority to the top tier
+    # +20, Target industry +20, Target country +10, Enterprise +25 but Mid-market -15 = +10: none
+    # reaches 60 alone; the two biggest (net) do: 30 + 20 + 20 = 70.
+    lead = {"id": "M", "email": "max@steelco.com", "title": "IT Manager", "company_size": 300,
+            "industry": "Retail", "country": "BR"}
+    d = json.loads(run("explain", ACME, "--lead", json.dumps(lead), "--next", "--as-of", "2026-11-01",
+                       "--format", "json").output)
+    assert d["scores"]["profile"] == 30
+    combo = [s for s in d["steps"] if s["kind"] == "fields"]
+    assert len(combo) == 1
+    s = combo[0]
+    assert s["cost"] == 2 and s["criterion"] == "Seniority + Target industry"
+    assert s["change"] == 'title = "Chief", industry = "Software"'
+    assert s["verified"]["scores"]["profile"] == 70 == s["predicted_score"] and s["verified"]["grade"] == "B4"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=6), st.integers(min_value=1, max_value=5))
+def test_timeline_events_plus_decay_is_the_change(rules, offsets, every):
+    """Property: every change's `events + decay` is the dimension's change, and each score is the formula's."""
+    days = [dt.date(2026, 10, 1) + dt.timedelta(days=o) for o in offsets]
+    lead = json.dumps(_lead_json("P", days))
+    t = json.loads(run("explain", rules, "--lead", lead, "--from", "2026-10-01", "--to", "2026-11-10",
+                       "--every", every, "--format", "json").output)
+    for s in t["dates"]:
+        assert s["scores"]["engagement"] == by_hand(days, dt.date.fromisoformat(s["date"]))
+    for c in t["changes"]:
+        for d in c["dimensions"]:
+            assert round2(d["events"] + d["decay"]) == round2(d["to"] - d["from"])
+            if not any(c["previous_date"] < x.isoformat() <= c["date"] for x in days):
+                assert d["events"] == 0

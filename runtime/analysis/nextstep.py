@@ -211,6 +211,7 @@ def next_steps(engine, lead: Lead, asof: int, members=()) -> dict:
     for spec, p in zip(specs, base.points):
         sums[spec.dim] = sums.get(spec.dim, 0) + p
     steps = []
+    cands = []   # field changes, one criterion each: combined when no single one reaches a band
 
     def verify(new_lead: Lead, when: int = asof) -> Result:
         return at(new_lead, when)
@@ -238,11 +239,14 @@ def next_steps(engine, lead: Lead, asof: int, members=()) -> dict:
         better_grade, better_route = _better(base, r, graded)
         if not (better_grade or better_route):
             return False
+        group = spec if isinstance(spec, list) else [spec]
+        mine = {x.index for x in group}
         side = []
         for s2, a, b in zip(specs, base.points, r.points):
-            if s2.index != spec.index and round2(b - a):
+            if s2.index not in mine and round2(b - a):
                 side.append({"criterion": s2.key, "points": round2(b - a)})
-        steps.append({"criterion": spec.key, "dimension": dim, "kind": kind, "change": change, "cost": cost,
+        steps.append({"criterion": " + ".join(x.key for x in group), "dimension": dim, "kind": kind,
+                      "change": change, "cost": cost,
                       "points": round2(gain), "target": {"dimension": dim, "band": band},
                       "predicted_score": predicted, "verified": {
                           "scores": dict(r.scores), "bands": dict(r.bands), "grade": r.grade,
@@ -316,15 +320,20 @@ def next_steps(engine, lead: Lead, asof: int, members=()) -> dict:
         elif c.kind == "when":
             if c.points <= 0 or base.fired[i]:
                 continue
-            _when_step(spec, c.cond, c.points, checked, lead, asof, base, dims, grades, targets, predict, verify,
-                       reaches, record, out, i, dim)
+            cand = _when_step(spec, c.cond, c.points, checked, lead, asof, base, dims, grades, targets, predict,
+                              verify, reaches, record, out, i, dim)
+            if cand:
+                cands.append(cand)
         else:
             cur = base.points[i]
             for tier in c.tiers:
                 if tier.points <= cur or tier.cond is None:
                     continue
-                _when_step(spec, tier.cond, tier.points - cur, checked, lead, asof, base, dims, grades, targets,
-                           predict, verify, reaches, record, out, i, dim, tier_points=tier.points)
+                cand = _when_step(spec, tier.cond, tier.points - cur, checked, lead, asof, base, dims, grades,
+                                  targets, predict, verify, reaches, record, out, i, dim, tier_points=tier.points)
+                if cand:
+                    cands.append(cand)
+    _combine(cands, steps, lead, base, dims, sums, targets, verify, reaches, record, checked)
     steps.sort(key=lambda s: (s["cost"], s["points"], s["criterion"]))
     # one proposal per (criterion, outcome): the cheapest
     seen = set()
@@ -369,14 +378,68 @@ def _when_step(spec, cond, gain, checked, lead, asof, base, dims, grades, target
         return
     r = verify(new)
     new_pts = tier_points if tier_points is not None else spec.node.points
+    # for combining: what the change did to the dimension, side effects included (a new company size
+    # that switches one tier on may switch another off)
+    cand = (spec, dim, vals, r.scores[dim] - base.scores[dim]) if kind == "fields" and r.disqualified is None else None
     for band, th in targets(dim):
         if reaches(r, dim, band):
             if record(spec, kind, change, cost, r.points[i] - base.points[i], predict(dim, i, new_pts), r, dim, band,
                       **({"events": 1} if kind == "events" else {"fields": cost})):
-                return
+                return cand
     # the points alone do not reach a band; a route may still improve (kept only if it does)
     record(spec, kind, change, cost, r.points[i] - base.points[i], predict(dim, i, new_pts), r, dim, base.bands[dim],
            **({"events": 1} if kind == "events" else {"fields": cost}))
+    return cand
+
+
+def _combine(cands, steps, lead, base, dims, sums, targets, verify, reaches, record, checked):
+    """When no single field change reaches the next band of a dimension, the fewest that do together:
+    the biggest gains first (one per criterion, no two asking different values of one field)."""
+    by_dim: dict[str, list] = {}
+    for spec, dim, vals, gain in cands:
+        best = by_dim.setdefault(dim, {})
+        if gain > 0 and (spec.index not in best or best[spec.index][3] < gain):
+            best[spec.index] = (spec, dim, vals, gain)
+    for dim, best in by_dim.items():
+        order = sorted(best.values(), key=lambda c: (-c[3], c[0].index))
+        if len(order) < 2:
+            continue
+        sc = dims[dim]
+        for band, th in targets(dim):
+            if any(s["dimension"] == dim and s["kind"] == "fields" and reaches_band(s, dim, band, checked)
+                   for s in steps):
+                break   # one change already reaches it
+            chosen, vals, total = [], {}, 0.0
+            for spec, _d, v, gain in order:
+                if any(k in vals and vals[k] != x for k, x in v.items()):
+                    continue
+                chosen.append(spec)
+                vals.update(v)
+                total += gain
+                predicted = round2(min(max(sums[dim] + total, sc.floor), sc.max))
+                if predicted >= th:
+                    break
+            else:
+                continue
+            if len(chosen) < 2:
+                continue
+            fields = dict(lead.fields)
+            fields.update(vals)
+            r = verify(replace(lead, fields=fields))
+            if reaches(r, dim, band):
+                change = ", ".join(_field_text(k, v, checked.fields) for k, v in vals.items())
+                gain = sum(r.points[s.index] - base.points[s.index] for s in chosen)
+                record(chosen, "fields", change, len(vals), gain, predicted, r, dim, band, fields=len(vals))
+                break
+
+
+def reaches_band(step: dict, dim: str, band: str, checked) -> bool:
+    """Whether a recorded step's verified band in `dim` is `band` or better."""
+    for g in checked.file.of(n.Grade):
+        if g.dim == dim:
+            names = [b.name for b in g.bands]
+            return names.index(step["verified"]["bands"][dim]) <= names.index(band)
+    return False
 
 
 def _has_event(cond):
