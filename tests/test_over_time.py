@@ -194,6 +194,10 @@ def test_simulate_new_entries_sum_to_the_leads_that_crossed(rules, tmp_path):
         row = {x["route"]: x for x in d["routes"]}
         assert row["sales"]["left"] == row["nurture"]["entered"]
         assert row["sales"]["standing"] + row["nurture"]["standing"] == 60
+    # standing moves by entries minus leaves, date after date
+    for prev, cur in zip(rep["dates"], rep["dates"][1:]):
+        for a, b in zip(prev["routes"], cur["routes"]):
+            assert b["standing"] == a["standing"] + b["entered"] - b["left"]
     got_due = {dt.date.fromisoformat(x["date"]): x["count"] for x in rep["due"]}
     assert got_due == due
     assert any(x["after_range"] for x in rep["due"]) == (max(due) > end)
@@ -217,6 +221,10 @@ def test_simulate_flow_guardrail(rules, tmp_path):
                    f"{peak} per day on" in r.output
         else:
             assert "over-time guardrails: 1 passed, 0 failed" in r.output
+        md = run("simulate", p, "--from", "2026-10-01", "--to", "2026-10-30", "--format", "markdown")
+        assert md.exit_code == code
+        assert ("❌" if code else "✅") + f' `expect new leads in route sales "hot-leads" per day at most {limit}`' \
+            in md.stdout
         # a one-date run does not check it, and says so
         r = run("simulate", p, "--as-of", "2026-10-30")
         assert r.exit_code == 0 and "is checked by `leadrules simulate --from DATE --to DATE`" in r.output
