@@ -382,3 +382,31 @@ def test_timeline_events_plus_decay_is_the_change(rules, offsets, every):
             assert round2(d["events"] + d["decay"]) == round2(d["to"] - d["from"])
             if not any(c["previous_date"] < x.isoformat() <= c["date"] for x in days):
                 assert d["events"] == 0
+
+
+def test_next_uncapped_each_proposes_as_many_events_as_the_gap_needs(tmp_path):
+    # +3 per click, no cap; the lead has 2 clicks today (6), band "warm" at 20: (20 - 6) / 3 -> 5 more
+    p = tmp_path / "c.rules"
+    p.write_text('''ruleset "c" version 1
+fields { email: text }
+events { email_click }
+score engagement "Interest" max 100 {
+  "Clicks" +3 each email_click
+}
+grade engagement {
+  warm when >= 20
+  cold otherwise
+}
+route {
+  warm      -> sales "inbound" within 2 days
+  otherwise -> nurture "all"
+}
+''')
+    lead = {"id": "C", "email": "c@d.com", "events": [{"type": "email_click", "at": "2026-11-01"}] * 2}
+    d = json.loads(run("explain", p, "--lead", json.dumps(lead), "--next", "--as-of", "2026-11-01",
+                       "--format", "json").output)
+    assert d["scores"]["engagement"] == 6
+    (s,) = d["steps"]
+    assert s["events"] == s["predicted_events"] == math.ceil((20 - 6) / 3) == 5
+    assert s["verified"]["scores"]["engagement"] == 21 and s["verified"]["grade"] == "warm"
+    assert s["by"] is None and s["lasts_until"] is None   # no decay: no deadline, it lasts

@@ -283,8 +283,9 @@ def next_steps(engine, lead: Lead, asof: int, members=()) -> dict:
                 continue
             attrs = {k: v for k, v in attrs.items() if v is not None}
             cur_raw = base.raw[i]
-            kmax = 1 if c.max is None else max(1, math.ceil((c.max - base.points[i]) / P - 1e-9))
-            kmax = min(kmax, 100)
+            # the most events worth proposing: up to the cap, or (uncapped) across the dimension's range
+            room = (c.max - base.points[i]) if c.max is not None else (dims[dim].max - dims[dim].floor)
+            kmax = min(max(1, math.ceil(room / P - 1e-9)), 100)
             found_route = False
             for band, th in targets(dim):
                 # the rules' arithmetic: k events today, each worth P (no decay at age 0), then the cap
