@@ -88,6 +88,20 @@ def _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_
     from runtime.analysis import timeline as tl
     from runtime.report.term import console, is_tty
 
+    # the options first, so that a mistake is reported before the leads file is read again
+    dates = None
+    if next_step:
+        if date_from is not None or date_to is not None or every is not None:
+            raise click.UsageError("--next goes with --as-of, not with --from/--to/--every")
+    else:
+        if as_of is not None:
+            raise click.UsageError("--as-of goes with one date; a timeline takes --from and --to")
+        if date_from is None or date_to is None:
+            raise click.UsageError("a timeline needs both --from DATE and --to DATE")
+        if every is not None and every < 1:
+            raise click.BadParameter(f"{every} is not a step: give a whole number of days, 1 or more",
+                                     param_hint="'--every'")
+        dates = tl.date_range(date_from, date_to, every or 1)
     members = []
     if leads_path is not None:
         from runtime.io.readers import LeadReader
@@ -96,8 +110,6 @@ def _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_
         members = tl.account_members(engine, lead, LeadReader(leads_path, schema, events_path=events_path,
                                                               on_bad_row="skip"))
     if next_step:
-        if date_from is not None or date_to is not None or every is not None:
-            raise click.UsageError("--next goes with --as-of, not with --from/--to/--every")
         from runtime.analysis import nextstep
         from runtime.backends.closure import date_ordinal
         from runtime.report import nextstep as render
@@ -110,16 +122,9 @@ def _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_
         else:
             console().print(render.as_text(d, is_tty()))
         return
-    if as_of is not None:
-        raise click.UsageError("--as-of goes with one date; a timeline takes --from and --to")
-    if date_from is None or date_to is None:
-        raise click.UsageError("a timeline needs both --from DATE and --to DATE")
-    if every is not None and every < 1:
-        raise click.BadParameter(f"{every} is not a step: give a whole number of days, 1 or more",
-                                 param_hint="'--every'")
     from runtime.report import timeline as render
 
-    t = tl.timeline(engine, lead, tl.date_range(date_from, date_to, every or 1), members)
+    t = tl.timeline(engine, lead, dates, members)
     if fmt == "json":
         click.echo(render.as_json(t))
     elif fmt == "markdown":
