@@ -143,6 +143,10 @@ def test_bad_ranges_exit_2(rules):
     assert r.exit_code == 2 and "is after --to" in r.output
     r = run("simulate", rules, "--leads", "x.jsonl", "--from", "2026-10-01", "--to", "2026-10-05", "--every", "-1")
     assert r.exit_code == 2
+    f = Path(rules).with_name("one.jsonl")
+    f.write_text(json.dumps(_lead_json("L1", [])) + "\n")
+    r = run("simulate", rules, "--leads", f, "--from", "2026-01-01", "--to", "2026-12-31", "--format", "json")
+    assert r.exit_code == 0 and "note: 365 dates: each lead is scored 366 times" in r.stderr
     with pytest.raises(Failure):
         date_range(dt.date(2026, 1, 1), dt.date(2026, 1, 1) + dt.timedelta(days=MAX_DATES), 1)
     assert len(date_range(dt.date(2026, 1, 1), dt.date(2026, 1, 1) + dt.timedelta(days=MAX_DATES - 1), 1)) == MAX_DATES

@@ -217,6 +217,9 @@ def _flow_text(e) -> str:
     return flow_expect_text(e)
 
 
+LONG_RANGE = 92   # dates (a quarter, day by day) beyond which --from/--to warns about its cost
+
+
 def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine,
                workers, date_from, date_to, every):
     """`--from/--to [--every N]`: one pass over each run's leads, every lead scored at every date
@@ -243,6 +246,10 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
     if workers is not None:
         raise click.UsageError("--workers is not used with --from/--to (one pass in one process)")
     dates = date_range(date_from, date_to, every or 1)
+    if len(dates) > LONG_RANGE:
+        # the cost is dates x leads scorings (docs/over-time.md): say so before a long wait
+        click.echo(f"note: {len(dates):,} dates: each lead is scored {len(dates) + 1:,} times; "
+                   f"--every 7 would take about a seventh of the time", err=True)
     rules = load_rules(file)
     runs = _plan(rules, file, leads_path, events_path, dates[-1], pick)
     schema = schema_of(rules, id_field)
