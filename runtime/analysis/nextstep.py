@@ -192,260 +192,259 @@ def _field_text(k, v, types) -> str:
 
 
 def next_steps(engine, lead: Lead, asof: int, members=()) -> dict:
-    checked = engine.checked
-    rf = checked.file
-    at = AtDate(engine, members)
-    base = at(lead, asof)
-    day = dt.date.fromordinal(asof)
-    out = {"version": 1, "id": lead.id, "as_of": day.isoformat(), "scores": dict(base.scores),
-           "bands": dict(base.bands), "grade": None if base.disqualified else base.grade,
-           "disqualified": base.disqualified, "route": route_label(base.route, base.queue, base.sla),
-           "steps": [], "not_exact": [], "considered": 0}
-    if base.disqualified is not None:
-        out["not_exact"].append(f'the lead is disqualified ("{base.disqualified}"): it gets no scores, and no '
-                                "added event or field value lifts a disqualification")
-        return out
-    grades = {g.dim: [(b.name, b.threshold) for b in g.bands] for g in rf.of(n.Grade)}
-    graded = [(d, [b for b, _ in grades[d]]) for d in engine_dims(engine) if d in grades]
-    if not graded:
-        out["not_exact"].append("the file has no grade blocks: there is no better grade to reach")
-        return out
-    specs = list(engine.criteria)
-    dims = {s.dim: s for s in rf.of(n.Score)}
-    sums = {}
-    for spec, p in zip(specs, base.points):
-        sums[spec.dim] = sums.get(spec.dim, 0) + p
-    steps = []
-    cands = []   # field changes, one criterion each: combined when no single one reaches a band
+    """The next step up for `lead` as of `asof` (a date ordinal); `members`: the rest of its account."""
+    return _Search(engine, lead, asof, members).run()
 
-    def verify(new_lead: Lead, when: int = asof) -> Result:
-        return at(new_lead, when)
 
-    def reaches(r: Result, dim: str, band: str) -> bool:
-        names = [b for b, _ in grades[dim]]
-        return r.disqualified is None and names.index(r.bands[dim]) <= names.index(band)
+class _Search:
+    """One lead's search: its result today, the criteria of its graded dimensions, the steps found."""
 
-    def targets(dim: str):
+    def __init__(self, engine, lead: Lead, asof: int, members):
+        self.engine = engine
+        self.checked = engine.checked
+        self.lead = lead
+        self.asof = asof
+        self.day = dt.date.fromordinal(asof)
+        self.at = AtDate(engine, members)
+        self.members = list(members)
+        self.base = self.at(lead, asof)
+        rf = self.checked.file
+        self.grades = {g.dim: [(b.name, b.threshold) for b in g.bands] for g in rf.of(n.Grade)}
+        self.graded = [(d, [b for b, _ in self.grades[d]]) for d in engine_dims(engine) if d in self.grades]
+        self.specs = list(engine.criteria)
+        self.dims = {sc.dim: sc for sc in rf.of(n.Score)}
+        self.sums: dict[str, float] = {}
+        for spec, p in zip(self.specs, self.base.points):
+            self.sums[spec.dim] = self.sums.get(spec.dim, 0) + p
+        self.steps: list[dict] = []
+        self.cands: list[tuple] = []   # field changes, one criterion each: combined when none reaches alone
+        self.not_exact: list[str] = []
+
+    # -- helpers --
+    def verify(self, new_lead: Lead, when: int | None = None) -> Result:
+        return self.at(new_lead, self.asof if when is None else when)
+
+    def band_index(self, dim: str, band: str) -> int:
+        return [b for b, _ in self.grades[dim]].index(band)
+
+    def reaches(self, r: Result, dim: str, band: str) -> bool:
+        return r.disqualified is None and self.band_index(dim, r.bands[dim]) <= self.band_index(dim, band)
+
+    def targets(self, dim: str) -> list[tuple[str, float | None]]:
         """The bands above the lead's current one in `dim`, nearest first."""
-        names = [b for b, _ in grades[dim]]
-        i = names.index(base.bands[dim])
-        return [(names[j], grades[dim][j][1]) for j in range(i - 1, -1, -1)]
+        bands = self.grades[dim]
+        i = self.band_index(dim, self.base.bands[dim])
+        return [bands[j] for j in range(i - 1, -1, -1)]
 
-    def predict(dim: str, i: int, new_points: float) -> float:
-        sc = dims[dim]
-        s = sums[dim] - base.points[i] + new_points
-        return round2(min(max(s, sc.floor), sc.max))
+    def predict(self, dim: str, total_gain: float) -> float:
+        """The dimension's score with `total_gain` more points: clamped and rounded as the engine does."""
+        sc = self.dims[dim]
+        return round2(min(max(self.sums[dim] + total_gain, sc.floor), sc.max))
 
-    def add_events(et: str, attrs: dict, k: int, on: int) -> Lead:
+    def with_events(self, et: str, attrs: dict, k: int, on: int) -> Lead:
         evs = [Event(et, on, dict(attrs), dt.date.fromordinal(on).isoformat()) for _ in range(k)]
-        return replace(lead, events=list(lead.events) + evs)
+        return replace(self.lead, events=list(self.lead.events) + evs)
 
-    def record(spec, kind, change, cost, gain, predicted, r: Result, dim, band, **extra):
-        better_grade, better_route = _better(base, r, graded)
+    def with_fields(self, vals: dict) -> Lead:
+        fields = dict(self.lead.fields)
+        fields.update(vals)
+        return replace(self.lead, fields=fields)
+
+    def record(self, group, kind, change, cost, gain, predicted, r: Result, dim, band, **extra) -> bool:
+        """Keep a verified step if it is better; `group`: the criteria (CritSpecs) it is about."""
+        better_grade, better_route = _better(self.base, r, self.graded)
         if not (better_grade or better_route):
             return False
-        group = spec if isinstance(spec, list) else [spec]
         mine = {x.index for x in group}
-        side = []
-        for s2, a, b in zip(specs, base.points, r.points):
-            if s2.index not in mine and round2(b - a):
-                side.append({"criterion": s2.key, "points": round2(b - a)})
-        steps.append({"criterion": " + ".join(x.key for x in group), "dimension": dim, "kind": kind,
-                      "change": change, "cost": cost,
-                      "points": round2(gain), "target": {"dimension": dim, "band": band},
-                      "predicted_score": predicted, "verified": {
-                          "scores": dict(r.scores), "bands": dict(r.bands), "grade": r.grade,
-                          "route": route_label(r.route, r.queue, r.sla)},
-                      "exact": predicted == r.scores.get(dim),
-                      "better_grade": better_grade, "better_route": better_route,
-                      "also_changes": side, **extra})
+        side = [{"criterion": s2.key, "points": round2(b - a)}
+                for s2, a, b in zip(self.specs, self.base.points, r.points) if s2.index not in mine and round2(b - a)]
+        self.steps.append({"criterion": " + ".join(x.key for x in group), "dimension": dim, "kind": kind,
+                           "change": change, "cost": cost, "points": round2(gain),
+                           "target": {"dimension": dim, "band": band}, "predicted_score": predicted,
+                           "verified": {"scores": dict(r.scores), "bands": dict(r.bands), "grade": r.grade,
+                                        "route": route_label(r.route, r.queue, r.sla)},
+                           "exact": predicted == r.scores.get(dim),
+                           "better_grade": better_grade, "better_route": better_route,
+                           "also_changes": side, **extra})
         return True
 
-    for spec in specs:
-        dim = spec.dim
-        if dim not in grades:
-            continue
-        c = spec.node
-        i = spec.index
-        out["considered"] += 1
-        if c.kind == "each":
-            P = c.points
-            if P <= 0:
+    # -- the walk --
+    def run(self) -> dict:
+        base = self.base
+        out = {"version": 1, "id": self.lead.id, "as_of": self.day.isoformat(), "scores": dict(base.scores),
+               "bands": dict(base.bands), "grade": None if base.disqualified else base.grade,
+               "disqualified": base.disqualified, "route": route_label(base.route, base.queue, base.sla),
+               "steps": [], "not_exact": self.not_exact, "considered": 0}
+        if base.disqualified is not None:
+            self.not_exact.append(f'the lead is disqualified ("{base.disqualified}"): it gets no scores, and no '
+                                  "added event or field value lifts a disqualification")
+            return out
+        if not self.graded:
+            self.not_exact.append("the file has no grade blocks: there is no better grade to reach")
+            return out
+        for spec in self.specs:
+            if spec.dim not in self.grades:
                 continue
-            et = c.filter.event
-            if et is None:
-                out["not_exact"].append(f"{spec.key}: `each event` counts any event; propose one of its kinds instead")
-                continue
-            try:
-                attrs = _Witness(checked, None, asof, et).solve(c.filter.where) if c.filter.where is not None else {}
-            except Unsolvable as e:
-                out["not_exact"].append(f"{spec.key}: no event to propose ({e})")
-                continue
-            attrs = {k: v for k, v in attrs.items() if v is not None}
-            cur_raw = base.raw[i]
-            # the most events worth proposing: up to the cap, or (uncapped) across the dimension's range
-            room = (c.max - base.points[i]) if c.max is not None else (dims[dim].max - dims[dim].floor)
-            kmax = min(max(1, math.ceil(room / P - 1e-9)), 100)
-            found_route = False
-            for band, th in targets(dim):
-                # the rules' arithmetic: k events today, each worth P (no decay at age 0), then the cap
-                k_pred = None
-                for k in range(1, kmax + 1):
-                    pts = cur_raw + k * P
-                    if c.max is not None:
-                        pts = min(pts, c.max)
-                    if predict(dim, i, pts) >= th:
-                        k_pred = k
-                        break
-                # verify; fewer may do (a new event can also stop a "gone quiet" penalty)
-                best = None
-                for k in range(1, (k_pred or kmax) + 1):
-                    r = verify(add_events(et, attrs, k, asof))
-                    if reaches(r, dim, band):
-                        best = (k, r)
-                        break
-                if best is None:
-                    continue
-                k, r = best
-                pts = cur_raw + (k_pred or k) * P
-                pts = min(pts, c.max) if c.max is not None else pts
-                by = _deadline(lambda t: reaches(verify(add_events(et, attrs, k, asof + t), asof + t), dim, band))
-                done_today = add_events(et, attrs, k, asof)
-                lasts = _deadline(lambda t: reaches(verify(done_today, asof + t), dim, band))
-                ok = record(spec, "events", f"{k} more {_event_text(et, attrs)}" if k > 1 else
-                            f"one more {_event_text(et, attrs)}", k, r.points[i] - base.points[i],
-                            predict(dim, i, pts), r, dim, band, events=k, event={"type": et, "attrs": attrs},
-                            predicted_events=k_pred,
-                            by=None if by is None else (day + dt.timedelta(days=by)).isoformat(),
-                            by_note=("no deadline within a year" if by is None else
-                                     "the last day on which the same events still reach the band"),
-                            lasts_until=None if lasts is None else (day + dt.timedelta(days=lasts)).isoformat())
-                if ok and (steps[-1]["better_route"] or found_route):
-                    break
-                found_route = found_route or ok
-        elif c.kind == "when":
-            if c.points <= 0 or base.fired[i]:
-                continue
-            cand = _when_step(spec, c.cond, c.points, checked, lead, asof, base, dims, grades, targets, predict,
-                              verify, reaches, record, out, i, dim)
-            if cand:
-                cands.append(cand)
-        else:
-            cur = base.points[i]
-            for tier in c.tiers:
-                if tier.points <= cur or tier.cond is None:
-                    continue
-                cand = _when_step(spec, tier.cond, tier.points - cur, checked, lead, asof, base, dims, grades,
-                                  targets, predict, verify, reaches, record, out, i, dim, tier_points=tier.points)
-                if cand:
-                    cands.append(cand)
-    _combine(cands, steps, lead, base, dims, sums, targets, verify, reaches, record, checked)
-    steps.sort(key=lambda s: (s["cost"], s["points"], s["criterion"]))
-    # one proposal per (criterion, outcome): the cheapest
-    seen = set()
-    for s in steps:
-        key = (s["criterion"], s["verified"]["grade"], s["verified"]["route"])
-        if key not in seen:
-            seen.add(key)
-            out["steps"].append(s)
-    if any(isinstance(x, n.Accounts) for x in rf.items):
-        out["not_exact"].append("account route lines: the account is scored again with the change "
-                                + ("(with its other leads from --leads)" if members else
-                                   "(the lead as its own account; pass --leads for the rest of it)"))
-    out["not_exact"].append("negative criteria are not proposed: a step up adds an event or a field value, "
-                            "it does not take one away")
-    return out
-
-
-def _when_step(spec, cond, gain, checked, lead, asof, base, dims, grades, targets, predict, verify, reaches, record,
-               out, i, dim, tier_points=None):
-    """A `when` criterion (or a `first of` tier) that does not hold yet: the field values (or the one
-    event) that make it hold, verified against the next band up that the points reach."""
-    change = None
-    try:
-        has = _has_event(cond)
-        if has is not None:
-            et, where = has
-            attrs = _Witness(checked, None, asof, et).solve(where) if where is not None else {}
-            attrs = {k: v for k, v in attrs.items() if v is not None}
-            new = replace(lead, events=list(lead.events) + [Event(et, asof, attrs, dt.date.fromordinal(asof).isoformat())])
-            change, cost, kind = f"one {_event_text(et, attrs)}", 1, "events"
-        else:
-            vals = _Witness(checked, lead, asof, None).solve(cond)
-            fields = dict(lead.fields)
-            fields.update(vals)
-            new = replace(lead, fields=fields)
-            types = checked.fields
-            change = ", ".join(_field_text(k, v, types) for k, v in vals.items())
-            cost, kind = len(vals), "fields"
-    except Unsolvable as e:
-        what = f"{spec.key}" + (f" (tier worth {printer.points(tier_points)})" if tier_points is not None else "")
-        out["not_exact"].append(f"{what}: {e}")
-        return
-    r = verify(new)
-    new_pts = tier_points if tier_points is not None else spec.node.points
-    # for combining: what the change did to the dimension, side effects included (a new company size
-    # that switches one tier on may switch another off)
-    cand = (spec, dim, vals, r.scores[dim] - base.scores[dim]) if kind == "fields" and r.disqualified is None else None
-    for band, th in targets(dim):
-        if reaches(r, dim, band):
-            if record(spec, kind, change, cost, r.points[i] - base.points[i], predict(dim, i, new_pts), r, dim, band,
-                      **({"events": 1} if kind == "events" else {"fields": cost})):
-                return cand
-    # the points alone do not reach a band; a route may still improve (kept only if it does)
-    record(spec, kind, change, cost, r.points[i] - base.points[i], predict(dim, i, new_pts), r, dim, base.bands[dim],
-           **({"events": 1} if kind == "events" else {"fields": cost}))
-    return cand
-
-
-def _combine(cands, steps, lead, base, dims, sums, targets, verify, reaches, record, checked):
-    """When no single field change reaches the next band of a dimension, the fewest that do together:
-    the biggest gains first (one per criterion, no two asking different values of one field)."""
-    by_dim: dict[str, list] = {}
-    for spec, dim, vals, gain in cands:
-        best = by_dim.setdefault(dim, {})
-        if gain > 0 and (spec.index not in best or best[spec.index][3] < gain):
-            best[spec.index] = (spec, dim, vals, gain)
-    for dim, best in by_dim.items():
-        order = sorted(best.values(), key=lambda c: (-c[3], c[0].index))
-        if len(order) < 2:
-            continue
-        sc = dims[dim]
-        for band, th in targets(dim):
-            if any(s["dimension"] == dim and s["kind"] == "fields" and reaches_band(s, dim, band, checked)
-                   for s in steps):
-                break   # one change already reaches it
-            chosen, vals, total = [], {}, 0.0
-            for spec, _d, v, gain in order:
-                if any(k in vals and vals[k] != x for k, x in v.items()):
-                    continue
-                chosen.append(spec)
-                vals.update(v)
-                total += gain
-                predicted = round2(min(max(sums[dim] + total, sc.floor), sc.max))
-                if predicted >= th:
-                    break
+            out["considered"] += 1
+            c = spec.node
+            if c.kind == "each":
+                self.each(spec)
+            elif c.kind == "when":
+                if c.points > 0 and not base.fired[spec.index]:
+                    self.condition(spec, c.cond, c.points)
             else:
+                cur = base.points[spec.index]
+                for tier in c.tiers:
+                    if tier.points > cur and tier.cond is not None:
+                        self.condition(spec, tier.cond, tier.points, tier=True)
+        self.combine()
+        self.steps.sort(key=lambda s: (s["cost"], s["points"], s["criterion"]))
+        seen = set()
+        for s in self.steps:   # one proposal per (criterion, outcome): the cheapest
+            key = (s["criterion"], s["verified"]["grade"], s["verified"]["route"])
+            if key not in seen:
+                seen.add(key)
+                out["steps"].append(s)
+        if self.checked.file.first(n.Accounts) is not None:
+            self.not_exact.append("account route lines: the account is scored again with the change "
+                                  + ("(with its other leads from --leads)" if self.members else
+                                     "(the lead as its own account; pass --leads for the rest of it)"))
+        self.not_exact.append("negative criteria are not proposed: a step up adds an event or a field value, "
+                              "it does not take one away")
+        return out
+
+    def each(self, spec) -> None:
+        """k more events of the criterion's kind today, for the nearest band up (and, when that band does
+        not give a better route, the first band above it that does)."""
+        c, i, dim, base = spec.node, spec.index, spec.dim, self.base
+        P = c.points
+        if P <= 0:
+            return
+        et = c.filter.event
+        if et is None:
+            self.not_exact.append(f"{spec.key}: `each event` counts any event; propose one of its kinds instead")
+            return
+        try:
+            attrs = _Witness(self.checked, None, self.asof, et).solve(c.filter.where) if c.filter.where is not None else {}
+        except Unsolvable as e:
+            self.not_exact.append(f"{spec.key}: no event to propose ({e})")
+            return
+        attrs = {k: v for k, v in attrs.items() if v is not None}
+        cur_raw = base.raw[i]
+        # the most events worth proposing: up to the cap, or (uncapped) across the dimension's range
+        sc = self.dims[dim]
+        room = (c.max - base.points[i]) if c.max is not None else (sc.max - sc.floor)
+        kmax = min(max(1, math.ceil(room / P - 1e-9)), 100)
+
+        def points_after(k: int) -> float:
+            # the rules' arithmetic: k events today, each worth P (no decay at age 0), then the cap
+            pts = cur_raw + k * P
+            return min(pts, c.max) if c.max is not None else pts
+
+        found = False
+        for band, th in self.targets(dim):
+            k_pred = next((k for k in range(1, kmax + 1)
+                           if self.predict(dim, points_after(k) - base.points[i]) >= th), None)
+            # verify; fewer may do (a new event can also stop a "gone quiet" penalty)
+            best = None
+            for k in range(1, (k_pred or kmax) + 1):
+                r = self.verify(self.with_events(et, attrs, k, self.asof))
+                if self.reaches(r, dim, band):
+                    best = (k, r)
+                    break
+            if best is None:
                 continue
-            if len(chosen) < 2:
-                continue
-            fields = dict(lead.fields)
-            fields.update(vals)
-            r = verify(replace(lead, fields=fields))
-            if reaches(r, dim, band):
-                change = ", ".join(_field_text(k, v, checked.fields) for k, v in vals.items())
-                gain = sum(r.points[s.index] - base.points[s.index] for s in chosen)
-                record(chosen, "fields", change, len(vals), gain, predicted, r, dim, band, fields=len(vals))
+            k, r = best
+            asof = self.asof
+            by = _deadline(lambda t: self.reaches(self.verify(self.with_events(et, attrs, k, asof + t), asof + t),
+                                                  dim, band))
+            done_today = self.with_events(et, attrs, k, asof)
+            lasts = _deadline(lambda t: self.reaches(self.verify(done_today, asof + t), dim, band))
+            change = (f"{k} more " if k > 1 else "one more ") + _event_text(et, attrs)
+            ok = self.record([spec], "events", change, k, r.points[i] - base.points[i],
+                             self.predict(dim, points_after(k_pred or k) - base.points[i]), r, dim, band,
+                             events=k, event={"type": et, "attrs": attrs}, predicted_events=k_pred,
+                             by=None if by is None else (self.day + dt.timedelta(days=by)).isoformat(),
+                             by_note=("no deadline within a year" if by is None else
+                                      "the last day on which the same events still reach the band"),
+                             lasts_until=None if lasts is None else (self.day + dt.timedelta(days=lasts)).isoformat())
+            if ok and (self.steps[-1]["better_route"] or found):
                 break
+            found = found or ok
 
+    def condition(self, spec, cond, new_points: float, tier: bool = False) -> None:
+        """A `when` criterion (or a `first of` tier) that does not hold yet: the field values (or the one
+        event) that make it hold, verified against the nearest band up it reaches."""
+        i, dim, base = spec.index, spec.dim, self.base
+        try:
+            has = _has_event(cond)
+            if has is not None:
+                et, where = has
+                attrs = _Witness(self.checked, None, self.asof, et).solve(where) if where is not None else {}
+                attrs = {k: v for k, v in attrs.items() if v is not None}
+                new = self.with_events(et, attrs, 1, self.asof)
+                change, cost, kind, vals = f"one {_event_text(et, attrs)}", 1, "events", None
+            else:
+                vals = _Witness(self.checked, self.lead, self.asof, None).solve(cond)
+                new = self.with_fields(vals)
+                change = ", ".join(_field_text(k, v, self.checked.fields) for k, v in vals.items())
+                cost, kind = len(vals), "fields"
+        except Unsolvable as e:
+            what = spec.key + (f" (tier worth {printer.points(new_points)})" if tier else "")
+            self.not_exact.append(f"{what}: {e}")
+            return
+        r = self.verify(new)
+        if kind == "fields" and r.disqualified is None:
+            # for combining: what the change did to the dimension, side effects included (a new company
+            # size that switches one tier on may switch another off)
+            self.cands.append((spec, vals, r.scores[dim] - base.scores[dim]))
+        extra = {"events": 1} if kind == "events" else {"fields": cost}
+        gain = r.points[i] - base.points[i]
+        predicted = self.predict(dim, new_points - base.points[i])
+        for band, _th in self.targets(dim):
+            if self.reaches(r, dim, band) and self.record([spec], kind, change, cost, gain, predicted, r, dim, band,
+                                                          **extra):
+                return
+        # the points alone reach no band up; a better route is still worth a step (kept only then)
+        self.record([spec], kind, change, cost, gain, predicted, r, dim, base.bands[dim], **extra)
 
-def reaches_band(step: dict, dim: str, band: str, checked) -> bool:
-    """Whether a recorded step's verified band in `dim` is `band` or better."""
-    for g in checked.file.of(n.Grade):
-        if g.dim == dim:
-            names = [b.name for b in g.bands]
-            return names.index(step["verified"]["bands"][dim]) <= names.index(band)
-    return False
+    def combine(self) -> None:
+        """When no single field change reaches the next band of a dimension, the fewest that do together:
+        the biggest net gains first (one per criterion, no two asking different values of one field)."""
+        by_dim: dict[str, dict] = {}
+        for spec, vals, gain in self.cands:
+            best = by_dim.setdefault(spec.dim, {})
+            if gain > 0 and (spec.index not in best or best[spec.index][2] < gain):
+                best[spec.index] = (spec, vals, gain)
+        for dim, best in by_dim.items():
+            order = sorted(best.values(), key=lambda c: (-c[2], c[0].index))
+            if len(order) < 2:
+                continue
+            for band, th in self.targets(dim):
+                if any(s["dimension"] == dim and s["kind"] == "fields"
+                       and self.band_index(dim, s["verified"]["bands"][dim]) <= self.band_index(dim, band)
+                       for s in self.steps):
+                    break   # one change already reaches it
+                chosen, vals, total = [], {}, 0.0
+                for spec, v, gain in order:
+                    if any(k in vals and vals[k] != x for k, x in v.items()):
+                        continue
+                    chosen.append(spec)
+                    vals.update(v)
+                    total += gain
+                    if self.predict(dim, total) >= th:
+                        break
+                else:
+                    continue
+                if len(chosen) < 2:
+                    continue
+                r = self.verify(self.with_fields(vals))
+                if self.reaches(r, dim, band):
+                    change = ", ".join(_field_text(k, v, self.checked.fields) for k, v in vals.items())
+                    gain = sum(r.points[s.index] - self.base.points[s.index] for s in chosen)
+                    self.record(chosen, "fields", change, len(vals), gain, self.predict(dim, total), r, dim, band,
+                                fields=len(vals))
+                    break
 
 
 def _has_event(cond):
