@@ -414,3 +414,20 @@ route {
     assert s["events"] == s["predicted_events"] == math.ceil((20 - 6) / 3) == 5
     assert s["verified"]["scores"]["engagement"] == 21 and s["verified"]["grade"] == "warm"
     assert s["by"] is None and s["lasts_until"] is None   # no decay: no deadline, it lasts
+
+
+def test_timeline_names_an_event_that_disqualifies(tmp_path):
+    p = tmp_path / "dq.rules"
+    p.write_text(RULES.replace("events {\n  form_submit(form: text)\n}",
+                               "events {\n  form_submit(form: text)\n  unsubscribe\n}\n"
+                               'disqualify "unsubscribed" when has unsubscribe')
+                 .replace("route {\n", "route {\n  disqualified -> suppress\n"))
+    lead = {"id": "U", "email": "u@co.com", "events": [{"type": "form_submit", "form": "d", "at": "2026-10-02"},
+                                                     {"type": "unsubscribe", "at": "2026-10-05"}]}
+    t = json.loads(run("explain", p, "--lead", json.dumps(lead), "--from", "2026-10-01", "--to", "2026-10-06",
+                       "--format", "json").output)
+    last = t["changes"][-1]
+    assert last["date"] == "2026-10-05" and last["disqualified"] == [None, "unsubscribed"]
+    assert last["disqualified_by"] == "events" and last["route"]["to"] == "suppress"
+    assert last["events"][0]["disqualifies"] == "unsubscribed" and last["events"][0]["criteria"] == []
+    assert t["dates"][-1]["grade"] is None and t["dates"][-1]["scores"] == {}

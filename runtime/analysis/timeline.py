@@ -144,11 +144,16 @@ def _change(engine, at: AtDate, lead: Lead, p: dt.date, d: dt.date, rp: Result, 
         dims.append(row)
     events = []
     for e in new:
-        with_e = replace(lead, events=[x for x in lead.events if x.day <= po] + [e])
-        events.append({"type": e.type, "at": e.at or dt.date.fromordinal(e.day).isoformat(),
-                       "date": dt.date.fromordinal(e.day).isoformat(), "attrs": dict(e.attrs),
-                       "criteria": _crit_deltas(engine, ro, at(with_e, do)),
-                       "text": _event_text(e)})
+        re_ = at(replace(lead, events=[x for x in lead.events if x.day <= po] + [e]), do)
+        row = {"type": e.type, "at": e.at or dt.date.fromordinal(e.day).isoformat(),
+               "date": dt.date.fromordinal(e.day).isoformat(), "attrs": dict(e.attrs), "text": _event_text(e)}
+        if re_.disqualified != ro.disqualified:
+            # a disqualified lead has no scores: the event's effect is the disqualification itself
+            row["criteria"] = []
+            row["disqualifies"] = re_.disqualified
+        else:
+            row["criteria"] = _crit_deltas(engine, ro, re_) if re_.disqualified is None else []
+        events.append(row)
     ch = {"date": d.isoformat(), "previous_date": p.isoformat(), "dimensions": dims, "events": events,
           "time_criteria": _crit_deltas(engine, rp, ro) if rp.disqualified is None and ro.disqualified is None else []}
     ga = None if rp.disqualified else rp.grade

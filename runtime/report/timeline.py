@@ -48,7 +48,11 @@ def change_lines(ch: dict) -> list[str]:
         parts.append(f"route {ch['route']['from']} → {ch['route']['to']}")
     lines = [f"{ch['date']}: " + ", ".join(parts)]
     for e in ch["events"]:
-        if e["criteria"]:
+        if e.get("disqualifies"):
+            lines.append(f'  {e["text"]}: disqualifies ("{e["disqualifies"]}")')
+        elif "disqualifies" in e:
+            lines.append(f"  {e['text']}: lifts the disqualification")
+        elif e["criteria"]:
             for c in e["criteria"]:
                 lines.append(f"  {_signed(c['points'])} {c['criterion']} ({e['text']})")
         else:
