@@ -5,7 +5,7 @@ import json
 
 import click
 
-from runtime.commands.options import DATE, Failure, as_of_option, input_options, schema_of, today_utc
+from runtime.commands.options import DATE, EVERY, Failure, as_of_option, input_options, schema_of, today_utc
 
 
 @click.command()
@@ -18,8 +18,8 @@ from runtime.commands.options import DATE, Failure, as_of_option, input_options,
 @click.option("--from", "date_from", type=DATE, default=None,
               help="With --to: the lead's timeline, its scores, grade and route on each date from this one.")
 @click.option("--to", "date_to", type=DATE, default=None, help="The last date of the timeline (YYYY-MM-DD).")
-@click.option("--every", type=int, default=None, metavar="N",
-              help="With --from/--to: a date every N days (default 1); the --to date is always included.")
+@click.option("--every", type=EVERY, default=None, metavar="N",
+              help="With --from/--to: a date every N days (7, `7 days`, `1 week`; default 1); --to is always included.")
 @click.option("--next", "next_step", is_flag=True, default=False,
               help="The smallest changes that would give the lead a better grade or route, each verified.")
 @input_options

@@ -16,7 +16,7 @@ from dsl import nodes as n
 
 from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_options, input_summary,
                       schema_of, today_utc)
-from runtime.commands.options import DATE, engine_options
+from runtime.commands.options import DATE, EVERY, engine_options
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
 
@@ -132,8 +132,8 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
 @click.option("--from", "date_from", type=DATE, default=None,
               help="With --to: the sales load over time, leads entering and leaving each route per date.")
 @click.option("--to", "date_to", type=DATE, default=None, help="The last date of the range (YYYY-MM-DD).")
-@click.option("--every", type=int, default=None, metavar="N",
-              help="With --from/--to: a date every N days (default 1); the --to date is always included.")
+@click.option("--every", type=EVERY, default=None, metavar="N",
+              help="With --from/--to: a date every N days (7, `7 days`, `1 week`; default 1); --to is always included.")
 @input_options
 @as_of_option
 @engine_options
