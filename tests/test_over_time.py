@@ -431,3 +431,14 @@ def test_timeline_names_an_event_that_disqualifies(tmp_path):
     assert last["disqualified_by"] == "events" and last["route"]["to"] == "suppress"
     assert last["events"][0]["disqualifies"] == "unsubscribed" and last["events"][0]["criteria"] == []
     assert t["dates"][-1]["grade"] is None and t["dates"][-1]["scores"] == {}
+
+
+@pytest.mark.parametrize("every,dates", [("7", 5), ("7d", 5), ("7 days", 5), ("1 week", 5), ("2", 15)])
+def test_every_is_a_number_of_days_in_any_spelling(rules, every, dates):
+    lead = json.dumps(_lead_json("L1", []))
+    r = run("explain", rules, "--lead", lead, "--from", "2026-10-01", "--to", "2026-10-29", "--every", every,
+            "--format", "json")
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.output)["dates"]) == dates
+    bad = run("explain", rules, "--lead", lead, "--from", "2026-10-01", "--to", "2026-10-29", "--every", "soon")
+    assert bad.exit_code == 2 and "is not a step" in bad.output
