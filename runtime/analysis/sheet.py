@@ -15,6 +15,7 @@ from dsl import nodes as n
 from dsl import printer
 from dsl.formatter import rules_sha256
 
+from runtime.analysis.load import flow_expect_text
 from runtime.analysis.simulate import expectation_text
 
 SHEET_VERSION = 1
@@ -206,6 +207,7 @@ def sheet(rules, as_of: dt.date | None = None) -> dict[str, Any]:
     else:
         doc["accounts"] = None
     doc["examples"] = _examples(rules, as_of or dt.datetime.now(dt.timezone.utc).date(), as_of is not None)
-    doc["guardrails"] = [{"simulation": s.name, "expect": [expectation_text(e) for e in s.expects]}
-                         for s in rf.of(n.Simulation) if s.expects]
+    doc["guardrails"] = [{"simulation": s.name, "expect": [expectation_text(e) for e in s.expects]
+                          + [flow_expect_text(f) for f in getattr(s, "flows", ())]}
+                         for s in rf.of(n.Simulation) if s.expects or getattr(s, "flows", ())]
     return doc
