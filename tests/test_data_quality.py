@@ -139,3 +139,13 @@ def test_a_lead_value_never_becomes_markup_in_markdown(tmp_path):
     md = CliRunner().invoke(main, ["simulate", str(rules), "--leads", str(leads), "--as-of", "2026-11-01",
                                    "--format", "markdown"]).output
     assert "<img" not in md and '"&lt;img src=x onerror=alert(1)>" 1' in md and '"a\\|b" 1' in md
+
+
+def test_rich_markup_in_a_lead_value_is_printed_as_typed(tmp_path):
+    rules = tmp_path / "t.rules"
+    rules.write_text(RULES, encoding="utf-8")
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text(json.dumps({"id": "1", "industry": "[/bold] Tech [red]"}) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(main, ["simulate", str(rules), "--leads", str(leads), "--as-of", "2026-11-01"])
+    assert r.exit_code == 0, r.output
+    assert '"[/bold] Tech [red]" 1' in r.output

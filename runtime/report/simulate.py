@@ -168,6 +168,14 @@ def _rows(run: dict) -> dict[str, tuple[list[str], list[list[str]], tuple[int, .
 # ---- data quality (shared by text, markdown and runtime/report/simulate_html.py) --------------------
 
 
+def _lead_text(s: str):
+    """A cell holding values from the leads: rich text, so that a rich console never reads `[...]` in a
+    lead's value as markup (markdown and HTML render it as the plain string it is)."""
+    from rich.text import Text
+
+    return Text(s)
+
+
 def dq_summary(dq: dict) -> str:
     if dq.get("leads") is None:
         return "Data quality: not available."
@@ -209,7 +217,7 @@ def _dq_values(f: dict) -> str:
 
 def dq_field_rows(dq: dict) -> tuple[list[str], list[list[str]], tuple[int, ...]]:
     """The per-field table: (header, rows, right-aligned columns)."""
-    rows = [[f["field"], f["type"], fmt_num(f["present"]), fmt_share(f["present_share"]), _dq_values(f)]
+    rows = [[f["field"], f["type"], fmt_num(f["present"]), fmt_share(f["present_share"]), _lead_text(_dq_values(f))]
             for f in dq.get("fields", [])]
     return ["field", "type", "present", "share", "top values / range"], rows, (2, 3)
 
@@ -221,8 +229,8 @@ def dq_tables(dq: dict) -> dict:
     if dq.get("near_misses"):
         T["Near-misses: values that look like an item of a list the rules use, but do not match it"] = (
             ["field", "value", "leads", "looks like", "in", "why"],
-            [[x["field"], printer.quote(x["value"]), fmt_num(x["count"]), printer.quote(x["nearest"]), x["list"],
-              x["why"]] for x in dq["near_misses"]], (2,))
+            [[x["field"], _lead_text(printer.quote(x["value"])), fmt_num(x["count"]),
+              _lead_text(printer.quote(x["nearest"])), x["list"], x["why"]] for x in dq["near_misses"]], (2,))
     if dq.get("events"):
         T["Events per type"] = (["event", "count", "leads", "first", "last"],
                                 [[e["type"], fmt_num(e["count"]), fmt_num(e["leads"]), e["first"] or "-",
