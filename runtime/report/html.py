@@ -98,8 +98,10 @@ details > summary { cursor: pointer; color: #0b4f8a; font-weight: 600; font-size
 .sign td.blank { height: 52px; min-width: 190px; border-bottom: 1px solid %(ink)s; }
 .sign td.who { font-weight: 600; padding-right: 10px; }
 footer { margin-top: 40px; color: %(muted)s; font-size: 12.5px; border-top: 1px solid %(rule)s; padding-top: 8px; }
+@page { margin: 14mm 12mm; }
 @media print {
-  body { padding: 0; max-width: none; font-size: 11pt; }
+  body { padding: 0; max-width: none; font-size: 10.5pt; }
+  table { font-size: 9.5pt; }
   h2, h3 { break-after: avoid; page-break-after: avoid; }
   figure, table, .sign { break-inside: avoid; page-break-inside: avoid; }
   details > summary { color: %(ink)s; }
