@@ -49,8 +49,8 @@ def test_firestore_and_udev_rules_are_left_alone(pytester):
     result = pytester.runpytest("-v")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*demo.rules::a VP is an A PASSED*"])
-    assert "firestore" not in result.stdout.str()
-    assert "99-usb" not in result.stdout.str()
+    assert "firestore.rules" not in result.stdout.str()
+    assert "99-usb.rules" not in result.stdout.str()
 
 
 def test_a_broken_leadrules_file_is_still_reported(pytester):
