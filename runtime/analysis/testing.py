@@ -27,6 +27,7 @@ class TestOutcome:
     result: Result | None = None
     fired: list[str] = field(default_factory=list)   # "NAME +P" of criteria that fired
     as_of: str = ""
+    lead: Lead | None = None   # the lead the test built (runtime/analysis/coverage.py looks deeper)
 
 
 def _coerce(value, typ: str):
@@ -153,7 +154,7 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
                 got = ", ".join(f"{d} {b} ({_fmt(res.account_scores.get(d))})" for d, b in bands.items()) or "no account band"
                 fails.append(f"expected account {e.arg}, got account {got}")
     fired = [f"{c.key} {printer.points(round2(p))}" for c, p, f in zip(engine.criteria, res.points, res.fired) if f]
-    return TestOutcome(test.name, test.span, not fails, fails, res, fired, asof_text)
+    return TestOutcome(test.name, test.span, not fails, fails, res, fired, asof_text, lead)
 
 
 def run_tests(engine: Engine, default_asof: dt.date, select: str | None = None) -> list[TestOutcome]:
