@@ -150,7 +150,7 @@ def _watch(files, select, fmt, default, want_coverage, cov_format, cov_out, fail
     runs, status = 0, EXIT_OK
     try:
         while True:
-            click.echo(CLEAR, nl=False)
+            click.echo(CLEAR, nl=False, color=True)  # forced: a watch is for a person at a terminal
             results, covs, broken = _run(todo, select, default, want_coverage)
             _report(results, covs, fmt, cov_format, cov_out, False)
             status = _status(results, covs, broken, fail_under)
