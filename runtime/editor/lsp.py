@@ -1,0 +1,285 @@
+"""The leadrules language server (`leadrules lsp`, over stdio), built on pygls and lsprotocol.
+
+Diagnostics from the checker and lint as you type, formatting (`leadrules fmt` as one edit), hover,
+completion, go to definition, document symbols, and a code lens on each `test` block that runs it.
+The answers come from runtime/editor/analysis.py; this module only speaks the protocol (positions in
+the client's units, UTF-16 unless negotiated otherwise). docs/editors.md describes it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from lsprotocol import types as t
+from pygls.lsp.server import LanguageServer
+from pygls.workspace.position_codec import ServerTextPosition
+
+from dsl.diagnostics import Diagnostic
+from runtime.editor.analysis import RulesDocument
+from runtime.editor.detect import is_rules_text
+
+RUN_TEST = "leadrules.runTest"
+SOURCE = "leadrules"
+
+_SYMBOL_KINDS = {
+    "ruleset": t.SymbolKind.Module, "fields": t.SymbolKind.Struct, "field": t.SymbolKind.Field,
+    "events": t.SymbolKind.Struct, "event": t.SymbolKind.Event, "list": t.SymbolKind.Constant,
+    "disqualify": t.SymbolKind.Boolean, "dimension": t.SymbolKind.Class, "criterion": t.SymbolKind.Method,
+    "grade": t.SymbolKind.Enum, "band": t.SymbolKind.EnumMember, "accounts": t.SymbolKind.Namespace,
+    "route": t.SymbolKind.Interface, "test": t.SymbolKind.Function, "simulation": t.SymbolKind.Function,
+}
+_COMPLETION_KINDS = {
+    "field": t.CompletionItemKind.Field, "event": t.CompletionItemKind.Event, "list": t.CompletionItemKind.Constant,
+    "band": t.CompletionItemKind.EnumMember, "dimension": t.CompletionItemKind.Class,
+    "attribute": t.CompletionItemKind.Property,
+}
+
+
+class LeadrulesServer(LanguageServer):
+    def __init__(self):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("leadrules")
+        except PackageNotFoundError:  # pragma: no cover - running from a checkout without metadata
+            v = "0"
+        super().__init__("leadrules", v, text_document_sync_kind=t.TextDocumentSyncKind.Incremental)
+        self.docs: dict[str, RulesDocument] = {}
+        self.results: dict[tuple[str, str], bool] = {}  # (uri, test) -> passed, for the lens titles
+
+
+server = LeadrulesServer()
+
+
+# ---- documents and positions ---------------------------------------------------------------------
+
+def _ours(doc) -> bool:
+    return doc.language_id == "leadrules" or is_rules_text(doc.source)
+
+
+def _path(uri: str) -> str:
+    from pygls.uris import to_fs_path
+
+    return to_fs_path(uri) or uri
+
+
+def _analyse(ls: LeadrulesServer, uri: str) -> RulesDocument | None:
+    doc = ls.workspace.get_text_document(uri)
+    if not _ours(doc):
+        ls.docs.pop(uri, None)
+        return None
+    rd = RulesDocument(doc.source, _path(uri), ls.docs.get(uri))
+    ls.docs[uri] = rd
+    return rd
+
+
+def _doc(ls: LeadrulesServer, uri: str) -> RulesDocument | None:
+    rd = ls.docs.get(uri)
+    doc = ls.workspace.get_text_document(uri)
+    if rd is None or rd.text != doc.source:
+        rd = _analyse(ls, uri)
+    return rd
+
+
+def _to_client(ls, uri: str, line: int, col: int) -> t.Position:
+    doc = ls.workspace.get_text_document(uri)
+    lines = doc.lines
+    if line >= len(lines):  # past the last line: the end of the text
+        if not lines or lines[-1].endswith("\n"):
+            return t.Position(line=len(lines), character=0)
+        return doc.position_to_client_units(ServerTextPosition(len(lines) - 1, len(lines[-1])))
+    col = min(col, len(lines[line].rstrip("\r\n")))
+    return doc.position_to_client_units(ServerTextPosition(line, col))
+
+
+def _from_client(ls, uri: str, pos: t.Position) -> tuple[int, int]:
+    doc = ls.workspace.get_text_document(uri)
+    p = doc.position_from_client_units(pos)
+    return p.line, p.character
+
+
+def _range(ls, uri: str, line: int, start: int, end_line: int, end: int) -> t.Range:
+    return t.Range(start=_to_client(ls, uri, line, start), end=_to_client(ls, uri, end_line, end))
+
+
+def _span_range(ls, uri: str, sp) -> t.Range:
+    """A 1-based inclusive span as an LSP range (0-based, end exclusive)."""
+    if not sp.line:
+        return _range(ls, uri, 0, 0, 0, 0)
+    return _range(ls, uri, sp.line - 1, sp.col - 1, (sp.end_line or sp.line) - 1, sp.end_col or sp.col)
+
+
+def _diagnostic(ls, uri: str, d: Diagnostic) -> t.Diagnostic:
+    if d.line:
+        rng = _range(ls, uri, d.line - 1, d.col - 1, (d.end_line or d.line) - 1, d.end_col or d.col)
+    else:
+        rng = _range(ls, uri, 0, 0, 0, 0)
+    msg = d.message + (f"\nhint: {d.hint}" if d.hint else "")
+    return t.Diagnostic(range=rng, message=msg, severity=t.DiagnosticSeverity.Error if d.is_error
+                        else t.DiagnosticSeverity.Warning, code=d.code, source=SOURCE,
+                        data={"slug": d.slug, "hint": d.hint})
+
+
+def _publish(ls: LeadrulesServer, uri: str) -> None:
+    rd = _analyse(ls, uri)
+    diags = [] if rd is None else [_diagnostic(ls, uri, d) for d in rd.diagnostics]
+    doc = ls.workspace.get_text_document(uri)
+    ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=doc.version))
+
+
+# ---- document sync -------------------------------------------------------------------------------
+
+@server.feature(t.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: LeadrulesServer, params: t.DidOpenTextDocumentParams):
+    _publish(ls, params.text_document.uri)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_CHANGE)
+def did_change(ls: LeadrulesServer, params: t.DidChangeTextDocumentParams):
+    _publish(ls, params.text_document.uri)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: LeadrulesServer, params: t.DidSaveTextDocumentParams):
+    _publish(ls, params.text_document.uri)
+
+
+@server.feature(t.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: LeadrulesServer, params: t.DidCloseTextDocumentParams):
+    uri = params.text_document.uri
+    ls.docs.pop(uri, None)
+    ls.text_document_publish_diagnostics(t.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+# ---- features ------------------------------------------------------------------------------------
+
+@server.feature(t.TEXT_DOCUMENT_FORMATTING)
+def formatting(ls: LeadrulesServer, params: t.DocumentFormattingParams):
+    from dsl.diagnostics import RuleError
+    from dsl.formatter import format_text
+
+    uri = params.text_document.uri
+    rd = _doc(ls, uri)
+    if rd is None:
+        return None
+    try:
+        out = format_text(rd.text, rd.path)
+    except RuleError:
+        return None  # a file that does not parse is left as it is; its diagnostics say why
+    if out == rd.text:
+        return []
+    lines = rd.text.split("\n")
+    end = _range(ls, uri, 0, 0, len(lines) - 1, len(lines[-1])).end
+    return [t.TextEdit(range=t.Range(start=t.Position(line=0, character=0), end=end), new_text=out)]
+
+
+@server.feature(t.TEXT_DOCUMENT_HOVER)
+def hover(ls: LeadrulesServer, params: t.HoverParams):
+    uri = params.text_document.uri
+    rd = _doc(ls, uri)
+    if rd is None:
+        return None
+    line, col = _from_client(ls, uri, params.position)
+    hit = rd.hover(line, col)
+    if hit is None:
+        return None
+    text, (hl, a, b) = hit
+    return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text),
+                   range=_range(ls, uri, hl, a, hl, b))
+
+
+@server.feature(t.TEXT_DOCUMENT_COMPLETION, t.CompletionOptions(trigger_characters=[" ", "["]))
+def completion(ls: LeadrulesServer, params: t.CompletionParams):
+    uri = params.text_document.uri
+    rd = _doc(ls, uri)
+    if rd is None:
+        return None
+    line, col = _from_client(ls, uri, params.position)
+    items = [t.CompletionItem(label=label, kind=_COMPLETION_KINDS.get(kind), detail=detail,
+                              sort_text=f"{i:04d}")
+             for i, (label, kind, detail) in enumerate(rd.completions(line, col))]
+    return t.CompletionList(is_incomplete=False, items=items)
+
+
+@server.feature(t.TEXT_DOCUMENT_DEFINITION)
+def definition(ls: LeadrulesServer, params: t.DefinitionParams):
+    uri = params.text_document.uri
+    rd = _doc(ls, uri)
+    if rd is None:
+        return None
+    line, col = _from_client(ls, uri, params.position)
+    sp = rd.definition(line, col)
+    if sp is None:
+        return None
+    return t.Location(uri=uri, range=_span_range(ls, uri, sp))
+
+
+@server.feature(t.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+def document_symbol(ls: LeadrulesServer, params: t.DocumentSymbolParams):
+    uri = params.text_document.uri
+    rd = _doc(ls, uri)
+    if rd is None:
+        return []
+
+    def conv(s) -> t.DocumentSymbol:
+        rng = _span_range(ls, uri, s["span"])
+        sel = _span_range(ls, uri, s["sel"])
+        return t.DocumentSymbol(name=s["name"], kind=_SYMBOL_KINDS.get(s["kind"], t.SymbolKind.Object),
+                                detail=s["detail"] or None, range=rng, selection_range=sel,
+                                children=[conv(c) for c in s["children"]] or None)
+
+    return [conv(s) for s in rd.outline()]
+
+
+@server.feature(t.TEXT_DOCUMENT_CODE_LENS)
+def code_lens(ls: LeadrulesServer, params: t.CodeLensParams):
+    uri = params.text_document.uri
+    rd = _doc(ls, uri)
+    if rd is None:
+        return []
+    lenses = []
+    for test in rd.tests():
+        last = ls.results.get((uri, test.name))
+        title = "▶ Run test" + ("" if last is None else " (last run: passed)" if last else " (last run: FAILED)")
+        line = test.span.line - 1
+        lenses.append(t.CodeLens(range=_range(ls, uri, line, test.span.col - 1, line, test.span.col - 1 + len("test")),
+                                 command=t.Command(title=title, command=RUN_TEST, arguments=[uri, test.name])))
+    return lenses
+
+
+@server.command(RUN_TEST)
+def run_test_command(ls: LeadrulesServer, *args):
+    """Run one test of the open document: arguments [uri, test name] and optionally an as-of date
+    (YYYY-MM-DD) for tests without `as of`. The result is returned and shown as a message."""
+    uri, name = str(args[0]), str(args[1])
+    as_of = str(args[2]) if len(args) > 2 and args[2] else None
+    rd = _doc(ls, uri)
+    if rd is None:
+        return {"name": name, "passed": False, "failures": ["not a leadrules file"], "error": True}
+    default = dt.date.fromisoformat(as_of) if as_of else None
+    out = rd.run_test(name, default)
+    if isinstance(out, str):
+        ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Error, message=f'test "{name}": {out}'))
+        return {"name": name, "passed": False, "failures": [out], "error": True}
+    ls.results[(uri, name)] = out.passed
+    r = out.result
+    if out.passed:
+        msg = f'PASS  test "{name}"'
+    else:
+        msg = f'FAIL  test "{name}": ' + "; ".join(out.failures)
+    if r is not None:
+        msg += f" (grade {r.grade}, route {r.route}" + (f' "{r.queue}"' if r.queue else "") + f", as of {out.as_of})"
+    ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Info if out.passed else t.MessageType.Error,
+                                               message=msg))
+    try:
+        if ls.client_capabilities.workspace and ls.client_capabilities.workspace.code_lens and \
+                ls.client_capabilities.workspace.code_lens.refresh_support:
+            ls.workspace_code_lens_refresh(None)
+    except Exception:  # pragma: no cover - a refresh is a courtesy; the result is already returned
+        pass
+    return {"name": name, "passed": out.passed, "failures": out.failures, "as_of": out.as_of, "error": False,
+            "grade": r.grade if r else None, "route": r.route if r else None, "queue": r.queue if r else None,
+            "scores": r.scores if r else {}, "fired": out.fired}
+
+
+def main() -> None:
+    server.start_io()
