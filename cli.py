@@ -1,4 +1,4 @@
-"""The `leadrules` command line (see docs/cli.md and ../shared/CLI.md).
+"""The `leadrules` command line (see docs/cli.md).
 
 Exit codes for every command: 0 done; 1 a check failed (lint errors, a failing test, a broken
 guardrail, a diff over its gate); 2 could not run (bad usage, unreadable file, a rule file that does not
