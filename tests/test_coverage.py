@@ -165,13 +165,26 @@ def test_cobertura_xml(tmp_path):
     assert root.get("branches-valid") == "2" and root.get("branches-covered") == "1"
 
 
-def test_structured_test_report_needs_a_coverage_file(tmp_path):
-    r = CliRunner().invoke(cli.main, ["test", str(gaps(tmp_path)), "--format", "json", "--coverage"])
-    assert r.exit_code == 2
-    assert "--coverage-out" in r.output
+def test_where_the_reports_go(tmp_path):
+    p = gaps(tmp_path)
+    # json tests: the coverage is part of the one JSON document
+    r = CliRunner().invoke(cli.main, ["test", str(p), "--format", "json", "--coverage"])
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert doc["passed"] == 3 and doc["coverage"]["percent"] == 62.5
+    # a machine format of the coverage alone: stdout is that document, the test report goes to stderr
+    r = CliRunner().invoke(cli.main, ["test", str(p), "--coverage-format", "cobertura"])
+    assert r.exit_code == 0
+    assert ET.fromstring(r.stdout).tag == "coverage" and r.stdout.startswith("<?xml")
+    assert "3 passed, 0 failed" in r.stderr and "3 passed" not in r.stdout
+    r = CliRunner().invoke(cli.main, ["test", str(p), "--coverage-format", "json"])
+    assert json.loads(r.stdout)["total"] == 16
+    # junit cannot carry it: a file is needed
+    r = CliRunner().invoke(cli.main, ["test", str(p), "--format", "junit", "--coverage"])
+    assert r.exit_code == 2 and "--coverage-out" in r.output
     out = tmp_path / "c.txt"
-    r = run("test", gaps(tmp_path), "--format", "json", "--coverage-out", out)
-    assert json.loads(r.stdout)["passed"] == 3
+    r = run("test", p, "--format", "junit", "--coverage-out", out)
+    assert ET.fromstring(r.stdout).tag == "testsuites"
     assert "not covered:" in out.read_text()
 
 

@@ -39,26 +39,18 @@ def _run(files, select, default, want_coverage):
     return results, covs, broken
 
 
-def _report(results, covs, fmt, cov_format, cov_out, color) -> None:
-    from runtime.report import tests as testreport
-
-    if fmt == "json":
-        click.echo(testreport.as_json(results))
-    elif fmt == "junit":
-        click.echo(testreport.as_junit(results))
-    else:
-        click.echo(testreport.as_text(results, color=color))
-    if not covs and not cov_out:
+def _report(results, covs, fmt, cov_format, cov_out, color, want_coverage) -> None:
+    """Print the test report and the coverage report where docs/cli.md says they go: stdout carries one
+    document in the formats meant for machines."""
+    if not want_coverage:
+        click.echo(_tests_doc(results, fmt, color))
         return
     from runtime.report import coverage as covreport
 
-    if cov_format == "json":
-        text = covreport.as_json(covs)
-    elif cov_format == "cobertura":
-        text = covreport.as_cobertura(covs)
-    else:
-        text = covreport.as_text(covs, color=color and not cov_out)
     if cov_out:
+        click.echo(_tests_doc(results, fmt, color))
+        text = {"json": covreport.as_json, "cobertura": covreport.as_cobertura,
+                "text": covreport.as_text}[cov_format](covs)
         try:
             with open(cov_out, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text if text.endswith("\n") else text + "\n")
@@ -67,8 +59,31 @@ def _report(results, covs, fmt, cov_format, cov_out, color) -> None:
         from runtime.analysis.coverage import total_percent
 
         click.echo(f"coverage {total_percent(covs):.1f}% written to {cov_out} ({cov_format})", err=True)
-    else:
-        click.echo(text)
+    elif fmt == "json":
+        import json
+
+        doc = json.loads(_tests_doc(results, "json", False))
+        doc["coverage"] = covreport.as_dict(covs)
+        click.echo(json.dumps(doc, indent=2))
+    elif cov_format == "text":
+        click.echo(_tests_doc(results, fmt, color))
+        click.echo(covreport.as_text(covs, color=color))
+    else:  # the coverage document alone on stdout (`> coverage.xml`), the test report on stderr
+        click.echo(_tests_doc(results, fmt, False), err=True)
+        if cov_format == "json":
+            click.echo(covreport.as_json(covs))
+        else:
+            click.echo(covreport.as_cobertura(covs), nl=False)  # ends in a newline already
+
+
+def _tests_doc(results, fmt, color) -> str:
+    from runtime.report import tests as testreport
+
+    if fmt == "json":
+        return testreport.as_json(results)
+    if fmt == "junit":
+        return testreport.as_junit(results)
+    return testreport.as_text(results, color=color)
 
 
 def _status(results, covs, broken, fail_under) -> int:
@@ -99,8 +114,9 @@ def _gate_message(covs, fail_under) -> None:
 @as_of_option
 @click.option("--coverage", "want_coverage", is_flag=True,
               help="Also report which criteria, tiers, bands, route lines and disqualify reasons no test exercises.")
-@click.option("--coverage-format", "cov_format", type=click.Choice(["text", "json", "cobertura"]), default="text",
-              show_default=True, help="Format of the coverage report (cobertura: XML for CI).")
+@click.option("--coverage-format", "cov_format", type=click.Choice(["text", "json", "cobertura"]), default=None,
+              help="Format of the coverage report: text (default), json, or cobertura (XML for CI); implies "
+                   "--coverage.")
 @click.option("--coverage-out", "cov_out", type=click.Path(dir_okay=False), default=None,
               help="Write the coverage report to this file instead of stdout (implies --coverage).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None, metavar="PCT",
@@ -113,10 +129,11 @@ def _gate_message(covs, fail_under) -> None:
 def test(files, select, fmt, as_of, want_coverage, cov_format, cov_out, fail_under, watch, watch_interval,
          watch_limit):
     """Run the `test` blocks of rule files."""
-    want_coverage = want_coverage or cov_out is not None or fail_under is not None
-    if want_coverage and fmt != "text" and cov_out is None:
+    want_coverage = want_coverage or cov_out is not None or fail_under is not None or cov_format is not None
+    cov_format = cov_format or "text"
+    if want_coverage and cov_out is None and (fmt == "junit" or (fmt == "json" and cov_format == "cobertura")):
         raise click.UsageError(f"--format {fmt} writes one document to stdout: give --coverage-out FILE for the "
-                               "coverage report")
+                               f"{cov_format} coverage report")
     default = as_of or today_utc()
     if watch:
         sys.exit(_watch(files, select, fmt, default, want_coverage, cov_format, cov_out, fail_under,
@@ -124,7 +141,7 @@ def test(files, select, fmt, as_of, want_coverage, cov_format, cov_out, fail_und
     from runtime.report.term import is_tty
 
     results, covs, broken = _run(files, select, default, want_coverage)
-    _report(results, covs, fmt, cov_format, cov_out, is_tty())
+    _report(results, covs, fmt, cov_format, cov_out, is_tty(), want_coverage)
     if fail_under is not None and not broken:
         _gate_message(covs, fail_under)
     sys.exit(_status(results, covs, broken, fail_under))
@@ -152,7 +169,7 @@ def _watch(files, select, fmt, default, want_coverage, cov_format, cov_out, fail
         while True:
             click.echo(CLEAR, nl=False, color=True)  # forced: a watch is for a person at a terminal
             results, covs, broken = _run(todo, select, default, want_coverage)
-            _report(results, covs, fmt, cov_format, cov_out, False)
+            _report(results, covs, fmt, cov_format, cov_out, False, want_coverage)
             status = _status(results, covs, broken, fail_under)
             runs += 1
             passed = sum(1 for _, outs in results for o in outs if o.passed)
