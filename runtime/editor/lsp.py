@@ -283,3 +283,5 @@ def run_test_command(ls: LeadrulesServer, *args):
 
 def main() -> None:
     server.start_io()
+if __name__ == "__main__":
+    main()
