@@ -212,7 +212,9 @@ class RulesDocument:
 
     def describe_criterion(self, sc: n.Score, c: n.Criterion) -> str:
         head = f'**criterion** "{c.name}" · {sc.dim} ("{sc.label}", max {_num(sc.max)})'
-        lines = [head, "", "```leadrules", printer.criterion_rule(c), "```"]
+        lines = [head, ""]
+        if c.kind != "first":  # a `first of` is shown tier by tier below
+            lines += ["```leadrules", printer.criterion_rule(c), "```"]
         hl = sc.half_life.days if sc.half_life is not None else None
         if c.kind == "when":
             lines.append(f"- points: {printer.points(c.points)} once, when `{printer.cond(c.cond)}` holds")
@@ -232,7 +234,8 @@ class RulesDocument:
             full = abs(c.max / c.points) if c.points else 0
             lines.append(f"- cap: the total is at most {_num(c.max)}"
                          + (" in size" if c.points < 0 else "")
-                         + (f" (reached by {_num(full)} events at full weight)" if c.points else ""))
+                         + (f" (reached by {_num(full)} {'leads' if c.filter.event == 'lead' else 'events at full weight'})"
+                            if c.points else ""))
         elif c.kind == "each":
             lines.append("- cap: none (lint LR317 suggests one)" if hl is None or c.no_decay else "- cap: none")
         elif c.max is not None:
