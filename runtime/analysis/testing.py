@@ -103,7 +103,11 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
         res = model.alone(lead, res, asof)
     account_dims = {d for d, _mx, _fl, _o in model.dims} if model is not None else set()
     fails: list[str] = []
-    crit_index = {c.name: i for i, c in enumerate(engine.criteria)}
+    # a criterion is named by its quoted name, or as DIM.NAME (needed when two dimensions share a name)
+    crit_index: dict[str, int] = {}
+    for i, c in enumerate(engine.criteria):
+        crit_index.setdefault(c.name, i)
+        crit_index[f"{c.dim}.{c.name}"] = i
     for e in test.expects:
         if e.kind == "grade":
             ok = fnmatchcase(res.grade, e.arg) if "*" in e.arg else res.grade == e.arg
