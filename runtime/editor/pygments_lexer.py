@@ -22,7 +22,7 @@ KEYWORDS = ("version", "when", "max", "floor", "decay", "first", "of", "each", "
             "by", "account", "and", "or", "not", "in", "contains", "any", "all", "word", "starts", "ends", "with",
             "matches", "between", "is", "missing", "present", "has", "count", "event", "types", "days", "since",
             "last", "as", "lead", "leads", "at", "ago", "expect", "criterion", "fires", "does", "fire",
-            "disqualified", "share", "most", "least")
+            "disqualified", "share", "most", "least", "from")
 UNITS = ("day", "days", "week", "weeks", "hour", "hours")
 TYPES = ("text", "number", "date", "bool")
 ACTIONS = ("sales", "qualify", "nurture", "suppress")
@@ -45,9 +45,10 @@ class LeadrulesLexer(RegexLexer):
             (r"#.*?$", Comment.Single),
             (r'"(?:[^"\\\n]|\\.)*"', String.Double),
             # a date (and time) before a number: 2026-11-01, 2026-10-31T23:30:00-02:00
-            (r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?!\w)", Literal.Date),
-            (r"\d+(?:\.\d+)?%", Number),
-            (r"[+-]?\d+(?:\.\d+)?(?![^\W\d])", Number),
+            (r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+             r"(?!\w)", Literal.Date),
+            (r"[0-9]+(?:\.[0-9]+)?%", Number),
+            (r"[+-]?[0-9]+(?:\.[0-9]+)?(?![^\W\d])", Number),
             (r"half-life\b", Keyword),
             # declarations: the name they introduce
             (r"(score|grade)(\s+)(" + _NAME + ")", bygroups(Keyword.Declaration, Whitespace, Name.Class)),
