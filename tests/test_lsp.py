@@ -54,7 +54,7 @@ def client():
     caps = res["capabilities"]
     assert caps["documentFormattingProvider"] and caps["hoverProvider"] and caps["definitionProvider"]
     assert caps["completionProvider"] and caps["documentSymbolProvider"] and caps["codeLensProvider"]
-    assert "leadrules.runTest" in caps["executeCommandProvider"]["commands"]
+    assert {"leadrules.runTest", "leadrules.runTests"} <= set(caps["executeCommandProvider"]["commands"])
     assert res["serverInfo"]["name"] == "leadrules"
     c.notify("initialized", {})
     yield c
@@ -199,6 +199,14 @@ def test_completion(client):
     t = lines.index('test "a VP" { lead { title: "VP" } expect grade B }')
     got = labels(t, len('test "a VP" { lead { title: "VP" } expect grade '))
     assert {"A", "B"} <= set(got) and got["A"]["kind"] == 20  # EnumMember
+    # what may follow `expect`, and the criteria after `expect criterion`
+    got = labels(t, len('test "a VP" { lead { title: "VP" } expect '))
+    assert {"grade", "route", "criterion", "disqualified", "profile", "total"} <= set(got)
+    t2 = len(lines)
+    client.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2}, "contentChanges": [
+        {"text": text + 'test "b" { lead { title: "x" } expect criterion "Se'}]})
+    got = labels(t2, len('test "b" { lead { title: "x" } expect criterion "Se'))
+    assert set(got) == {'"Senior"', '"Big"'} and got['"Big"']["detail"].startswith("profile: +25 when")
 
 
 def test_completion_while_the_file_does_not_parse(client):
@@ -250,6 +258,9 @@ def test_code_lens_runs_a_test(client):
     uri = _open(client, "lens.rules", text)
     _diags(client, uri, 1)
     lenses = client.request("textDocument/codeLens", {"textDocument": {"uri": uri}})
+    assert lenses[0]["command"] == {"title": "▶ Run all 2 tests", "command": "leadrules.runTests", "arguments": [uri]}
+    assert lenses[0]["range"]["start"]["line"] == 0
+    lenses = lenses[1:]
     assert [l["command"]["arguments"] for l in lenses] == [[uri, "a VP"], [uri, "a wrong one"]]
     assert lenses[0]["range"]["start"]["line"] == text.splitlines().index('test "a VP" { lead { title: "VP" } expect grade B }')
     assert lenses[0]["command"]["command"] == "leadrules.runTest" and "Run test" in lenses[0]["command"]["title"]
@@ -263,7 +274,12 @@ def test_code_lens_runs_a_test(client):
     assert msg["type"] == 1 and "expected grade A, got B" in msg["message"]
     assert any(r["method"] == "workspace/codeLens/refresh" for r in client.server_requests)
     titles = [l["command"]["title"] for l in client.request("textDocument/codeLens", {"textDocument": {"uri": uri}})]
-    assert titles == ["▶ Run test (last run: passed)", "▶ Run test (last run: FAILED)"]
+    assert titles == ["▶ Run all 2 tests", "▶ Run test (last run: passed)", "▶ Run test (last run: FAILED)"]
+    every = client.request("workspace/executeCommand", {"command": "leadrules.runTests", "arguments": [uri]})
+    assert (every["passed"], every["failed"]) == (1, 1)
+    assert [x["name"] for x in every["tests"]] == ["a VP", "a wrong one"]
+    msg = client.wait_for("window/showMessage", lambda p: p["message"].startswith("1 passed, 1 failed"))
+    assert '"a wrong one": expected grade A, got B' in msg["message"]
 
 
 def test_a_test_in_a_file_with_errors_does_not_run(client):

@@ -274,10 +274,22 @@ class RulesDocument:
 
     def completions(self, line: int, col: int) -> list[tuple[str, str, str]]:
         """(label, kind, detail) for the position: kind is field | event | list | band | dimension |
-        attribute."""
+        attribute | criterion | reason | keyword."""
         s = self.symbols
         before = self.lines[line][:col] if 0 <= line < len(self.lines) else ""
-        before = re.sub(r"`?[^\W\d]?\w*$", "", before).rstrip()  # drop the word being typed
+        # drop the word (or the quoted name) being typed
+        if before.count('"') % 2:  # inside a quoted name
+            before = before[: before.rindex('"')].rstrip()
+        else:
+            before = re.sub(r"`?[^\W\d]?\w*$", "", before).rstrip()
+        if re.search(r"\bexpect\s+criterion$", before):
+            return _unique([(printer.quote(c.name), "criterion", f"{sc.dim}: {printer.criterion_rule(c)}")
+                            for sc in (self.rf.of(n.Score) if self.rf else ()) for c in sc.criteria])
+        if re.search(r"\b(expect|share\s+of)\s+disqualified$", before):
+            return [(printer.quote(d.reason), "reason", "disqualify reason")
+                    for d in (self.rf.of(n.Disqualify) if self.rf else ())]
+        if re.search(r"\b(expect|share\s+of)\s+route$", before):
+            return [(a, "keyword", "route action") for a in ("sales", "qualify", "nurture", "suppress")]
         events = [(e, "event", "event" + (f"({', '.join(a.name + ': ' + a.type for a in d.attrs)})" if d.attrs else ""))
                   for e, d in s.events.items()]
         lists = [(l, "list", f"list of {len(d.items.items)}") for l, d in s.lists.items()]
@@ -293,8 +305,11 @@ class RulesDocument:
             return [b for b in bands if b[2].startswith("account")]
         if re.search(r"\b(expect grade|share of grade)$", before) or self._in_route_patterns(line, before):
             return _unique(grades + [b for b in bands if not b[2].startswith("account")])
-        if re.search(r"^\s*grade$", before) or re.search(r"\bexpect$", before):
+        if re.search(r"^\s*grade$", before):
             return dims
+        if re.search(r"\bexpect$", before):
+            words = ["grade", "route", "disqualified", "not disqualified", "criterion", "account"]
+            return [(w, "keyword", "expectation") for w in words] + dims + [("total", "dimension", "sum of the scores")]
         ev = self.enclosing_event(line, col)
         attrs = []
         if ev and ev in s.events:

@@ -13,11 +13,13 @@ from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
 from pygls.workspace.position_codec import ServerTextPosition
 
+from dsl import nodes as n
 from dsl.diagnostics import Diagnostic
 from runtime.editor.analysis import RulesDocument
 from runtime.editor.detect import is_rules_text
 
 RUN_TEST = "leadrules.runTest"
+RUN_TESTS = "leadrules.runTests"
 SOURCE = "leadrules"
 
 _SYMBOL_KINDS = {
@@ -30,7 +32,8 @@ _SYMBOL_KINDS = {
 _COMPLETION_KINDS = {
     "field": t.CompletionItemKind.Field, "event": t.CompletionItemKind.Event, "list": t.CompletionItemKind.Constant,
     "band": t.CompletionItemKind.EnumMember, "dimension": t.CompletionItemKind.Class,
-    "attribute": t.CompletionItemKind.Property,
+    "attribute": t.CompletionItemKind.Property, "criterion": t.CompletionItemKind.Method,
+    "reason": t.CompletionItemKind.Text, "keyword": t.CompletionItemKind.Keyword,
 }
 
 
@@ -237,7 +240,14 @@ def code_lens(ls: LeadrulesServer, params: t.CodeLensParams):
     if rd is None:
         return []
     lenses = []
-    for test in rd.tests():
+    tests = rd.tests()
+    ruleset = rd.rf.first(n.Ruleset) if rd.rf is not None and tests else None
+    if ruleset is not None:
+        line = ruleset.span.line - 1
+        lenses.append(t.CodeLens(range=_range(ls, uri, line, ruleset.span.col - 1, line, ruleset.span.col + 6),
+                                 command=t.Command(title=f"▶ Run all {len(tests)} test{'s' if len(tests) != 1 else ''}",
+                                                   command=RUN_TESTS, arguments=[uri])))
+    for test in tests:
         last = ls.results.get((uri, test.name))
         title = "▶ Run test" + ("" if last is None else " (last run: passed)" if last else " (last run: FAILED)")
         line = test.span.line - 1
@@ -270,15 +280,48 @@ def run_test_command(ls: LeadrulesServer, *args):
         msg += f" (grade {r.grade}, route {r.route}" + (f' "{r.queue}"' if r.queue else "") + f", as of {out.as_of})"
     ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Info if out.passed else t.MessageType.Error,
                                                message=msg))
-    try:
-        if ls.client_capabilities.workspace and ls.client_capabilities.workspace.code_lens and \
-                ls.client_capabilities.workspace.code_lens.refresh_support:
-            ls.workspace_code_lens_refresh(None)
-    except Exception:  # pragma: no cover - a refresh is a courtesy; the result is already returned
-        pass
+    _refresh_lenses(ls)
     return {"name": name, "passed": out.passed, "failures": out.failures, "as_of": out.as_of, "error": False,
             "grade": r.grade if r else None, "route": r.route if r else None, "queue": r.queue if r else None,
             "scores": r.scores if r else {}, "fired": out.fired}
+
+
+@server.command(RUN_TESTS)
+def run_tests_command(ls: LeadrulesServer, *args):
+    """Run every test of the open document: arguments [uri] and optionally an as-of date."""
+    uri = str(args[0])
+    as_of = str(args[1]) if len(args) > 1 and args[1] else None
+    rd = _doc(ls, uri)
+    if rd is None:
+        return {"passed": 0, "failed": 0, "tests": [], "error": "not a leadrules file"}
+    default = dt.date.fromisoformat(as_of) if as_of else None
+    outs = []
+    for test in rd.tests():
+        out = rd.run_test(test.name, default)
+        if isinstance(out, str):
+            ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Error, message=f"tests not run: {out}"))
+            return {"passed": 0, "failed": 0, "tests": [], "error": out}
+        ls.results[(uri, test.name)] = out.passed
+        outs.append(out)
+    failed = [o for o in outs if not o.passed]
+    msg = f"{len(outs) - len(failed)} passed, {len(failed)} failed"
+    if failed:
+        msg += ": " + "; ".join(f'"{o.name}": {", ".join(o.failures)}' for o in failed)
+    ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Error if failed else t.MessageType.Info,
+                                               message=msg))
+    _refresh_lenses(ls)
+    return {"passed": len(outs) - len(failed), "failed": len(failed), "error": None,
+            "tests": [{"name": o.name, "passed": o.passed, "failures": o.failures} for o in outs]}
+
+
+def _refresh_lenses(ls: LeadrulesServer) -> None:
+    """Ask the client to fetch the lenses again (their titles show the last results), if it can."""
+    try:
+        caps = ls.client_capabilities.workspace
+        if caps and caps.code_lens and caps.code_lens.refresh_support:
+            ls.workspace_code_lens_refresh(None)
+    except Exception:  # pragma: no cover - a refresh is a courtesy; the results are already returned
+        pass
 
 
 def main() -> None:
