@@ -131,6 +131,8 @@ def test_coverage_json_counts_goals(tmp_path):
     ent = next(i for i in f["items"] if i["label"] == 'criterion profile "Enterprise"')
     assert ent["goals"]["fires"] == ["an enterprise VP", "an enterprise nobody"]
     assert f["kinds"]["route"] == {"covered": 3, "total": 4}
+    assert [(u["label"], u["line"]) for u in f["uncovered"]][:2] == [('disqualify "no email"', 6),
+                                                                       ('tier 2 of "Seniority" (+20 when title contains word "Manager")', 11)]
     assert "written to" in r.output
 
 

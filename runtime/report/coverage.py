@@ -73,6 +73,8 @@ def as_dict(files: list[FileCoverage]) -> dict:
             "items": [{"kind": i.kind, "label": i.label, "dim": i.dim, "account": i.account, "line": i.line,
                        "col": i.col, "covered": i.covered, "goals": i.goals, "missing": i.missing()}
                       for i in f.items],
+            "uncovered": [{"kind": i.kind, "label": i.label, "line": i.line, "col": i.col, "missing": i.missing(),
+                           "why": _why(i)} for i in f.items if not i.covered],
         })
     return {"version": 1, "percent": total_percent(files), "covered": sum(f.covered for f in files),
             "total": sum(f.total for f in files), "files": out}
