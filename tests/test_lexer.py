@@ -27,7 +27,8 @@ def test_there_is_something_to_lex():
 def test_every_rule_file_lexes_without_errors(path):
     text = path.read_text(encoding="utf-8")
     assert errors(text) == []
-    assert "".join(v for _, v in LeadrulesLexer().get_tokens(text)) == text + ("" if text.endswith("\n") else "\n")
+    toks = LeadrulesLexer(stripnl=False).get_tokens(text)
+    assert "".join(v for _, v in toks) == text + ("" if text.endswith("\n") else "\n")
 
 
 @pytest.mark.parametrize("where,text", EXAMPLES, ids=[w for w, _ in EXAMPLES])
@@ -81,3 +82,19 @@ def test_entry_point_is_declared_and_pygments_finds_it(tmp_path):
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["runtime.editor.pygments_lexer", "LeadrulesLexer", "LeadrulesLexer", "True"]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from tests.test_formatter import rendered  # noqa: E402 - the formatter's generator of valid files
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rendered(accounts=True))
+def test_generated_files_lex_without_errors(file):
+    """Any file the parser accepts, laid out at random with comments of any text, lexes cleanly and
+    losslessly."""
+    text, _ = file
+    assert errors(text) == []
+    toks = LeadrulesLexer(stripnl=False).get_tokens(text)
+    assert "".join(v for _, v in toks) == text + ("" if text.endswith("\n") else "\n")

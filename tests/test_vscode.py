@@ -207,3 +207,16 @@ def test_grammar_scopes_mean_what_they_say():
     assert got["15%"] == "constant.numeric.percentage.leadrules" and got["A"] == "variable.other.leadrules"
     got = dict(scopes("fields { interests: text list  `max`: number }")[0])
     assert got["interests"] == "variable.other.property.field.leadrules" and got["list"] == "storage.type.leadrules"
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from tests.test_formatter import rendered  # noqa: E402 - the formatter's generator of valid files
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rendered(accounts=True))
+def test_grammar_scopes_generated_files(file):
+    text, _ = file
+    for line in text.splitlines():
+        assert scopes(line)[1].strip() == "", line
