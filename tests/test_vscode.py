@@ -57,9 +57,23 @@ def test_package_json():
     for key in ("increaseIndentPattern", "decreaseIndentPattern"):
         re.compile(conf["indentationRules"][key])
     assert re.compile(conf["indentationRules"]["increaseIndentPattern"]).search('score p "P" max 10 {')
-    (gr,) = PKG["contributes"]["grammars"]
+    gr, md = PKG["contributes"]["grammars"]
     assert gr["language"] == "leadrules" and gr["scopeName"] == GRAMMAR["scopeName"] == "source.leadrules"
     assert (EXT / gr["path"]).is_file()
+    # ```leadrules and ```rules blocks in Markdown are highlighted with the same grammar
+    inj = load(md["path"].removeprefix("./"))
+    assert md["injectTo"] == ["text.html.markdown"] and inj["scopeName"] == md["scopeName"]
+    assert md["embeddedLanguages"] == {"meta.embedded.block.leadrules": "leadrules"}
+    fence = inj["repository"]["fenced-leadrules"]
+    # Oniguruma's \G (where the last match ended) has no Python equivalent; at a line start it means ^
+    begin = re.compile(fence["begin"].replace("\\G", "^"))
+    assert begin.match("```leadrules") and begin.match("```rules") and begin.match("~~~ Rules {.x}")
+    assert not begin.match("```python") and not begin.match("```rulesets")
+    assert fence["patterns"][0]["patterns"] == [{"include": "source.leadrules"}]
+    for rx in _every_regex(inj):
+        # an `end` may refer back to the `begin`'s groups (\\2, \\3): TextMate fills them in, Python cannot
+        re.compile(re.sub(r"\\[1-9]", ".*?", rx.replace("\\G", "^")))
+    re.compile(fence["patterns"][0]["while"].replace("\\G", "^"))
     props = PKG["contributes"]["configuration"]["properties"]
     assert props["leadrules.server.command"]["default"] == "leadrules"
     assert props["leadrules.server.args"]["default"] == ["lsp"]
