@@ -26,7 +26,7 @@ def _why(item: Item) -> str:
         if miss == ["does not fire"]:
             return "fires in every test: no test shows a scored lead without it"
         if "fires" in miss and len(miss) == 2:
-            return "never evaluated: every test's lead is disqualified"
+            return "never evaluated: no test's lead is scored (none, or all disqualified)"
         return "never fires in a test"
     if item.kind == "tier":
         return "no test's lead takes this tier"
