@@ -281,3 +281,12 @@ def test_watch_stops_on_ctrl_c_and_survives_a_broken_file(tmp_path):
         assert b"stopped watching" in proc.stderr.read()
     finally:
         proc.kill()
+
+
+def test_a_file_without_tests_covers_nothing(tmp_path):
+    p = tmp_path / "bare.rules"
+    p.write_text(GAPS.split('test "an enterprise VP"')[0])
+    r = run("test", p, "--coverage", "--fail-under", "1")
+    assert r.exit_code == 1
+    assert "coverage of" in r.output and ": 0.0% (0 of 16 goals, 0 tests)" in r.output
+    assert "never evaluated: no test's lead is scored" in r.output
