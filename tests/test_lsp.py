@@ -297,6 +297,26 @@ def test_udev_and_firebase_files_are_left_alone(client):
     assert client.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}}) == []
 
 
+def test_a_plain_client_gets_plain_hover_and_flat_symbols():
+    """A client that declares nothing gets what the protocol's defaults allow."""
+    c = LspClient([sys.executable, "-m", "cli", "lsp", "--stdio"], env=_env(), cwd=ROOT)
+    try:
+        c.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        c.notify("initialized", {})
+        uri = _open(c, "plain.rules", FIXED)
+        _diags(c, uri, 1)
+        h = c.request("textDocument/hover", {"textDocument": {"uri": uri}, "position": _pos(FIXED, '"Big"')})
+        assert h["contents"]["kind"] == "plaintext" and '"Big"' in h["contents"]["value"]
+        syms = c.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
+        assert all("location" in s and "children" not in s for s in syms)
+        assert {"name": "Big", "container": "profile"} in [{"name": s["name"], "container": s.get("containerName")}
+                                                           for s in syms]
+        c.request("workspace/executeCommand", {"command": "leadrules.runTest", "arguments": [uri, "a VP"]})
+        assert not c.server_requests  # no code lens refresh for a client that cannot take one
+    finally:
+        c.close()
+
+
 def test_missing_pygls_is_one_line(tmp_path):
     import subprocess
 

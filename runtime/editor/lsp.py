@@ -186,8 +186,17 @@ def hover(ls: LeadrulesServer, params: t.HoverParams):
     if hit is None:
         return None
     text, (hl, a, b) = hit
-    return t.Hover(contents=t.MarkupContent(kind=t.MarkupKind.Markdown, value=text),
-                   range=_range(ls, uri, hl, a, hl, b))
+    kind = t.MarkupKind.Markdown if _client_takes_markdown(ls) else t.MarkupKind.PlainText
+    return t.Hover(contents=t.MarkupContent(kind=kind, value=text), range=_range(ls, uri, hl, a, hl, b))
+
+
+def _client_takes_markdown(ls) -> bool:
+    """Markdown only for a client that says it renders it (the protocol's default is plain text)."""
+    try:
+        fmts = ls.client_capabilities.text_document.hover.content_format
+    except AttributeError:
+        return False
+    return bool(fmts) and t.MarkupKind.Markdown in fmts
 
 
 @server.feature(t.TEXT_DOCUMENT_COMPLETION, t.CompletionOptions(trigger_characters=[" ", "["]))
@@ -230,7 +239,24 @@ def document_symbol(ls: LeadrulesServer, params: t.DocumentSymbolParams):
                                 detail=s["detail"] or None, range=rng, selection_range=sel,
                                 children=[conv(c) for c in s["children"]] or None)
 
-    return [conv(s) for s in rd.outline()]
+    try:
+        hierarchical = bool(ls.client_capabilities.text_document.document_symbol.hierarchical_document_symbol_support)
+    except AttributeError:
+        hierarchical = False
+    if hierarchical:
+        return [conv(s) for s in rd.outline()]
+    # a client without nested outlines gets the flat form, each symbol naming its container
+    flat = []
+
+    def walk(items, container):
+        for s in items:
+            flat.append(t.SymbolInformation(name=s["name"], kind=_SYMBOL_KINDS.get(s["kind"], t.SymbolKind.Object),
+                                            location=t.Location(uri=uri, range=_span_range(ls, uri, s["span"])),
+                                            container_name=container))
+            walk(s["children"], s["name"])
+
+    walk(rd.outline(), None)
+    return flat
 
 
 @server.feature(t.TEXT_DOCUMENT_CODE_LENS)
