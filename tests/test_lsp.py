@@ -49,7 +49,9 @@ def client():
     c = LspClient([sys.executable, "-m", "cli", "lsp"], env=_env(), cwd=ROOT)
     res = c.request("initialize", {"processId": os.getpid(), "rootUri": ROOT.as_uri(), "capabilities": {
         "textDocument": {"hover": {"contentFormat": ["markdown"]},
-                         "documentSymbol": {"hierarchicalDocumentSymbolSupport": True}},
+                         "completion": {"completionItemKind": {"valueSet": list(range(1, 26))}},
+                         "documentSymbol": {"hierarchicalDocumentSymbolSupport": True,
+                                            "symbolKind": {"valueSet": list(range(1, 27))}}},
         "workspace": {"codeLens": {"refreshSupport": True}}}})
     caps = res["capabilities"]
     assert caps["documentFormattingProvider"] and caps["hoverProvider"] and caps["definitionProvider"]
@@ -309,6 +311,11 @@ def test_a_plain_client_gets_plain_hover_and_flat_symbols():
         assert h["contents"]["kind"] == "plaintext" and '"Big"' in h["contents"]["value"]
         syms = c.request("textDocument/documentSymbol", {"textDocument": {"uri": uri}})
         assert all("location" in s and "children" not in s for s in syms)
+        assert all(s["kind"] <= 18 for s in syms)  # File..Array: the kinds of the protocol's first version
+        items = c.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": {"line": 6, "character": 2}})
+        kinds = {i["label"]: i["kind"] for i in items["items"]}
+        assert kinds["web_visit"] == 3 and kinds["big_titles"] == 6 and kinds["A"] == 13  # Function, Variable, Enum
+        assert all(k <= 18 for k in kinds.values())
         assert {"name": "Big", "container": "profile"} in [{"name": s["name"], "container": s.get("containerName")}
                                                            for s in syms]
         c.request("workspace/executeCommand", {"command": "leadrules.runTest", "arguments": [uri, "a VP"]})

@@ -37,6 +37,37 @@ _COMPLETION_KINDS = {
 }
 
 
+# A client that lists no kinds supports only the protocol's first ones (Text..Reference for completion,
+# File..Array for symbols): the newer kinds then fall back to the nearest old one.
+_COMPLETION_FALLBACK = {t.CompletionItemKind.Event: t.CompletionItemKind.Function,
+                        t.CompletionItemKind.Constant: t.CompletionItemKind.Variable,
+                        t.CompletionItemKind.EnumMember: t.CompletionItemKind.Enum}
+_SYMBOL_FALLBACK = {t.SymbolKind.Struct: t.SymbolKind.Namespace, t.SymbolKind.Event: t.SymbolKind.Function,
+                    t.SymbolKind.EnumMember: t.SymbolKind.Constant, t.SymbolKind.Object: t.SymbolKind.Namespace}
+
+
+def _supported(kind, value_set, first_version_max: int, fallback: dict):
+    if value_set:
+        return kind if kind in value_set else fallback.get(kind, kind)
+    return kind if kind <= first_version_max else fallback.get(kind, kind)
+
+
+def _completion_kind(ls, kind):
+    try:
+        vs = ls.client_capabilities.text_document.completion.completion_item_kind.value_set
+    except AttributeError:
+        vs = None
+    return _supported(kind, vs, t.CompletionItemKind.Reference, _COMPLETION_FALLBACK)
+
+
+def _symbol_kind(ls, kind):
+    try:
+        vs = ls.client_capabilities.text_document.document_symbol.symbol_kind.value_set
+    except AttributeError:
+        vs = None
+    return _supported(kind, vs, t.SymbolKind.Array, _SYMBOL_FALLBACK)
+
+
 class LeadrulesServer(LanguageServer):
     def __init__(self):
         from importlib.metadata import PackageNotFoundError, version
@@ -206,7 +237,8 @@ def completion(ls: LeadrulesServer, params: t.CompletionParams):
     if rd is None:
         return None
     line, col = _from_client(ls, uri, params.position)
-    items = [t.CompletionItem(label=label, kind=_COMPLETION_KINDS.get(kind), detail=detail,
+    items = [t.CompletionItem(label=label, kind=_completion_kind(ls, _COMPLETION_KINDS.get(kind, t.CompletionItemKind.Text)),
+                              detail=detail,
                               sort_text=f"{i:04d}")
              for i, (label, kind, detail) in enumerate(rd.completions(line, col))]
     return t.CompletionList(is_incomplete=False, items=items)
@@ -235,7 +267,7 @@ def document_symbol(ls: LeadrulesServer, params: t.DocumentSymbolParams):
     def conv(s) -> t.DocumentSymbol:
         rng = _span_range(ls, uri, s["span"])
         sel = _span_range(ls, uri, s["sel"])
-        return t.DocumentSymbol(name=s["name"], kind=_SYMBOL_KINDS.get(s["kind"], t.SymbolKind.Object),
+        return t.DocumentSymbol(name=s["name"], kind=_symbol_kind(ls, _SYMBOL_KINDS.get(s["kind"], t.SymbolKind.Object)),
                                 detail=s["detail"] or None, range=rng, selection_range=sel,
                                 children=[conv(c) for c in s["children"]] or None)
 
@@ -250,7 +282,7 @@ def document_symbol(ls: LeadrulesServer, params: t.DocumentSymbolParams):
 
     def walk(items, container):
         for s in items:
-            flat.append(t.SymbolInformation(name=s["name"], kind=_SYMBOL_KINDS.get(s["kind"], t.SymbolKind.Object),
+            flat.append(t.SymbolInformation(name=s["name"], kind=_symbol_kind(ls, _SYMBOL_KINDS.get(s["kind"], t.SymbolKind.Object)),
                                             location=t.Location(uri=uri, range=_span_range(ls, uri, s["span"])),
                                             container_name=container))
             walk(s["children"], s["name"])
