@@ -274,7 +274,9 @@ def test_code_lens_runs_a_test(client):
     assert bad["passed"] is False and bad["failures"] == ["expected grade A, got B"]
     msg = client.wait_for("window/showMessage", lambda p: "a wrong one" in p["message"])
     assert msg["type"] == 1 and "expected grade A, got B" in msg["message"]
-    assert any(r["method"] == "workspace/codeLens/refresh" for r in client.server_requests)
+    # no workspace/codeLens/refresh request: test clients (pytest-lsp) fail on server requests they do not
+    # handle, and editors ask for lenses again on the next change anyway
+    assert not any(r["method"] == "workspace/codeLens/refresh" for r in client.server_requests)
     titles = [l["command"]["title"] for l in client.request("textDocument/codeLens", {"textDocument": {"uri": uri}})]
     assert titles == ["▶ Run all 2 tests", "▶ Run test (last run: passed)", "▶ Run test (last run: FAILED)"]
     every = client.request("workspace/executeCommand", {"command": "leadrules.runTests", "arguments": [uri]})
@@ -318,8 +320,6 @@ def test_a_plain_client_gets_plain_hover_and_flat_symbols():
         assert all(k <= 18 for k in kinds.values())
         assert {"name": "Big", "container": "profile"} in [{"name": s["name"], "container": s.get("containerName")}
                                                            for s in syms]
-        c.request("workspace/executeCommand", {"command": "leadrules.runTest", "arguments": [uri, "a VP"]})
-        assert not c.server_requests  # no code lens refresh for a client that cannot take one
     finally:
         c.close()
 

@@ -338,7 +338,6 @@ def run_test_command(ls: LeadrulesServer, *args):
         msg += f" (grade {r.grade}, route {r.route}" + (f' "{r.queue}"' if r.queue else "") + f", as of {out.as_of})"
     ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Info if out.passed else t.MessageType.Error,
                                                message=msg))
-    _refresh_lenses(ls)
     return {"name": name, "passed": out.passed, "failures": out.failures, "as_of": out.as_of, "error": False,
             "grade": r.grade if r else None, "route": r.route if r else None, "queue": r.queue if r else None,
             "scores": r.scores if r else {}, "fired": out.fired}
@@ -367,19 +366,8 @@ def run_tests_command(ls: LeadrulesServer, *args):
         msg += ": " + "; ".join(f'"{o.name}": {", ".join(o.failures)}' for o in failed)
     ls.window_show_message(t.ShowMessageParams(type=t.MessageType.Error if failed else t.MessageType.Info,
                                                message=msg))
-    _refresh_lenses(ls)
     return {"passed": len(outs) - len(failed), "failed": len(failed), "error": None,
             "tests": [{"name": o.name, "passed": o.passed, "failures": o.failures} for o in outs]}
-
-
-def _refresh_lenses(ls: LeadrulesServer) -> None:
-    """Ask the client to fetch the lenses again (their titles show the last results), if it can."""
-    try:
-        caps = ls.client_capabilities.workspace
-        if caps and caps.code_lens and caps.code_lens.refresh_support:
-            ls.workspace_code_lens_refresh(None)
-    except Exception:  # pragma: no cover - a refresh is a courtesy; the results are already returned
-        pass
 
 
 def main() -> None:
