@@ -111,6 +111,8 @@ def test_examples_show_every_construct():
     assert any(e.at for e in events) and any(e.days_ago is not None for e in events)
     assert any(e.at is None and e.days_ago is None for e in events)
     assert any(x.events for x in nodes if isinstance(x, n.Simulation))
+    flows = [x for x in nodes if type(x).__name__ == "FlowExpect"]
+    assert {x.bound for x in flows} >= {"at_most", "between"} and any(x.queue for x in flows)
 
 
 def test_every_code_and_keyword_is_documented():
