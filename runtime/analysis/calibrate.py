@@ -467,7 +467,7 @@ class Calibrator:
         }
 
     # -- judging criteria, dimensions and signals over the worked leads --
-    def _scored_rows(self) -> list["_Row"]:
+    def scored_rows(self) -> list["_Row"]:
         """Worked leads the rules scored (not disqualified): the population of every judgement."""
         return [w for w in self.rows if w.r.disqualified is None]
 
@@ -481,7 +481,7 @@ class Calibrator:
         return Population(ys, strata, clusters)
 
     def _criteria(self) -> list[dict]:
-        rows = self._scored_rows()
+        rows = self.scored_rows()
         if not rows:
             return []
         ys = [w.y for w in rows]
@@ -548,7 +548,7 @@ class Calibrator:
         return out
 
     def _dimensions(self) -> dict:
-        rows = self._scored_rows()
+        rows = self.scored_rows()
         ys = [w.y for w in rows]
         pos = sum(ys)
         neg = len(ys) - pos
@@ -577,7 +577,7 @@ class Calibrator:
     def signal_table(self) -> tuple[list[dict], list[dict], list[set[int]]]:
         """Every candidate signal tested over the worked leads the rules scored: (rows, excluded keys,
         the row indices holding each signal). See docs/calibrate.md, "Missed signals"."""
-        rows = self._scored_rows()
+        rows = self.scored_rows()
         ms = self.min_support
         if not rows:
             return [], [], []
@@ -688,7 +688,7 @@ class Calibrator:
 
     def _missed(self) -> dict:
         rows, excluded, _ = self.signal_table()
-        scored = self._scored_rows()
+        scored = self.scored_rows()
         conv = sum(w.y for w in scored)
         top = next((r for r in rows if not r["scored_by"] and r["meaningful"] and r["direction"] == "for"), None)
         against = next((r for r in rows if r["meaningful"] and r["direction"] == "against"), None)
