@@ -503,7 +503,7 @@ class Calibrator:
                 idx = [j for j, w in enumerate(rows) if w.r.fired[i]]
                 sign = 1 if node.points >= 0 else -1
                 points = node.points
-            t = pop.test(idx, stratified=False)
+            t = pop.test(idx)
             without = auc([_total_without(self.engine, w.r, i) for w in rows], ys)
             row = {"criterion": spec.key, "dimension": spec.dim, "kind": spec.kind, "points": points,
                    "rule": spec.text, "fires": t["leads"], "fire_rate": round(t["leads"] / len(rows), 6),
@@ -633,9 +633,11 @@ class Calibrator:
                     continue
                 seen.add(tuple(idx))
                 inside = sorted(v for _, v in vals if v >= lo and (hi is None or v < hi))
+                outside = sorted(v for _, v in vals if not (v >= lo and (hi is None or v < hi)))
                 cands.append((("bin",) + f, idx, {"low": lo, "high": hi, "integer": integer,
-                                                   "median": inside[len(inside) // 2]}))
-        pop = self.population(rows)
+                                                   "median": inside[len(inside) // 2],
+                                                   "outside": outside[len(outside) // 2] if outside else None}))
+        pop = self.population(rows, stratified=False)
         scored = ScoredBy(self.engine, self.asof_ordinal)
         out, members = [], []
         for s, idx, extra in cands:
@@ -656,7 +658,7 @@ class Calibrator:
         if s[0] == "bin":
             f = s[1:]
             label = bin_label(f, extra["low"], extra["high"], extra["integer"])
-            by = scored.of(f, extra["median"])
+            by = scored.of(f, extra["median"], extra["outside"], extra["low"])
             row = {"kind": f[0], "name": f[1],
                    "attribute": f[2] if f[0] in ("total",) or (f[0] == "count" and len(f) == 4) else None,
                    "value": f[3] if f[0] == "count" and len(f) == 4 else None,
@@ -673,7 +675,7 @@ class Calibrator:
                     "not_converting": t["leads"] - t["converted"],
                     "rate_with": _r6(t["rate_with"]), "rate_without": _r6(t["rate_without"]),
                     "lift": _r4(t["lift"]), "lift_ci_low": _r4(lo_hi and lo_hi[0]),
-                    "lift_ci_high": _r4(lo_hi and lo_hi[1]), "adjusted_lift": _r4(t["adjusted_lift"]),
+                    "lift_ci_high": _r4(lo_hi and lo_hi[1]),
                     "direction": t["direction"], "statistic": sig6(t["statistic"]), "p_value": t["p_value"],
                     "scored_by": by})
         return row

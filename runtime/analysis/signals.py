@@ -460,6 +460,47 @@ class ScoredBy:
                     atoms.append((atom, aev, pos, refs))
             self.crits.append((spec.key, atoms, events))
         self._tests: dict = {}
+        self._keys = [k for k, _, _ in self.crits]
+        self._order = {k: i for i, k in enumerate(self._keys)}
+        self._caps = {}           # key -> (event type, events the criterion counts before its cap)
+        self._has_only = {}       # key -> event types it only tests with `has` (0 vs 1 or more)
+        for spec in engine.criteria:
+            c = spec.node
+            if c.kind == "each":
+                cap = abs(c.max / c.points) if c.max is not None and c.points else math.inf
+                self._caps[spec.key] = (c.filter.event, cap)
+
+    def _of_field(self, sig: tuple, median: float) -> list[str]:
+        out = []
+        kind, name = sig[0], sig[1]
+        v = median if kind == "num" else self.asof - int(median)
+        for key, atoms, _ in self.crits:
+            for atom, aev, pos, refs in atoms:
+                if aev is None and ("field", name) in refs and self._holds(atom, aev, pos, {name: v}, None):
+                    out.append(key)
+                    break
+        return out
+
+    def _counts(self, sig: tuple, low: float) -> list[str]:
+        """A count bin starting at `low` is scored by an `each` criterion on that event that still counts
+        there (below its cap), and by a condition on a count of it; `has` tells only 0 from 1 or more,
+        so it scores a bin only when the bin starts at 1 or below."""
+        et = sig[1]
+        attr_ok = set(self.of(("attr", sig[1], sig[2], sig[3]))) if len(sig) == 4 else None
+        out = []
+        for key, atoms, events in self.crits:
+            if attr_ok is not None and key not in attr_ok:
+                continue
+            cap = self._caps.get(key)
+            if cap is not None and cap[0] in (et, None):
+                if low < cap[1]:
+                    out.append(key)
+                continue
+            counts = any(r == ("event", et) for _, _, _, refs in atoms for r in refs)
+            has = et in events or None in events
+            if counts or (has and low <= 1):
+                out.append(key)
+        return out
 
     def _holds(self, atom, ev, pos, fields: dict, attrs: dict | None) -> bool:
         t = self._tests.get(id(atom))
@@ -467,8 +508,20 @@ class ScoredBy:
             t = self._tests[id(atom)] = condition_test(self.engine, atom, ev)
         return t(Lead("", fields), self.asof, attrs) == pos
 
-    def of(self, sig: tuple, median: float | None = None) -> list[str]:
+    def of(self, sig: tuple, median: float | None = None, outside: float | None = None,
+           low: float | None = None) -> list[str]:
+        """The keys of the criteria that score `sig`. For a bin of a number: `median` is the bin's
+        median, `outside` the median of the leads outside it, `low` its lower bound."""
         kind = sig[0]
+        if median is not None and kind in ("num", "age"):
+            at = set(self._of_field(sig, median))
+            if outside is None:
+                return sorted(at, key=self._order.get)
+            away = set(self._of_field(sig, outside))
+            # a criterion scores a bin when it tells the bin apart from the leads outside it
+            return [k for k in self._keys if (k in at) != (k in away)]
+        if kind == "count" and low is not None:
+            return self._counts(sig, low)
         if kind == "count" and len(sig) == 4:
             return self.of(("attr", sig[1], sig[2], sig[3]))
         out = []

@@ -216,12 +216,11 @@ def _tables(doc: dict, tty: bool) -> list[tuple[str, list[str], list[list[str]],
     if ms.get("top_against"):
         after.append(f"Strongest signal against conversion: {ms['top_against']}.")
     T.append((f"Missed signals: worked leads ({ms['converting']:,} converted, {ms['not_converting']:,} not), "
-              f"compared within fifths of the total score; {ms['tested']:,} tested, {ms['meaningful']:,} meaningful",
-              ["signal", "leads", "rate with", "rate without", "lift (95% CI)", "within-score lift", "q", "scored by"],
+              f"{ms['tested']:,} signals tested, {ms['meaningful']:,} meaningful",
+              ["signal", "leads", "rate with", "rate without", "lift (95% CI)", "q", "scored by"],
               [[r["label"], num(r["leads"]), pct(r["rate_with"]), pct(r["rate_without"]), lift_txt(r),
-                "-" if r["adjusted_lift"] is None else f"{r['adjusted_lift']:.2f}",
                 pvalue(r["q_value"]) + (" *" if r["meaningful"] else ""),
-                ", ".join(r["scored_by"]) or "— not scored"] for r in shown], (1, 2, 3, 5, 6), after))
+                ", ".join(r["scored_by"]) or "— not scored"] for r in shown], (1, 2, 3, 5), after))
     sg = doc.get("suggested")
     if sg:
         h = sg["held_out_auc"]
