@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cli
-from runtime.analysis.calibrate import (Mentions, benjamini_hochberg, compare, fisher_exact, lead_signals, norm_path,
-                               number_bucket, two_proportion_z, wilson)
+from runtime.analysis.calibrate import benjamini_hochberg, compare, fisher_exact, norm_path, two_proportion_z, wilson
+from runtime.analysis.signals import ScoredBy, lead_features
 from runtime.commands.options import schema_of
 from runtime.io.outcomes import OutcomeReader
 from runtime.io.readers import BadRowsError
@@ -112,13 +112,6 @@ def test_page_paths_group_by_first_segment():
     assert norm_path("demo-request") is None
 
 
-def test_number_buckets():
-    assert number_bucket(5) == "under 10"
-    assert number_bucket(450) == "100–999"
-    assert number_bucket(1000) == "1,000–9,999"
-    assert number_bucket(-3) == "below 0"
-
-
 # ---- signals and mentions -----------------------------------------------------------------------
 
 
@@ -126,28 +119,80 @@ def test_signals_ignore_events_after_the_scoring_day():
     r = load_rules(str(ACME))
     schema = schema_of(r)
     ld = lead("x", title="Engineer", company_size=60, interests=["crm", "AI "],
-              events=[ev("web_visit", 3, page="/integrations/hubspot"), ev("form_submit", -2, form="demo-request")])
-    sig = lead_signals(ld, AS_OF, schema)
-    assert ("attr", "web_visit", "page", "/integrations") in sig
-    assert ("event", "web_visit", "", "") in sig
-    assert ("field", "title", "engineer") in sig
-    assert ("field", "company_size", "10–99") in sig
-    assert ("field", "interests", "ai") in sig
-    assert not any(s[1] == "form_submit" for s in sig)  # two days after the as-of date
+              events=[ev("web_visit", 3, page="/integrations/hubspot"), ev("form_submit", -2, form="demo-request"),
+                      ev("web_visit", 10, page="/pricing"), ev("web_visit", 40, page="/pricing")])
+    cats, nums = lead_features(ld, AS_OF, schema)
+    assert ("attr", "web_visit", "page", "/integrations") in cats
+    assert ("event", "web_visit") in cats
+    assert ("field", "title", "engineer") in cats
+    assert ("field", "interests", "ai") in cats
+    assert nums[("num", "company_size")] == 60
+    assert nums[("count", "web_visit")] == 3
+    assert nums[("count", "web_visit", 7)] == 1 and nums[("count", "web_visit", 30)] == 2
+    assert nums[("count", "web_visit", "page", "/pricing")] == 2
+    assert nums[("recency", "web_visit")] == 3
+    assert not any(s[1] == "form_submit" for s in cats)  # two days after the as-of date
+    assert nums[("count", "form_submit")] == 0
 
 
-def test_mentions_know_what_acme_already_scores():
+def test_a_date_field_after_the_scoring_day_is_not_yet_known():
     r = load_rules(str(ACME))
-    m = Mentions(r.engine, r.checked.lists)
-    assert m.scored_by(("attr", "web_visit", "page", "/pricing")) == ["Pricing page"]
-    assert m.scored_by(("attr", "web_visit", "page", "/customers")) == ["Case studies"]
-    assert m.scored_by(("attr", "web_visit", "page", "/integrations")) == []
-    assert m.scored_by(("field", "industry", "software"), "text") == ["Target industry"]  # via the list
-    assert m.scored_by(("field", "country", "br"), "text") == []
-    assert m.scored_by(("field", "title", "vp marketing"), "text") == ["Seniority"]
-    assert m.scored_by(("field", "company_size", "1,000–9,999"), "number") == ["Enterprise", "Mid-market"]
-    assert "Demo request" in m.scored_by(("event", "form_submit", "", ""))
-    assert m.scored_by(("event", "email_open", "", "")) == ["Email opens"]
+    schema = schema_of(r)
+    import datetime as dt
+
+    day = dt.date.fromordinal(AS_OF)
+    past = lead("a", created_at=day - dt.timedelta(days=9))
+    future = lead("b", created_at=day + dt.timedelta(days=5))
+    assert lead_features(past, AS_OF, schema)[1][("age", "created_at")] == 9
+    assert ("age", "created_at") not in lead_features(future, AS_OF, schema)[1]
+
+
+def test_scored_by_evaluates_the_rules_not_their_text():
+    r = load_rules(str(ACME))
+    m = ScoredBy(r.engine, AS_OF)
+    assert m.of(("attr", "web_visit", "page", "/pricing")) == ["Pricing page"]
+    assert m.of(("attr", "web_visit", "page", "/customers")) == ["Case studies"]
+    assert m.of(("attr", "web_visit", "page", "/integrations")) == []
+    assert m.of(("field", "industry", "software")) == ["Target industry"]  # via the list
+    assert m.of(("field", "country", "br")) == []
+    assert m.of(("field", "title", "vp marketing")) == ["Seniority"]
+    # "supervisor" shares letters with no tier; "vpn engineer" contains "vp" but not the word
+    assert m.of(("field", "title", "vpn engineer")) == []
+    assert m.of(("field", "title", "it manager")) == ["Seniority"]
+    assert m.of(("field", "title", "intern")) == []      # a disqualify reason, not a criterion
+    assert "Demo request" in m.of(("event", "form_submit"))
+    assert m.of(("event", "email_open")) == ["Email opens", "Gone quiet"]   # "days since last event"
+    # a number bin is scored when a criterion tells it apart from the leads outside it
+    assert m.of(("num", "company_size"), 450, 60, 200) == ["Mid-market"]
+    assert m.of(("num", "company_size"), 5000, 60, 1000) == ["Enterprise"]
+    assert m.of(("num", "company_size"), 20, 15, 10) == []
+    # counts: an `each` scores counts below its cap; `has` only tells 0 from 1 or more
+    assert "Pricing page" in m.of(("count", "web_visit", "page", "/pricing"), None, None, 2)
+    assert "Pricing page" not in m.of(("count", "web_visit", "page", "/pricing"), None, None, 4)  # max 30 = 3 visits
+    assert m.of(("count", "unsubscribe"), None, None, 1) == ["Gone quiet", "Unsubscribed"]
+    assert m.of(("count", "unsubscribe"), None, None, 2) == []
+
+
+def test_scored_by_a_tier_that_quotes_a_word_but_does_not_match(tmp_path):
+    p = tmp_path / "t.rules"
+    p.write_text(HEADER + """
+score profile "Fit" max 100 {
+  "Seniority" first of {
+    +30 when title contains word "VP Sales"
+    +10 when title starts with "director"
+    +0 otherwise
+  }
+  "Demo views" +5 each web_visit where page = "/demo"
+}
+""", encoding="utf-8")
+    r = load_rules(str(p))
+    m = ScoredBy(r.engine, AS_OF)
+    assert m.of(("field", "title", "vp of finance")) == []        # quotes "vp", does not match
+    assert m.of(("field", "title", "senior vp sales")) == ["Seniority"]
+    assert m.of(("field", "title", "director of it")) == ["Seniority"]
+    assert m.of(("attr", "web_visit", "page", "/demo")) == ["Demo views"]
+    assert m.of(("attr", "web_visit", "page", "/demos")) == []
+    assert m.of(("field", "company", "demo views inc")) == []     # never named by a criterion
 
 
 # ---- a small case, computed by hand -------------------------------------------------------------
@@ -288,27 +333,53 @@ def test_small_case_cherry_picking(small):
 
 def test_small_case_missed_signals(small):
     ms = small_report(small)["missed_signals"]
-    assert (ms["converting_cherry_picks"], ms["non_converting_cherry_picks"], ms["min_support"]) == (2, 2, 1)
+    # every worked lead the rules scored: L1, L4, L5 converted; L2, L6, L8 did not
+    assert (ms["population"], ms["converting"], ms["not_converting"], ms["min_support"]) == ("worked", 3, 3, 1)
     rows = {r["label"]: r for r in ms["signals"]}
-    # over-represented only: title = analyst (2 vs 2) and the size buckets (1 vs 1) are not
-    assert set(rows) == {"web_visit page = /integrations", "has web_visit"}
-    integ = ms["signals"][0]
-    assert integ["label"] == "web_visit page = /integrations"
-    assert (integ["converting"], integ["not_converting"], integ["lift"]) == (2, 0, None)
-    assert integ["p_value"] == pytest.approx(1 / 6, abs=1e-6)        # Fisher [[2, 0], [0, 2]], one-sided
-    assert integ["q_value"] == pytest.approx(1 / 3, abs=1e-6)        # 1/6 x 2 tests / rank 1
-    assert integ["scored_by"] == [] and integ["meaningful"] is False
-    web = rows["has web_visit"]
-    assert (web["converting"], web["not_converting"], web["lift"]) == (2, 1, 2.0)
-    assert web["p_value"] == pytest.approx(0.5) and web["q_value"] == pytest.approx(0.5)
-    assert ms["top_unscored"] is None                                 # nothing meaningful with 4 leads
-    # L8's demo came after it was worked: not a signal
-    assert not any(r["name"] == "form_submit" for r in ms["signals"])
+    integ = rows["web_visit page = /integrations"]
+    assert (integ["leads"], integ["converting"], integ["not_converting"]) == (2, 2, 0)
+    assert (integ["rate_with"], integ["rate_without"], integ["lift"]) == (1.0, 0.25, 4.0)
+    # Cochran-Mantel-Haenszel, one stratum, continuity-corrected: U = 2 - 2*3/6 = 1,
+    # V = 2*4*3*3 / (6^2 * 5) = 0.4, chi2 = (1 - 0.5)^2 / 0.4
+    assert integ["p_value"] == pytest.approx(math.erfc(math.sqrt(0.625 / 2)), abs=1e-6)
+    assert integ["scored_by"] == [] and integ["meaningful"] is False and integ["direction"] == "for"
+    assert ms["top_unscored"] is None                                 # nothing meaningful with 6 leads
+    # L8's demo came after it was worked: the only demo signal is L1's
+    assert rows["has form_submit"]["leads"] == 1 and rows["has form_submit"]["scored_by"] == ["Demo"]
+    # what the rules score is said from their meaning
+    assert rows["title = vp sales"]["scored_by"] == ["Senior"] and rows["title = analyst"]["scored_by"] == []
+    assert rows["company_size >= 5,000"]["scored_by"] == ["Big"]
+    assert {e["key"] for e in ms["excluded_keys"]} == {"id"}
+    assert ms["tested"] == len(ms["signals"])
+
+
+def test_small_case_criteria_and_dimensions(small):
+    d = small_report(small)
+    crit = {c["criterion"]: c for c in d["criteria"]}
+    s = crit["Senior"]      # L1 (converted) and L2 (not)
+    assert (s["fires"], s["converted_when_fires"], s["rate_when_fires"], s["rate_otherwise"]) == (2, 1, 0.5, 0.5)
+    assert s["lift"] == 1.0 and s["verdict"] == "no signal" and s["fire_rate"] == pytest.approx(1 / 3, abs=1e-6)
+    demo = crit["Demo"]     # L1 only: L8's demo came after it was worked
+    assert (demo["fires"], demo["converted_when_fires"], demo["lift"]) == (1, 1, 2.5)
+    dm = d["dimensions"]
+    assert (dm["worked_scored"], dm["converted"]) == (6, 3)
+    # totals: L1 150, L2 70, L4 20, L5 0, L6 0, L8 20 -> converters (150, 20, 0) vs (70, 0, 20):
+    # pairs won 1 + 1 + 1 + 0.5 + 0.5 + 0.5 ... = 5 of 9
+    assert dm["total"]["auc"] == pytest.approx(5 / 9, abs=1e-4)
+    prof = dm["by_dimension"][0]
+    assert [(b["band"], b["worked"], b["converted"]) for b in prof["bands"]] == [("A", 2, 1), ("B", 2, 1), ("C", 2, 1)]
+    assert prof["bands"][0]["median_days_to_convert"] == 20.0      # L1: 2026-10-31 -> 2026-11-20
+    a1 = next(g for g in d["by_grade"] if g["grade"] == "A1")
+    assert a1["median_days_to_convert"] == 20.0
 
 
 def test_small_case_min_support_filters(small):
+    # no signal is held by 3 converting (or 3 non-converting) worked leads
     ms = small_report(small, "--min-support", "3")["missed_signals"]
     assert ms["signals"] == [] and ms["tested"] == 0
+    ms = small_report(small, "--min-support", "2")["missed_signals"]
+    assert ms["tested"] == len(ms["signals"]) >= 1
+    assert all(r["converting"] >= 2 or r["not_converting"] >= 2 for r in ms["signals"])
 
 
 def test_small_case_threshold_sweep(small):
@@ -569,8 +640,8 @@ def test_bundled_sample_counts_add_up(sample_report):
     cp = d["cherry_picking"]
     assert cp["cherry_picked"]["worked"] + cp["routed_to_sales"]["worked"] == t["worked"]
     assert sum(g["worked"] for g in cp["by_grade"]) == cp["cherry_picked"]["worked"]
-    assert cp["cherry_picked"]["worked"] == (d["missed_signals"]["converting_cherry_picks"]
-                                             + d["missed_signals"]["non_converting_cherry_picks"])
+    ms = d["missed_signals"]
+    assert ms["converting"] + ms["not_converting"] + d["dimensions"]["worked_disqualified"] == t["worked"]
     # the sweep at today's threshold is what the routes do today
     sales = sum(r["leads"] for r in d["by_route"] if r["route"] == "sales")
     assert {s["dimension"] for s in d["threshold_sweep"]} == {"profile", "engagement"}

@@ -599,7 +599,7 @@ class Calibrator:
 
         def enough(idx):
             a = sum(rows[i].y for i in idx)
-            return a >= ms and len(idx) - a >= ms and len(idx) < N
+            return (a >= ms or len(idx) - a >= ms) and 0 < len(idx) < N
 
         cands: list[tuple[tuple, list[int], dict]] = []
         seen: set[tuple] = set()     # a bin held by exactly the leads of a value signal says nothing new
