@@ -285,7 +285,7 @@ def small_report(small, *extra):
 
 def test_small_case_inputs_and_totals(small):
     d = small_report(small)
-    assert d["version"] == 1 and d["as_of"] == "2026-11-01"
+    assert d["version"] == 2 and d["as_of"] == "2026-11-01"
     assert d["inputs"]["leads"] == {"read": 8, "scored": 8, "rejected": 0}
     o = d["inputs"]["outcomes"]
     assert (o["read"], o["accepted"], o["rejected"], o["matched"], o["unknown_leads"]) == (8, 8, 0, 7, 1)

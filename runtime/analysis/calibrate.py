@@ -26,7 +26,7 @@ from runtime.backends.closure import Engine, Result, condition_test, round2
 from runtime.core.model import BOOL, NUMBER, TEXT, TEXT_LIST, Lead, Schema
 from runtime.analysis.simulate import nice_width
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 Z95 = 1.959963984540054      # the 97.5% quantile of the standard normal: a 95% two-sided interval
 ALPHA = 0.05
 SWEEP_STEPS = 20             # candidate thresholds cut a dimension's range into about this many steps

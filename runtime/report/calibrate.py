@@ -1,8 +1,8 @@
 """Rendering a `leadrules calibrate` report: text (rich tables in a terminal, plain ASCII when piped,
-with a bar chart of conversion by grade drawn in characters), json (stable, `"version": 1`,
+with a bar chart of conversion by grade drawn in characters), json (stable, `"version": 2`,
 documented in docs/calibrate.md), markdown (for pull requests), and an optional chart file
 (`--plot FILE.png|svg`, matplotlib, imported only then). All render the document built by
-runtime/cmd_calibrate.py from `runtime.analysis.calibrate.Calibrator.report()`.
+runtime/commands/calibrate.py from `runtime.analysis.calibrate.Calibrator.report()`.
 """
 from __future__ import annotations
 
