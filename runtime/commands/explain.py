@@ -5,7 +5,8 @@ import json
 
 import click
 
-from runtime.commands.options import Failure, as_of_option, input_options, schema_of, today_utc
+from runtime.commands.options import (Failure, as_of_field_option, as_of_option, day_of_field, input_options,
+                                      schema_of, today_utc)
 
 
 @click.command()
@@ -16,7 +17,9 @@ from runtime.commands.options import Failure, as_of_option, input_options, schem
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @input_options
 @as_of_option
-def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of):
+@as_of_field_option
+def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of,
+            as_of_field):
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
@@ -28,6 +31,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     rules = load_rules(file)
     engine = rules.engine
     schema = schema_of(rules, id_field)
+    day_of = day_of_field(rules, as_of_field, as_of or today_utc())
     if (lead_json is None) == (leads_path is None):
         raise click.UsageError("give either --lead JSON or --leads PATH --id ID")
     if lead_json is not None:
@@ -43,6 +47,8 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
             raise click.UsageError("--leads needs --id ID to pick the lead")
         lead = _find_lead(leads_path, schema, events_path, lead_id, on_bad_row)
     asof = date_ordinal((as_of or today_utc()).isoformat())
+    if day_of is not None:
+        asof = day_of(lead)   # the lead's own date; its account as of that day too
     others = ()
     if leads_path is not None and engine.checked.file.first(n.Accounts) is not None:
         from runtime.io.readers import LeadReader

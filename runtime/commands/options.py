@@ -39,6 +39,32 @@ def as_of_option(f):
                         help="Score as of this date (YYYY-MM-DD). Default: today (UTC).")(f)
 
 
+def as_of_field_option(f):
+    return click.option("--as-of-field", "as_of_field", default=None, metavar="NAME",
+                        help="Score each lead as of its own date in this date field (e.g. created_at); leads "
+                             "without it, or with a date after --as-of, are scored as of --as-of.")(f)
+
+
+def day_of_field(rules, name: str | None, as_of: dt.date, *, outcomes_hint: bool = True):
+    """`--as-of-field NAME` as a function lead -> day ordinal (None without the option): the lead's
+    date in NAME, or the as-of date when it has none or it is later. Exit 2 when NAME is not a date
+    field of the rule file."""
+    if name is None:
+        return None
+    fields = rules.checked.fields
+    if fields.get(name) != "date":
+        dates = ", ".join(k for k, t in fields.items() if t == "date") or "none"
+        hint = (" (worked_at comes from an outcomes file, which only `leadrules calibrate` reads)"
+                if outcomes_hint and name == "worked_at" else "")
+        raise Failure(f"--as-of-field {name}: not a date field of {rules.display}{hint}; its date fields: {dates}")
+    asof = as_of.toordinal()
+
+    def day_of(lead) -> int:
+        d = lead.fields.get(name)
+        return d if isinstance(d, int) and d <= asof else asof
+    return day_of
+
+
 def input_options(f):
     f = click.option("--id-field", default="id", show_default=True, help="The field that identifies a lead.")(f)
     f = click.option("--rejects", type=click.Path(dir_okay=False), default=None,

@@ -14,8 +14,8 @@ import click
 
 from dsl import nodes as n
 
-from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_options, input_summary,
-                      schema_of, today_utc)
+from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_field_option, as_of_option, beside,
+                                      day_of_field, input_options, input_summary, schema_of, today_utc)
 from runtime.commands.options import engine_options
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
@@ -80,16 +80,17 @@ def _resolve(base: Path, p: str) -> str:
 
 
 def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
-            workers: int | None = None) -> dict:
+            workers: int | None = None, as_of_field: str | None = None) -> dict:
     """Score one sample and return its part of the report."""
     from runtime.report.progress import progress
     from runtime.backends.scoring import check_engine, results
     from runtime.analysis.simulate import Aggregator, check_guardrail
 
     check_engine(rules, engine, run.leads, run.events)
+    day_of = day_of_field(rules, as_of_field, run.as_of)
     reader = results(rules, run.leads, as_of=run.as_of, engine=engine, workers=workers, events_path=run.events,
                      on_bad_row=on_bad_row, rejects=rejects_fh, id_field=schema.id_field,
-                     note=lambda text: click.echo(text, err=True))
+                     note=lambda text: click.echo(text, err=True), day_of=day_of)
     agg = Aggregator(rules.engine)
     add = agg.add
     label = f'simulating "{run.name}"' if run.name else "simulating"
@@ -131,8 +132,10 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
 @click.option("-o", "--output", default=None, help="Also write every scored lead here (.csv for CSV, else JSONL).")
 @input_options
 @as_of_option
+@as_of_field_option
 @engine_options
-def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, as_of_field,
+             engine, workers):
     """Score a sample of leads and report grades, routes, score histograms and criteria; check the
     file's simulation guardrails (exit 1 when one breaks)."""
     from runtime.report import simulate as simreport
@@ -143,6 +146,11 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
         raise click.UsageError("--output - would mix scored leads into the report on stdout; give a file name")
     rules = load_rules(file)
     runs = _plan(rules, file, leads_path, events_path, as_of, pick)
+    if as_of_field is not None:
+        from runtime.backends.scoring import check_day_of
+
+        for run in runs:   # exit 2 before any output
+            check_day_of(rules, engine, run.leads, run.events, day_of_field(rules, as_of_field, run.as_of))
     if output is not None and len(runs) > 1:
         raise Failure(f"{file}: --output writes one run's leads, but the file has {len(runs)} simulation blocks; "
                       "pick one with --simulation NAME, or pass --leads PATH")
@@ -156,7 +164,7 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     try:
         for run in runs:
             done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
-                                engine=engine, workers=workers))
+                                engine=engine, workers=workers, as_of_field=as_of_field))
     finally:
         if writer is not None:
             writer.close()
