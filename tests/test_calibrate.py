@@ -752,3 +752,184 @@ def test_accounts_are_replayed_at_each_worked_day(tmp_path):
     r = CliRunner().invoke(cli.main, ["calibrate", str(rules), "--leads", "-", "--outcomes", str(outcomes)],
                            input=leads.read_text(encoding="utf-8"))
     assert r.exit_code == 2 and "cannot be read again" in r.stderr
+
+
+# ---- --scores-out, --as-of-field ------------------------------------------------------------------
+
+
+def test_scores_out_writes_each_lead_as_of_its_own_day(small, tmp_path):
+    rules, leads, outcomes = small
+    out = tmp_path / "scores.jsonl"
+    small_report(small, "--scores-out", out)
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert len(rows) == 8
+    assert rows["L1"]["as_of"] == "2026-10-31" and rows["L3"]["as_of"] == "2026-11-01"   # L3 never worked
+    assert rows["L8"]["grade"] == "B2" and rows["L8"]["as_of"] == "2026-10-27"        # the demo came later
+    csv_out = tmp_path / "scores.csv"
+    small_report(small, "--scores-out", csv_out)
+    lines = csv_out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].endswith(",as_of") and len(lines) == 9
+    assert any(x.startswith("L8,") and x.endswith(",2026-10-27") for x in lines)
+
+
+def test_calibrate_as_of_field_scores_at_a_lead_date(tmp_path):
+    rules = tmp_path / "t.rules"
+    rules.write_text(RULES, encoding="utf-8")   # HEADER declares created_at: date
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text(json.dumps({"id": "L1", "title": "Analyst", "created_at": "2026-10-01", "events": [
+        {"type": "form_submit", "form": "demo", "at": "2026-10-15"}]}) + "\n", encoding="utf-8")
+    outcomes = tmp_path / "o.csv"
+    outcomes.write_text("lead_id,worked_at,converted\nL1,2026-10-20,true\n", encoding="utf-8")
+    scores = tmp_path / "s.jsonl"
+    base = ["calibrate", rules, "--leads", leads, "--outcomes", outcomes, "--as-of", "2026-11-01", "--format", "json"]
+    code, out, err = run(*base, "--scores-out", scores)
+    assert code == 0, err
+    assert json.loads(scores.read_text())["scores"]["engagement"] == 60     # worked_at: after the demo
+    code, out, err = run(*base, "--scores-out", scores, "--as-of-field", "created_at")
+    assert code == 0, err
+    assert json.loads(out)["as_of_field"] == "created_at"
+    got = json.loads(scores.read_text())
+    assert got["as_of"] == "2026-10-01" and got["scores"]["engagement"] == 0   # before the demo
+    code, out, err = run(*base, "--as-of-field", "title")
+    assert code == 2 and "not a date field" in err and "created_at" in err and out == ""
+
+
+AS_OF_RULES = """ruleset "t" version 1
+fields {
+  title: text
+  created_at: date
+}
+events {
+  web_visit
+}
+score engagement "E" max 100 {
+  "Visits" +10 each web_visit max 50
+}
+grade engagement {
+  hot when >= 20
+  cold otherwise
+}
+route {
+  hot -> sales "s"
+  otherwise -> nurture "n"
+}
+"""
+
+AS_OF_LEADS = [
+    {"id": "a", "created_at": "2026-10-02", "events": [{"type": "web_visit", "at": "2026-10-01"},
+                                                      {"type": "web_visit", "at": "2026-10-02"},
+                                                      {"type": "web_visit", "at": "2026-10-20"}]},
+    {"id": "b", "events": [{"type": "web_visit", "at": "2026-10-01"}, {"type": "web_visit", "at": "2026-10-03"}]},
+    # created after the as-of date: not yet known, scored as of --as-of
+    {"id": "c", "created_at": "2026-12-30", "events": [{"type": "web_visit", "at": "2026-10-01"}]},
+]
+
+
+@pytest.fixture()
+def as_of_case(tmp_path):
+    rules = tmp_path / "t.rules"
+    rules.write_text(AS_OF_RULES, encoding="utf-8")
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text("".join(json.dumps(x) + "\n" for x in AS_OF_LEADS), encoding="utf-8")
+    return rules, leads
+
+
+def test_score_simulate_explain_diff_take_as_of_field(as_of_case):
+    rules, leads = as_of_case
+    common = ["--leads", leads, "--as-of", "2026-11-01"]
+    code, out, err = run("score", rules, *common, "--as-of-field", "created_at")
+    assert code == 0, err
+    got = {r["id"]: r["scores"]["engagement"] for r in map(json.loads, out.splitlines())}
+    assert got == {"a": 20, "b": 20, "c": 10}           # a: 2 visits by 2026-10-02, not 3
+    code, out, _ = run("score", rules, *common)
+    assert {r["id"]: r["scores"]["engagement"] for r in map(json.loads, out.splitlines())}["a"] == 30
+    code, out, err = run("simulate", rules, *common, "--as-of-field", "created_at", "--format", "json")
+    assert code == 0, err
+    grades = {g["grade"]: g["count"] for g in json.loads(out)["runs"][0]["grades"]}
+    assert grades["hot"] == 2 and grades["cold"] == 1
+    code, out, err = run("explain", rules, "--leads", leads, "--id", "a", "--as-of", "2026-11-01",
+                         "--as-of-field", "created_at", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["as_of"] == "2026-10-02"
+    code, out, err = run("diff", rules, rules, *common, "--as-of-field", "created_at", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["inputs"][0]["scored"] == 3
+
+
+def test_as_of_field_refusals_exit_2(as_of_case):
+    rules, leads = as_of_case
+    common = ["--leads", leads, "--as-of", "2026-11-01"]
+    code, out, err = run("score", rules, *common, "--as-of-field", "title")
+    assert code == 2 and "not a date field" in err and out == ""
+    code, out, err = run("score", rules, *common, "--as-of-field", "worked_at")
+    assert code == 2 and "only `leadrules calibrate`" in err
+    pytest.importorskip("duckdb")
+    code, out, err = run("score", rules, *common, "--as-of-field", "created_at", "--engine", "duckdb")
+    assert code == 2 and "duckdb engine cannot" in err and out == ""
+
+
+# ---- --suggest on the bundled example ------------------------------------------------------------
+
+
+def test_suggest_needs_the_calibrate_extra(small, tmp_path, monkeypatch):
+    rules, leads, outcomes = small
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    out = tmp_path / "v2.rules"
+    code, stdout, err = run("calibrate", rules, "--leads", leads, "--outcomes", outcomes, "--suggest", out)
+    assert code == 2 and "pip install 'leadrules[calibrate]'" in err and stdout == ""
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def acme_suggested(tmp_path_factory):
+    pytest.importorskip("sklearn")
+    out = tmp_path_factory.mktemp("acme") / "acme-v5.rules"
+    code, stdout, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                            "--as-of", "2026-11-01", "--format", "json", "--suggest", out)
+    assert code == 0, err
+    return json.loads(stdout), out
+
+
+def test_suggest_on_acme_round_trips_through_lint_and_diff(acme_suggested):
+    d, out = acme_suggested
+    text = out.read_text(encoding="utf-8")
+    assert 'ruleset "acme-b2b" version 5' in text
+    # the integrations pages become a criterion of engagement, with the reason on its line
+    line = next(x for x in text.splitlines() if "/integrations" in x and "when has web_visit" in x)
+    assert "# new, lift" in line and ", q " in line
+    assert d["suggested"]["added"][0]["signal"] == "web_visit page = /integrations"
+    h = d["suggested"]["held_out_auc"]
+    assert h["suggested"] > h["current"] + 0.05 and h["logistic_regression"] >= h["current"]
+    code, lint_out, _ = run("lint", "--strict", out)
+    assert code == 0, lint_out
+    code, fmt_out, _ = run("fmt", "--check", out)
+    assert code == 0, fmt_out
+    code, diff_out, err = run("diff", ACME, out, "--leads", SAMPLE_LEADS, "--as-of", "2026-11-01")
+    assert code == 0, err
+    assert "points changed" in diff_out and "criterion added" in diff_out
+
+
+def test_suggest_recuts_bands_to_keep_shares_unless_told(acme_suggested, tmp_path):
+    d, out = acme_suggested
+    old = {g["grade"] for g in d["by_grade"]}
+    assert old
+    # today's band shares per dimension, and the suggested file's over the same leads, as of 2026-11-01
+    def shares(rules_path):
+        code, o, err = run("calibrate", rules_path, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                           "--as-of", "2026-11-01", "--format", "json")
+        assert code == 0, err
+        doc = json.loads(o)
+        return {(x["dimension"], b["band"]): b["leads"] for x in doc["dimensions"]["by_dimension"]
+                for b in x["bands"]}
+    before, after = shares(ACME), shares(out)
+    total = sum(v for (dim, _), v in before.items() if dim == "profile")
+    for k in before:
+        assert abs(before[k] - after[k]) <= 0.03 * total, (k, before[k], after[k])
+    kept = tmp_path / "kept.rules"
+    code, _, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                       "--as-of", "2026-11-01", "--format", "json", "--suggest", kept, "--keep-bands")
+    assert code == 0, err
+    grade_lines = lambda t: [x.split("#")[0].strip() for x in t.splitlines() if " when >= " in x and  # noqa: E731
+                             x.strip()[:2].strip().isalnum() and "+" not in x and "-" not in x.split("#")[0]]
+    assert grade_lines(kept.read_text()) == grade_lines(ACME.read_text())

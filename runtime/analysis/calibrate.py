@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from itertools import product
-from typing import Any, Callable, Iterable, Iterator
+from typing import Iterable
 
 from dsl import nodes as n
 from dsl import printer
@@ -24,7 +24,7 @@ from runtime.analysis.signals import (INTEGER_KINDS, Population, ScoredBy, auc, 
                                       strata_of)
 from runtime.backends.closure import Engine, Result, condition_test, round2
 from runtime.backends.replay import account_model_of, replay  # noqa: F401 (calibrate replays with these)
-from runtime.core.model import BOOL, NUMBER, TEXT, TEXT_LIST, Lead, Schema
+from runtime.core.model import BOOL, TEXT, TEXT_LIST, Lead, Schema
 from runtime.analysis.simulate import nice_width
 
 REPORT_VERSION = 2
@@ -537,7 +537,6 @@ class Calibrator:
                 if k is not None and k in ids:
                     continue
                 holders.setdefault(s, []).append(j)
-        Y = sum(w.y for w in rows)
         N = len(rows)
 
         def enough(idx):
