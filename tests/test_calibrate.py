@@ -933,3 +933,28 @@ def test_suggest_recuts_bands_to_keep_shares_unless_told(acme_suggested, tmp_pat
     grade_lines = lambda t: [x.split("#")[0].strip() for x in t.splitlines() if " when >= " in x and  # noqa: E731
                              x.strip()[:2].strip().isalnum() and "+" not in x and "-" not in x.split("#")[0]]
     assert grade_lines(kept.read_text()) == grade_lines(ACME.read_text())
+
+
+def test_readme_calibrate_section_is_what_the_commands_print(acme_suggested, tmp_path):
+    """The README's calibrate example, run: its table rows are the report's, its suggested lines the
+    suggested file's (alignment aside), and the held-out AUCs the report's."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Should sales cherry-pick?"):readme.index("## Layout")]
+    code, out, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                         "--as-of", "2026-11-01")
+    assert code == 0, err
+    squash = lambda s: " ".join(s.split())  # noqa: E731
+    report = squash(out)
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith("| ...") and not any(
+                k in line for k in ("rules today", "suggested rules", "logistic regression")):
+            assert squash(line) in report, line
+    d, suggested = acme_suggested
+    text = squash(suggested.read_text(encoding="utf-8"))
+    for line in section.splitlines():
+        if line.startswith('  "') and "# " in line:
+            assert squash(line) in text, line
+    h = d["suggested"]["held_out_auc"]
+    for name, key in (("rules today", "current"), ("suggested rules", "suggested"),
+                      ("logistic regression (same signals)", "logistic_regression")):
+        assert f"| {name}" in section and f"{h[key]:.3f}" in section

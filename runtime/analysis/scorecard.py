@@ -343,11 +343,14 @@ def _criterion_keys(rf) -> list[str]:
     return [c.name if names[c.name] == 1 else f"{sc.dim}.{c.name}" for sc in rf.of(n.Score) for c in sc.criteria]
 
 
-def recut(scores: dict[str, list[float]], shares: dict[str, list[tuple[str, float | None, int]]]
-          ) -> tuple[dict[str, list[float | None]], dict[str, list[str]]]:
+def recut(scores: dict[str, list[float]], shares: dict[str, list[tuple[str, float | None, int]]],
+          floors: dict[str, float] | None = None) -> tuple[dict[str, list[float | None]], dict[str, list[str]]]:
     """New band thresholds per graded dimension that keep each band's share of leads: the band's
-    lower bound is the score of the lead at the cumulative share of the bands above and it."""
+    lower bound is the score of the lead at the cumulative share of the bands above and it. A
+    dimension whose new scores cannot keep its bands apart (thresholds not strictly decreasing above
+    its floor) keeps today's thresholds."""
     out, why = {}, {}
+    floors = floors or {}
     for dim, bands in shares.items():
         vals = sorted(scores.get(dim, []), reverse=True)
         total = sum(k for _, _, k in bands)
@@ -370,5 +373,8 @@ def recut(scores: dict[str, list[float]], shares: dict[str, list[tuple[str, floa
             ths.append(t)
             prev = t
             reasons.append(f"keeps {100 * cum / total:.0f}% of leads at {name} or above")
+        cut = [t for t in ths if t is not None]
+        if any(t <= floors.get(dim, 0) for t in cut):
+            continue   # too few distinct scores to keep the shares: leave the thresholds as they are
         out[dim], why[dim] = ths, reasons
     return out, why

@@ -141,7 +141,7 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
             if r.disqualified is None:
                 for d in scores:
                     scores[d].append(r.scores[d])
-        thresholds, why = sc.recut(scores, shares)
+        thresholds, why = sc.recut(scores, shares, {d: fl for d, _mx, fl, _ in rules.engine.dims})
         # the points were written in the text already; the bands follow from the new scores
         text = format_text(sc.write(rules.checked, rules.text, p, pts, doc["criteria"], thresholds, why), out_path)
     compiled(text)
@@ -150,9 +150,14 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
             f.write(text)
     except OSError as e:
         raise Failure(f"{out_path}: cannot write the suggested rules ({e.strerror or e})")
-    changed = sum(1 for c, pt in zip(p.columns, pts) if c.kind != "new")
-    return {"file": out_path, "factor": round(factor, 4), "folds": held.pop("folds"), "held_out_auc": held,
-            "reweighted": changed, "bands": "kept" if keep_bands else "re-cut to keep each band's share",
+    crits = rules.engine.criteria
+    changed = len({c.crit for c, pt in zip(p.columns, pts)
+                   if (c.kind == "crit" and pt != crits[c.crit].node.points)
+                   or (c.kind == "tier" and pt != crits[c.crit].node.tiers[c.tier].points)})
+    recut = sorted(thresholds or {})
+    return {"file": out_path, "all_zero": not any(pts), "bands_recut": recut, "factor": round(factor, 4), "folds": held.pop("folds"), "held_out_auc": held,
+            "reweighted": changed, "bands": ("kept (--keep-bands)" if keep_bands else "re-cut to keep each band's share" if recut
+                      else "kept (the suggested points cannot keep each band's share)"),
             "added": [{"criterion": c.name, "dimension": c.dim, "when": c.cond, "points": pt,
                        "signal": c.signal["label"]} for c, pt in zip(p.columns, pts) if c.kind == "new" and pt],
             "points": [{"criterion": (rules.engine.criteria[c.crit].key if c.crit is not None else c.name),

@@ -230,6 +230,9 @@ def _tables(doc: dict, tty: bool) -> list[tuple[str, list[str], list[list[str]],
                  f"{len(sg['added'])} added" + (f" ({', '.join(a['criterion'] for a in sg['added'])})"
                                                   if sg["added"] else "") + "; review it with "
                  f"`leadrules diff {doc['rules']} {sg['file']}`."]
+        if sg.get("all_zero"):
+            after.append("No criterion and no signal carries enough signal at this sample size: every point is 0 "
+                         "in the suggestion. Gather more outcomes before re-weighting.")
         T.append((f"Suggested points: held-out AUC ({sg['folds']}-fold cross-validation over the worked leads)",
                   ["version", "AUC"], rows, (1,), after))
     for sw in doc["threshold_sweep"]:
