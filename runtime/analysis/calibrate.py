@@ -231,6 +231,8 @@ class Calibrator:
                                  for t in spec.node.tiers])
                             for i, spec in enumerate(engine.criteria) if spec.kind == "first"]
         self.grade_days: dict[str, list[int]] = {}  # grade -> days from worked_at to converted_at
+        self.keep_scores = False                     # --suggest: every lead's dimension scores, to re-map
+        self.dim_scores: dict[str, list[float]] = {}
         # threshold sweeps
         self.sweeps: list[_Sweep] = []
         blocks = engine.grade_blocks
@@ -310,6 +312,9 @@ class Calibrator:
             bc = self.band_counts
             for d, b in r.bands.items():
                 bc[(d, b)] = bc.get((d, b), 0) + 1
+            if self.keep_scores:
+                for d, v in r.scores.items():
+                    self.dim_scores.setdefault(d, []).append(v)
         if worked:
             days = None
             if conv and outcome.converted_day is not None:

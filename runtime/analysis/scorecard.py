@@ -271,11 +271,50 @@ class _Text:
         return t
 
 
+def account_dim_tests(checked, dims) -> list[tuple[n.Literal, str, str]]:
+    """(number literal, lead dimension, operator) of every condition in the accounts block that compares
+    a lead's dimension score with a number (`has lead where engagement >= 50`): on a new point scale
+    those numbers move too."""
+    from runtime.analysis.signals import _atoms
+
+    acc = checked.file.first(n.Accounts)
+    if acc is None:
+        return []
+    out = []
+    for sc in acc.scores:
+        for c in sc.criteria:
+            conds = [c.cond] if c.kind == "when" else [c.filter.where] if c.kind == "each" else \
+                [t.cond for t in c.tiers]
+            for cond in conds:
+                for atom, _ev, _pos in _atoms(cond, None):
+                    if isinstance(atom, n.Compare) and atom.op in (">=", ">", "<=", "<"):
+                        if isinstance(atom.left, n.Name) and atom.left.name in dims \
+                                and isinstance(atom.right, n.Literal) and atom.right.kind == "number":
+                            out.append((atom.right, atom.left.name, atom.op))
+    return out
+
+
+def remap(old: list[float], new: list[float], v: float) -> float:
+    """The score on the new scale that as many leads reach as reached `v` on the old one."""
+    if not old or not new:
+        return v
+    share = sum(1 for x in old if x >= v) / len(old)
+    srt = sorted(new, reverse=True)
+    k = round(share * len(srt))
+    if k <= 0:
+        return float(math.floor(srt[0]) + 1)
+    return float(math.floor(srt[min(k, len(srt)) - 1]))
+
+
 def write(checked, text: str, p: Plan, pts: list[int], criteria_rows: list[dict],
-          thresholds: dict[str, list[float | None]] | None, band_why: dict[str, list[str]] | None) -> str:
+          thresholds: dict[str, list[float | None]] | None, band_why: dict[str, list[str]] | None,
+          literals: list[tuple[n.Literal, float, str]] = ()) -> str:
     """The new rule file text (not yet formatted)."""
     rf = checked.file
     ed = _Text(text)
+    for lit, new_v, why in literals:
+        if new_v != lit.value:
+            ed.replace(lit.span, printer.num(new_v), why)
     head = rf.first(n.Ruleset)
     if head is not None and head.version is not None:
         ed.replace(head.span, f"ruleset {printer.quote(head.name)} version {int(head.version) + 1}",
@@ -302,9 +341,12 @@ def write(checked, text: str, p: Plan, pts: list[int], criteria_rows: list[dict]
                     continue
                 body = "otherwise" if tier.cond is None else f"when {printer.cond(tier.cond)}"
                 reason = "the reference tier" if tier.cond is None else None
+                tier_row = None
+                if why_row is not None and not reason and why_row.get("tiers"):
+                    t = why_row["tiers"][j]
+                    tier_row = {"leads": t["leads"], "lift": _tier_lift(why_row["tiers"], j)}
                 ed.replace(tier.span, f"{printer.points(new)} {body}",
-                           _why(None if reason else why_row, f"was {printer.points(tier.points)}"
-                                + (f", {reason}" if reason else "")))
+                           _why(tier_row, f"was {printer.points(tier.points)}" + (f", {reason}" if reason else "")))
             continue
         new = got.get(None, crit.points)
         if new == crit.points:
@@ -333,6 +375,16 @@ def write(checked, text: str, p: Plan, pts: list[int], criteria_rows: list[dict]
                 ed.replace(b.span, f"{b.name} when >= {printer.num(th)}",
                            f"# was >= {printer.num(b.threshold)}, {why}")
     return ed.render()
+
+
+def _tier_lift(tiers: list[dict], j: int) -> float | None:
+    """Conversion of a tier's leads over the conversion of the criterion's other leads."""
+    t = tiers[j]
+    rest_n = sum(x["leads"] for i, x in enumerate(tiers) if i != j)
+    rest_k = sum(x["converted"] for i, x in enumerate(tiers) if i != j)
+    if not t["leads"] or not rest_n or not rest_k:
+        return None
+    return (t["converted"] / t["leads"]) / (rest_k / rest_n)
 
 
 def _criterion_keys(rf) -> list[str]:

@@ -52,6 +52,7 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
     outcomes = book.outcomes
     cal = Calibrator(engine, schema, min_support=min_support)
     cal.asof_ordinal = asof
+    cal.keep_scores = suggest_path is not None
     take, add = book.take, cal.add
 
     def day_of(lead):
@@ -104,6 +105,7 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
 def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, events_path) -> dict:
     """Fit the points, write the new version (bands re-cut to keep today's shares unless keep_bands),
     and say how it does held out."""
+    from dsl import printer
     from dsl.checker import check_text
     from dsl.formatter import format_text
     from runtime.analysis import scorecard as sc
@@ -132,19 +134,41 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
     shares = {}
     for dim, bands in rules.engine.grade_blocks:
         shares[dim] = [(b, th, cal.band_counts.get((dim, b), 0)) for b, th in bands]
-    if not keep_bands and shares:
-        checked = compiled(text)
-        eng = compile_fast(checked)
-        scores: dict[str, list[float]] = {d: [] for d in shares}
-        scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")  # noqa: E731
+    scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")  # noqa: E731
+    dims = [d for d, _mx, _fl, _ in rules.engine.dims]
+    lit_tests = sc.account_dim_tests(rules.checked, set(dims))
+    literals = []
+    if (not keep_bands and shares) or lit_tests:
+        # the leads once more under the new points: where the new scores fall
+        eng = compile_fast(compiled(text))
+        scores: dict[str, list[float]] = {d: [] for d in dims}
         for lead, r, _ in replay(eng, scan, day_of, scan):
             if r.disqualified is None:
                 for d in scores:
                     scores[d].append(r.scores[d])
-        thresholds, why = sc.recut(scores, shares, {d: fl for d, _mx, fl, _ in rules.engine.dims})
-        # the points were written in the text already; the bands follow from the new scores
-        text = format_text(sc.write(rules.checked, rules.text, p, pts, doc["criteria"], thresholds, why), out_path)
-    compiled(text)
+        if not keep_bands and shares:
+            thresholds, why = sc.recut(scores, shares, {d: fl for d, _mx, fl, _ in rules.engine.dims})
+        for lit, dim, op in lit_tests:
+            new_v = sc.remap(cal.dim_scores.get(dim, []), scores[dim], float(lit.value))
+            share = sum(1 for x in cal.dim_scores.get(dim, []) if x >= lit.value) / max(1, len(cal.dim_scores.get(dim, [])))
+            literals.append((lit, new_v, f"# was {dim} {op} {printer.num(lit.value)}: the same "
+                                         f"{100 * share:.0f}% of leads on the new points"))
+        text = format_text(sc.write(rules.checked, rules.text, p, pts, doc["criteria"], thresholds, why, literals),
+                           out_path)
+    checked = compiled(text)
+    # the route shares, today and with the suggested file, over the same leads as of the same days
+    routes_new: dict = {}
+    n_new = 0
+    for lead, r, _ in replay(compile_fast(checked), scan, day_of, scan):
+        routes_new[r.route] = routes_new.get(r.route, 0) + 1
+        n_new += 1
+    routes_old: dict = {}
+    for row in doc["by_route"]:
+        routes_old[row["route"]] = routes_old.get(row["route"], 0) + row["leads"]
+    n_old = sum(routes_old.values())
+    route_shares = [{"route": k, "now": round(routes_old.get(k, 0) / n_old, 6) if n_old else None,
+                     "suggested": round(routes_new.get(k, 0) / n_new, 6) if n_new else None}
+                    for k in sorted(set(routes_old) | set(routes_new), key=str)]
     try:
         with open(out_path, "w", encoding="utf-8") as f:
             f.write(text)
@@ -155,7 +179,9 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
                    if (c.kind == "crit" and pt != crits[c.crit].node.points)
                    or (c.kind == "tier" and pt != crits[c.crit].node.tiers[c.tier].points)})
     recut = sorted(thresholds or {})
-    return {"file": out_path, "all_zero": not any(pts), "bands_recut": recut, "factor": round(factor, 4), "folds": held.pop("folds"), "held_out_auc": held,
+    return {"file": out_path, "all_zero": not any(pts), "bands_recut": recut, "route_shares": route_shares,
+            "account_thresholds": [{"dimension": dim, "was": lit.value, "now": v} for (lit, v, _), (_, dim, _)
+                                   in zip(literals, lit_tests)], "factor": round(factor, 4), "folds": held.pop("folds"), "held_out_auc": held,
             "reweighted": changed, "bands": ("kept (--keep-bands)" if keep_bands else "re-cut to keep each band's share" if recut
                       else "kept (the suggested points cannot keep each band's share)"),
             "added": [{"criterion": c.name, "dimension": c.dim, "when": c.cond, "points": pt,

@@ -230,6 +230,10 @@ def _tables(doc: dict, tty: bool) -> list[tuple[str, list[str], list[list[str]],
                  f"{len(sg['added'])} added" + (f" ({', '.join(a['criterion'] for a in sg['added'])})"
                                                   if sg["added"] else "") + "; review it with "
                  f"`leadrules diff {doc['rules']} {sg['file']}`."]
+        rs = sg.get("route_shares") or []
+        if rs:
+            after.append("Share of leads by route, now → suggested: " + ", ".join(
+                f"{r['route'] or '(none)'} {pct(r['now'])} → {pct(r['suggested'])}" for r in rs) + ".")
         if sg.get("all_zero"):
             after.append("No criterion and no signal carries enough signal at this sample size: every point is 0 "
                          "in the suggestion. Gather more outcomes before re-weighting.")
