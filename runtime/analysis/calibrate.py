@@ -12,13 +12,13 @@ Benjamini-Hochberg) are plain `math`, so the numbers can be checked by hand.
 from __future__ import annotations
 
 import math
-import re
 from itertools import product
 from typing import Iterable
 
 from dsl import nodes as n
 from dsl import printer
 
+from runtime.analysis.signals import norm_path, norm_text  # noqa: F401 (part of this module's API)
 from runtime.analysis.signals import (INTEGER_KINDS, Population, ScoredBy, auc, auc_ci, bin_label,
                                       feature_label, identifier_keys, lead_features, quantile_bins, sig6,
                                       strata_of)
@@ -137,27 +137,6 @@ def benjamini_hochberg(pvalues: list[float]) -> list[float]:
 
 
 # ---- signals: what a lead carried ---------------------------------------------------------------
-
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]*", re.I)
-
-
-def norm_text(v: str) -> str:
-    return " ".join(v.split()).lower()
-
-
-def norm_path(v: str) -> str | None:
-    """A page path (or URL) cut to its first segment, lower case: "/integrations/salesforce?x=1" ->
-    "/integrations", so the pages of one section group together. None when `v` is not a path."""
-    s = v.strip()
-    m = _URL.match(s)
-    if m:
-        s = s[m.end():] or "/"
-    if not s.startswith("/"):
-        return None
-    s = re.split(r"[?#]", s, maxsplit=1)[0]
-    seg = next((p for p in s.split("/") if p), None)
-    return "/" + seg.lower() if seg else "/"
-
 
 # ---- replaying the rules, each lead at its own date ---------------------------------------------
 

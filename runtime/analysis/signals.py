@@ -8,6 +8,7 @@ documents every choice.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Iterable
 
 from dsl import nodes as n
@@ -184,10 +185,28 @@ def strata_of(totals: list[float], k: int = 5) -> list[int]:
 
 # ---- features: what one lead carried as of a day ------------------------------------------------
 
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]*", re.I)
+
+
+def norm_text(v: str) -> str:
+    return " ".join(v.split()).lower()
+
+
+def norm_path(v: str) -> str | None:
+    """A page path (or URL) cut to its first segment, lower case: "/integrations/salesforce?x=1" ->
+    "/integrations", so the pages of one section group together. None when `v` is not a path."""
+    s = v.strip()
+    m = _URL.match(s)
+    if m:
+        s = s[m.end():] or "/"
+    if not s.startswith("/"):
+        return None
+    s = re.split(r"[?#]", s, maxsplit=1)[0]
+    seg = next((p for p in s.split("/") if p), None)
+    return "/" + seg.lower() if seg else "/"
+
 
 def _text(v: Any) -> str | None:
-    from runtime.analysis.calibrate import norm_path, norm_text
-
     if v is None:
         return None
     if isinstance(v, bool):
@@ -205,8 +224,6 @@ def lead_features(lead: Lead, day: int, schema: Schema) -> tuple[set, dict]:
     Numeric: ("num", field), ("age", date field) in days, ("count", type), ("count", type, days) within
     a window, ("count", type, attribute, value), ("recency", type) days since the last one,
     ("total", type, attribute) the sum of a numeric attribute."""
-    from runtime.analysis.calibrate import norm_text
-
     cats: set = set()
     nums: dict = {}
     ft = schema.fields
@@ -560,5 +577,5 @@ class ScoredBy:
         return out
 
 
-__all__ = ["Population", "ScoredBy", "auc", "auc_ci", "bin_label", "feature_label", "identifier_keys",
+__all__ = ["norm_path", "norm_text", "Population", "ScoredBy", "auc", "auc_ci", "bin_label", "feature_label", "identifier_keys",
            "lead_features", "quantile_bins", "risk_ratio", "strata_of"]
