@@ -119,8 +119,9 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
     asof = date_ordinal(as_of.isoformat())
     if day_of is not None:
         check_day_of(rules, engine, leads_path, events_path, day_of)
-        if (workers or 1) > 1 and note is not None:
-            note(f"note: --workers {workers}: --as-of-field scores each lead as of its own date in one process")
+        if note is not None:
+            note("note: --as-of-field: each lead is scored as of its own date, lead by lead in one process "
+                 "(not the fast path" + (f"; --workers {workers} not used" if (workers or 1) > 1 else "") + ")")
         from runtime.commands.options import schema_of
         from runtime.io.readers import LeadReader
 
