@@ -117,8 +117,12 @@ def _logistic(x: float) -> float:
 
 def world(kind: str, n: int = 3000, seed: int = 1) -> tuple[str, list[dict], list[dict]]:
     rng = random.Random(f"{kind}-{seed}")
-    n_accounts = max(1, n // 8)
+    n_accounts = max(1, n // 25)
     acct_effect = [rng.gauss(0, 1.2) for _ in range(n_accounts)]
+    # a company has one industry and one country: in the count world, whatever its leads share
+    # (industry, country) rides on the account effect, and looks predictive if leads count alone
+    acct_industry = [rng.choice(INDUSTRIES) for _ in range(n_accounts)]
+    acct_country = [rng.choice(COUNTRIES) for _ in range(n_accounts)]
     leads, outcomes = [], []
     for i in range(n):
         lid = f"L{i:05d}"
@@ -126,7 +130,7 @@ def world(kind: str, n: int = 3000, seed: int = 1) -> tuple[str, list[dict], lis
         worked = AS_OF - dt.timedelta(days=rng.randint(0, 60))
         revenue = round(10 ** rng.uniform(5, 8.5))
         lead = {"id": lid, "email": f"p{i}@acct{a:04d}.com", "company_id": f"acct_{a:05d}",
-                "title": rng.choice(TITLES), "industry": rng.choice(INDUSTRIES), "country": rng.choice(COUNTRIES),
+                "title": rng.choice(TITLES), "industry": acct_industry[a], "country": acct_country[a],
                 "annual_revenue": revenue,
                 # some leads are created after they were worked: not yet known on that day
                 "created_at": (worked + dt.timedelta(days=rng.randint(-90, 20))).isoformat()}

@@ -210,6 +210,7 @@ class Calibrator:
                                  for t in spec.node.tiers])
                             for i, spec in enumerate(engine.criteria) if spec.kind == "first"]
         self.grade_days: dict[str, list[int]] = {}  # grade -> days from worked_at to converted_at
+        self.clustered = True                        # with an accounts block, an account's leads are a cluster
         self.keep_scores = False                     # --suggest: every lead's dimension scores, to re-map
         self.dim_scores: dict[str, list[float]] = {}
         # threshold sweeps
@@ -402,7 +403,7 @@ class Calibrator:
         ys = [w.y for w in rows]
         strata = strata_of([w.total for w in rows]) if stratified else [0] * len(rows)
         clusters = None
-        if self.model is not None:
+        if self.model is not None and self.clustered:
             # leads of one account are one cluster; a lead without an account key is its own
             clusters = [w.r.account if w.r.account is not None else ("lead", i) for i, w in enumerate(rows)]
         return Population(ys, strata, clusters)

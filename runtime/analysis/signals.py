@@ -21,6 +21,8 @@ WINDOWS = (7, 30, 90)          # event counts within these many days of the scor
 MAX_BINS = 5                   # numbers are cut at their quintiles (fewer bins when values repeat)
 ID_DISTINCT_RATIO = 0.5        # a key whose values are at least this share distinct is identifier-like
 ID_MIN_DISTINCT = 20           # ... when it has at least this many distinct values
+HIGH_CARD_DISTINCT = 50        # a key with at least this many distinct values ...
+HIGH_CARD_TOP_SHARE = 0.02     # ... none of them held by this share of its leads is high-cardinality
 
 
 # ---- statistics ---------------------------------------------------------------------------------
@@ -291,9 +293,11 @@ def key_of_feature(f: tuple) -> tuple:
 
 def identifier_keys(rows_cats: list[set], always: set) -> dict[tuple, str]:
     """Input keys whose values identify rather than describe: the lead id and the accounts key
-    (`always`), and every text field or attribute whose values among the worked leads are at least
-    half distinct (and 20 or more) — names, e-mails, ids, phone numbers. Returns key -> reason."""
-    values: dict[tuple, set] = {}
+    (`always`); every text field or attribute whose values among the worked leads are at least half
+    distinct (and 20 or more) — names, e-mails, ids, phone numbers; and every high-cardinality one: 50
+    or more distinct values, none held by 2% of its leads — account or company ids with a few leads
+    each. Returns key -> reason."""
+    values: dict[tuple, dict] = {}
     uses: dict[tuple, int] = {}
     for cats in rows_cats:
         for s in cats:
@@ -306,9 +310,9 @@ def identifier_keys(rows_cats: list[set], always: set) -> dict[tuple, str]:
             uses[k] = uses.get(k, 0) + 1
             vs = values.get(k)
             if vs is None:
-                values[k] = vs = set()
-            if len(vs) <= 100_000:
-                vs.add(v)
+                values[k] = vs = {}
+            if len(vs) <= 100_000 or v in vs:
+                vs[v] = vs.get(v, 0) + 1
     out = {k: "the lead id or the accounts key" for k in always}
     for k, vs in values.items():
         if k in out:
@@ -316,6 +320,9 @@ def identifier_keys(rows_cats: list[set], always: set) -> dict[tuple, str]:
         d = len(vs)
         if d >= ID_MIN_DISTINCT and d >= ID_DISTINCT_RATIO * uses[k]:
             out[k] = f"identifier-like: {d:,} distinct values in {uses[k]:,} leads"
+        elif d >= HIGH_CARD_DISTINCT and max(vs.values()) < HIGH_CARD_TOP_SHARE * uses[k]:
+            out[k] = (f"high-cardinality: {d:,} distinct values, none in {100 * HIGH_CARD_TOP_SHARE:.0f}% "
+                      f"of {uses[k]:,} leads")
     return out
 
 
