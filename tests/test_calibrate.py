@@ -856,13 +856,35 @@ def test_score_simulate_explain_diff_take_as_of_field(as_of_case):
     assert json.loads(out)["inputs"][0]["scored"] == 3
 
 
+def test_as_of_field_worked_at_from_outcomes(as_of_case, tmp_path):
+    rules, leads = as_of_case
+    outcomes = tmp_path / "o.csv"
+    outcomes.write_text("lead_id,worked_at,converted\na,2026-10-01,true\nb,2026-10-03,false\n", encoding="utf-8")
+    common = ["--leads", leads, "--as-of", "2026-11-01", "--as-of-field", "worked_at", "--outcomes", outcomes]
+    code, out, err = run("score", rules, *common)
+    assert code == 0, err
+    got = {r["id"]: r["scores"]["engagement"] for r in map(json.loads, out.splitlines())}
+    assert got == {"a": 10, "b": 20, "c": 10}        # c was never worked: as of --as-of
+    assert "not the fast path" in err
+    code, out, err = run("simulate", rules, *common, "--format", "json")
+    assert code == 0, err
+    assert {g["grade"]: g["count"] for g in json.loads(out)["runs"][0]["grades"]}["hot"] == 1
+    code, out, err = run("explain", rules, "--id", "b", *common, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["as_of"] == "2026-10-03"
+    code, out, err = run("diff", rules, rules, *common, "--format", "json")
+    assert code == 0, err
+
+
 def test_as_of_field_refusals_exit_2(as_of_case):
     rules, leads = as_of_case
     common = ["--leads", leads, "--as-of", "2026-11-01"]
     code, out, err = run("score", rules, *common, "--as-of-field", "title")
     assert code == 2 and "not a date field" in err and out == ""
     code, out, err = run("score", rules, *common, "--as-of-field", "worked_at")
-    assert code == 2 and "only `leadrules calibrate`" in err
+    assert code == 2 and "--outcomes PATH" in err and out == ""
+    code, out, err = run("simulate", rules, *common, "--outcomes", leads)
+    assert code == 2 and "only with --as-of-field worked_at" in err and out == ""
     pytest.importorskip("duckdb")
     code, out, err = run("score", rules, *common, "--as-of-field", "created_at", "--engine", "duckdb")
     assert code == 2 and "duckdb engine cannot" in err and out == ""

@@ -19,7 +19,7 @@ from runtime.commands.options import (Failure, as_of_field_option, as_of_option,
 @as_of_option
 @as_of_field_option
 def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of,
-            as_of_field):
+            as_of_field, outcomes_path):
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
@@ -31,7 +31,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     rules = load_rules(file)
     engine = rules.engine
     schema = schema_of(rules, id_field)
-    day_of = day_of_field(rules, as_of_field, as_of or today_utc())
+    day_of = day_of_field(rules, as_of_field, as_of or today_utc(), outcomes_path)
     if (lead_json is None) == (leads_path is None):
         raise click.UsageError("give either --lead JSON or --leads PATH --id ID")
     if lead_json is not None:

@@ -17,7 +17,7 @@ from runtime.commands.options import (as_of_field_option, as_of_option, beside, 
 @as_of_field_option
 @engine_options
 def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, as_of, as_of_field,
-          engine, workers):
+          outcomes_path, engine, workers):
     """Score leads and stream one result per lead, in input order."""
     from runtime.backends import scoring
     from runtime.io.writers import ScoredWriter
@@ -27,7 +27,7 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
     rules = load_rules(file)
     scoring.check_engine(rules, engine, leads_path, events_path)
     day = as_of or today_utc()
-    day_of = day_of_field(rules, as_of_field, day)
+    day_of = day_of_field(rules, as_of_field, day, outcomes_path)
     scoring.check_day_of(rules, engine, leads_path, events_path, day_of)
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
