@@ -132,7 +132,7 @@ def test_signals_ignore_events_after_the_scoring_day():
     assert nums[("count", "web_visit", "page", "/pricing")] == 2
     assert nums[("recency", "web_visit")] == 3
     assert not any(s[1] == "form_submit" for s in cats)  # two days after the as-of date
-    assert nums[("count", "form_submit")] == 0
+    assert ("count", "form_submit") not in nums       # none yet: the analysis counts it as 0
 
 
 def test_a_date_field_after_the_scoring_day_is_not_yet_known():

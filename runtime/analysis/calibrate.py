@@ -209,6 +209,13 @@ class Calibrator:
         self.first_tiers = [(i, [condition_test(engine, t.cond) if t.cond is not None else None
                                  for t in spec.node.tiers])
                             for i, spec in enumerate(engine.criteria) if spec.kind == "first"]
+        # a `first of` whose tiers give distinct points: the points say which tier matched
+        self._tier_by_points = {}
+        for i, spec in enumerate(engine.criteria):
+            if spec.kind == "first":
+                pts = [t.points for t in spec.node.tiers]
+                if len(set(pts)) == len(pts):
+                    self._tier_by_points[i] = {p: j for j, p in enumerate(pts)}
         self.grade_days: dict[str, list[int]] = {}  # grade -> days from worked_at to converted_at
         self.clustered = True                        # with an accounts block, an account's leads are a cluster
         self.keep_scores = False                     # --suggest: every lead's dimension scores, to re-map
@@ -302,8 +309,13 @@ class Calibrator:
                 self.grade_days.setdefault(r.grade, []).append(days)
             tiers = {}
             if r.disqualified is None:
+                by_points = self._tier_by_points
                 for i, tests in self.first_tiers:
-                    tiers[i] = next((j for j, t in enumerate(tests) if t is None or t(lead, day)), None)
+                    m = by_points.get(i)
+                    if m is not None:
+                        tiers[i] = m.get(r.points[i]) if r.fired[i] else None
+                    else:
+                        tiers[i] = next((j for j, t in enumerate(tests) if t is None or t(lead, day)), None)
             cats, nums = lead_features(lead, day, self.schema)
             self.rows.append(_Row(int(conv), days, r, cats, nums, tiers))
         if r.disqualified is None and self.sweeps:
@@ -417,6 +429,17 @@ class Calibrator:
         totals = [w.total for w in rows]
         base = auc(totals, ys)
         tiers_of = dict(self.first_tiers)
+        # each row's raw sum per dimension, to re-clamp without one criterion
+        dims = self.engine.dims
+        dim_of = []
+        for di, (_d, _mx, _fl, objs) in enumerate(dims):
+            dim_of += [di] * len(objs)
+        raw_sums = []
+        for w in rows:
+            sums = [0.0] * len(dims)
+            for k, p in enumerate(w.r.points):
+                sums[dim_of[k]] += p
+            raw_sums.append(sums)
         out = []
         for i, spec in enumerate(self.engine.criteria):
             node = spec.node
@@ -432,7 +455,10 @@ class Calibrator:
                 sign = 1 if node.points >= 0 else -1
                 points = node.points
             t = pop.test(idx)
-            without = auc([_total_without(self.engine, w.r, i) for w in rows], ys)
+            di = dim_of[i]
+            _d, mx, fl, _o = dims[di]
+            without = auc([round2(w.total - w.r.scores[_d] + round2(min(mx, max(fl, sums[di] - w.r.points[i]))))
+                           for w, sums in zip(rows, raw_sums)], ys)
             row = {"criterion": spec.key, "dimension": spec.dim, "kind": spec.kind, "points": points,
                    "rule": spec.text, "fires": t["leads"], "fire_rate": round(t["leads"] / len(rows), 6),
                    "converted_when_fires": t["converted"],
@@ -535,19 +561,25 @@ class Calibrator:
                 cands.append((s, idx, {}))
                 seen.add(tuple(idx))
         # numbers: cut at the data's quantiles
-        feats: dict[tuple, None] = {}
-        for w in rows:
-            for f in w.nums:
-                feats.setdefault(f, None)
-        for f in feats:
+        cols: dict[tuple, list] = {}      # feature -> [(row, value)] of the rows that have it
+        for j, w in enumerate(rows):
+            for f, v in w.nums.items():
+                c = cols.get(f)
+                if c is None:
+                    cols[f] = c = []
+                c.append((j, v))
+        for f, present in cols.items():
             if f[0] == "count" and len(f) == 4:
                 if ("attr", f[1], f[2]) in ids or not enough(holders.get(("attr", f[1], f[2], f[3]), ())):
                     continue
             if f[0] == "total" and ("attr", f[1], f[2]) in ids:
                 continue
             zero = f[0] == "count"
-            vals = [(j, w.nums.get(f, 0.0 if zero else None)) for j, w in enumerate(rows)]
-            vals = [(j, v) for j, v in vals if v is not None]
+            if zero and len(present) < N:     # a count a lead does not have is 0
+                have = dict(present)
+                vals = [(j, have.get(j, 0.0)) for j in range(N)]
+            else:
+                vals = present
             integer = f[0] in INTEGER_KINDS
             bins = quantile_bins([v for _, v in vals], integer=integer)
             if len(bins) < 2:
@@ -742,20 +774,6 @@ class _Row:
     def __init__(self, y, days, r, cats, nums, tiers):
         self.y, self.days, self.r, self.cats, self.nums, self.tiers = y, days, r, cats, nums, tiers
         self.total = round2(sum(r.scores.values()))
-
-
-def _total_without(engine: Engine, r: Result, i: int) -> float:
-    """The lead's total score had criterion `i` given no points (each dimension re-clamped)."""
-    total = 0.0
-    k = 0
-    for dim, mx, fl, objs in engine.dims:
-        s = 0.0
-        for _ in objs:
-            if k != i:
-                s += r.points[k]
-            k += 1
-        total += round2(min(mx, max(fl, s)))
-    return round2(total)
 
 
 def median(xs) -> float | None:

@@ -249,23 +249,23 @@ def lead_features(lead: Lead, day: int, schema: Schema) -> tuple[set, dict]:
         elif t == DATE:
             if isinstance(v, int) and v <= day:
                 nums[("age", name)] = float(day - v)
-    for et in schema.events:
-        nums[("count", et)] = 0.0
-        for w in WINDOWS:
-            nums[("count", et, w)] = 0.0
+    # counts a lead does not have are 0: left out here, filled in by the analysis
     for e in lead.events:
         if e.day > day:
             continue
         age = day - e.day
         t = e.type
         cats.add(("event", t))
-        nums[("count", t)] = nums.get(("count", t), 0.0) + 1
+        k = ("count", t)
+        nums[k] = nums.get(k, 0.0) + 1
         for w in WINDOWS:
             if age <= w:
-                nums[("count", t, w)] = nums.get(("count", t, w), 0.0) + 1
-        r = nums.get(("recency", t))
+                k = ("count", t, w)
+                nums[k] = nums.get(k, 0.0) + 1
+        k = ("recency", t)
+        r = nums.get(k)
         if r is None or age < r:
-            nums[("recency", t)] = float(age)
+            nums[k] = float(age)
         for a, v in e.attrs.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 vals = v if isinstance(v, tuple) else (v,)
