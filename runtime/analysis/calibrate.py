@@ -12,6 +12,7 @@ Benjamini-Hochberg) are plain `math`, so the numbers can be checked by hand.
 from __future__ import annotations
 
 import math
+import bisect
 from itertools import product
 from typing import Iterable
 
@@ -457,8 +458,9 @@ class Calibrator:
             t = pop.test(idx)
             di = dim_of[i]
             _d, mx, fl, _o = dims[di]
-            without = auc([round2(w.total - w.r.scores[_d] + round2(min(mx, max(fl, sums[di] - w.r.points[i]))))
-                           for w, sums in zip(rows, raw_sums)], ys)
+            p_i = [w.r.points[i] for w in rows]
+            without = auc([w.total - w.r.scores[_d] + round2(min(mx, max(fl, sums[di] - p)))
+                           for w, sums, p in zip(rows, raw_sums, p_i)], ys)
             row = {"criterion": spec.key, "dimension": spec.dim, "kind": spec.kind, "points": points,
                    "rule": spec.text, "fires": t["leads"], "fire_rate": round(t["leads"] / len(rows), 6),
                    "converted_when_fires": t["converted"],
@@ -581,21 +583,27 @@ class Calibrator:
             else:
                 vals = present
             integer = f[0] in INTEGER_KINDS
-            bins = quantile_bins([v for _, v in vals], integer=integer)
+            by_value = sorted(vals, key=lambda jv: jv[1])      # a bin is a run of this order
+            values = [v for _, v in by_value]
+            bins = quantile_bins(values, integer=integer)
             if len(bins) < 2:
                 continue
+            m = len(values)
             for lo, hi in bins:
                 if zero and lo == 0 and hi == 1:
                     continue  # "none of it": the complement of having it, tested already
-                idx = [j for j, v in vals if v >= lo and (hi is None or v < hi)]
+                a = bisect.bisect_left(values, lo)
+                b = m if hi is None else bisect.bisect_left(values, hi)
+                if a >= b:
+                    continue
+                idx = sorted(j for j, _ in by_value[a:b])
                 if not enough(idx) or tuple(idx) in seen:
                     continue
                 seen.add(tuple(idx))
-                inside = sorted(v for _, v in vals if v >= lo and (hi is None or v < hi))
-                outside = sorted(v for _, v in vals if not (v >= lo and (hi is None or v < hi)))
+                k = (m - (b - a)) // 2       # the median of the values outside [a, b)
+                outside = None if b - a == m else values[k] if k < a else values[k + (b - a)]
                 cands.append((("bin",) + f, idx, {"low": lo, "high": hi, "integer": integer,
-                                                   "median": inside[len(inside) // 2],
-                                                   "outside": outside[len(outside) // 2] if outside else None}))
+                                                   "median": values[a + (b - a) // 2], "outside": outside}))
         pop = self.population(rows, stratified=False)
         scored = ScoredBy(self.engine, self.asof_ordinal)
         out, members = [], []
