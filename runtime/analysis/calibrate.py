@@ -21,8 +21,7 @@ from dsl import printer
 
 from runtime.analysis.signals import norm_path, norm_text  # noqa: F401 (part of this module's API)
 from runtime.analysis.signals import (INTEGER_KINDS, Population, ScoredBy, auc, auc_ci, bin_label,
-                                      feature_label, identifier_keys, lead_features, quantile_bins, sig6,
-                                      strata_of)
+                                      feature_label, identifier_keys, lead_features, quantile_bins, sig6)
 from runtime.backends.closure import Engine, Result, condition_test, round2
 from runtime.backends.replay import account_model_of, replay  # noqa: F401 (calibrate replays with these)
 from runtime.core.model import BOOL, TEXT, TEXT_LIST, Lead, Schema
@@ -412,9 +411,12 @@ class Calibrator:
         """Worked leads the rules scored (not disqualified): the population of every judgement."""
         return [w for w in self.rows if w.r.disqualified is None]
 
-    def population(self, rows: list["_Row"], stratified: bool = True) -> Population:
+    def population(self, rows: list["_Row"]) -> Population:
+        """The worked leads for the association tests: one stratum (a signal's leads against all the
+        others — comparing within score strata would make signals out of what the score mixes), and,
+        with an accounts block, one cluster per account."""
         ys = [w.y for w in rows]
-        strata = strata_of([w.total for w in rows]) if stratified else [0] * len(rows)
+        strata = [0] * len(rows)
         clusters = None
         if self.model is not None and self.clustered:
             # leads of one account are one cluster; a lead without an account key is its own
@@ -426,7 +428,7 @@ class Calibrator:
         if not rows:
             return []
         ys = [w.y for w in rows]
-        pop = self.population(rows, stratified=False)
+        pop = self.population(rows)
         totals = [w.total for w in rows]
         base = auc(totals, ys)
         tiers_of = dict(self.first_tiers)
@@ -604,7 +606,7 @@ class Calibrator:
                 outside = None if b - a == m else values[k] if k < a else values[k + (b - a)]
                 cands.append((("bin",) + f, idx, {"low": lo, "high": hi, "integer": integer,
                                                    "median": values[a + (b - a) // 2], "outside": outside}))
-        pop = self.population(rows, stratified=False)
+        pop = self.population(rows)
         scored = ScoredBy(self.engine, self.asof_ordinal)
         out, members = [], []
         for s, idx, extra in cands:

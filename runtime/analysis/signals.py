@@ -76,9 +76,9 @@ def risk_ratio(a: int, n1: int, c: int, n0: int) -> tuple[float | None, tuple[fl
 
 
 class Population:
-    """Worked leads for association tests: outcome, stratum (a fifth of the current total score, so a
-    signal is compared with leads the rules rated alike) and cluster (the account; None: each lead is
-    its own). Precomputes what every test of one binary signal needs, so a test costs O(leads with it)."""
+    """Leads for association tests: outcome, stratum (calibrate uses one) and cluster (the account;
+    None: each lead is its own). Precomputes what every test of one binary signal needs, so a test costs
+    O(leads with it)."""
 
     def __init__(self, ys: list[int], strata: list[int], clusters: list[Any] | None):
         self.ys, self.strata, self.clusters = ys, strata, clusters
@@ -109,7 +109,7 @@ class Population:
                             self.M[a][b] += row[a] * row[b]
             self.G = len(R)
 
-    def test(self, idx: Iterable[int], stratified: bool = True) -> dict:
+    def test(self, idx: Iterable[int]) -> dict:
         """The signal held by the leads at `idx`: counts, rates, lift (with/without, Katz interval), the
         Mantel–Haenszel lift within strata, and the two-sided CMH test (continuity-corrected); with
         clusters, the variance is the larger of the model's and the cluster-robust one."""
@@ -122,14 +122,11 @@ class Population:
                "rate_without": (Y - a) / (n - x) if n - x else None}
         rr, ci = risk_ratio(a, x, Y - a, n - x)
         out["lift"], out["lift_ci"] = rr, ci
-        if stratified:
-            strata, K, nk, yk = self.strata, self.K, self.nk, self.yk
-        else:
-            strata, K, nk, yk = None, 1, [n], [Y]
+        strata, K, nk, yk = self.strata, self.K, self.nk, self.yk
         xk = [0] * K
         ak = [0] * K
         for i in idx:
-            k = strata[i] if strata is not None else 0
+            k = strata[i]
             xk[k] += 1
             ak[k] += ys[i]
         U = V = num = den = 0.0
@@ -142,7 +139,7 @@ class Population:
             num += ak[k] * (nn - xk[k]) / nn
             den += (yk[k] - ak[k]) * xk[k] / nn
         out["adjusted_lift"] = num / den if den else None
-        if self.clusters is not None and stratified:
+        if self.clusters is not None:
             V = max(V, self._robust(idx, xk))
         if V <= 0:
             out["p_value"] = None
@@ -172,17 +169,6 @@ class Population:
         s_bb = sum(xbar[a] * xbar[b] * self.M[a][b] for a in range(K) for b in range(K))
         G = self.G
         return (s_aa - 2 * s_ab + s_bb) * (G / (G - 1) if G > 1 else 1.0)
-
-
-def strata_of(totals: list[float], k: int = 5) -> list[int]:
-    """Each lead's fifth of the total score (ties kept together)."""
-    if not totals:
-        return []
-    srt = sorted(totals)
-    cuts = sorted({srt[min(len(srt) - 1, (len(srt) * j) // k)] for j in range(1, k)})
-    import bisect
-
-    return [bisect.bisect_right(cuts, t) for t in totals]
 
 
 # ---- features: what one lead carried as of a day ------------------------------------------------
@@ -585,4 +571,4 @@ class ScoredBy:
 
 
 __all__ = ["norm_path", "norm_text", "Population", "ScoredBy", "auc", "auc_ci", "bin_label", "feature_label", "identifier_keys",
-           "lead_features", "quantile_bins", "risk_ratio", "strata_of"]
+           "lead_features", "quantile_bins", "risk_ratio"]
