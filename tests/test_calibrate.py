@@ -980,3 +980,67 @@ def test_readme_calibrate_section_is_what_the_commands_print(acme_suggested, tmp
     for name, key in (("rules today", "current"), ("suggested rules", "suggested"),
                       ("logistic regression (same signals)", "logistic_regression")):
         assert f"| {name}" in section and f"{h[key]:.3f}" in section
+
+
+# ---- the statistics of signals, by hand ----------------------------------------------------------
+
+
+def test_auc_by_hand_with_ties():
+    from runtime.analysis.signals import auc, auc_ci
+
+    # converters 3, 2; others 2, 1: pairs (3>2, 3>1, 2=2 half, 2>1) = 3.5 of 4
+    assert auc([3, 2, 2, 1], [1, 1, 0, 0]) == pytest.approx(3.5 / 4)
+    assert auc([1, 2], [1, 1]) is None
+    lo, hi = auc_ci(0.875, 2, 2)
+    assert 0 <= lo < 0.875 < hi <= 1
+
+
+def test_risk_ratio_and_katz_interval():
+    from runtime.analysis.signals import risk_ratio
+
+    rr, (lo, hi) = risk_ratio(30, 100, 15, 100)
+    assert rr == pytest.approx(2.0)
+    se = math.sqrt(1 / 30 - 1 / 100 + 1 / 15 - 1 / 100)
+    assert lo == pytest.approx(2 * math.exp(-1.959964 * se), rel=1e-5)
+    assert hi == pytest.approx(2 * math.exp(1.959964 * se), rel=1e-5)
+    assert risk_ratio(3, 10, 0, 10) == (None, None)
+
+
+def test_cluster_robust_variance_by_hand():
+    from runtime.analysis.signals import Population
+
+    # two clusters of identical leads: a and b hold the signal and converted, c and d did neither
+    ys, clusters = [1, 1, 0, 0], ["g1", "g1", "g2", "g2"]
+    pop = Population(ys, [0, 0, 0, 0], clusters)
+    t = pop.test([0, 1])
+    # U = 2 - 2*2/4 = 1; model V = 2*2*2*2/(16*3) = 1/3; robust: per cluster sum of (x - 1/2)(y - 1/2):
+    # g1 = 2 * 1/4, g2 = 2 * 1/4 -> (1/2)^2 + (1/2)^2 = 1/2, times G/(G-1) = 2 -> 1; the larger wins
+    assert t["p_value"] == pytest.approx(math.erfc(math.sqrt((1 - 0.5) ** 2 / 1 / 2)))
+    lone = Population(ys, [0, 0, 0, 0], None).test([0, 1])
+    assert lone["p_value"] == pytest.approx(math.erfc(math.sqrt((1 - 0.5) ** 2 / (1 / 3) / 2)))
+    assert t["p_value"] > lone["p_value"]
+
+
+def test_quantile_bins_follow_the_data():
+    from runtime.analysis.signals import quantile_bins
+
+    # quintile cut points at positions 20, 40, 60, 80 of 100: 0, 0, 1, 3 -> bins 0, 1-2, 3 and up
+    counts = [0] * 50 + [1] * 20 + [2] * 10 + [3] * 10 + [7] * 10
+    assert quantile_bins(counts, integer=True) == [(0, 1.0), (1.0, 3.0), (3.0, None)]
+    revenue = [10 ** (5 + i / 100) for i in range(300)]
+    bins = quantile_bins(revenue)
+    assert len(bins) == 5 and bins[-1][1] is None
+    assert all(float(f"{hi:.2g}") == hi for _, hi in bins[:-1])     # two significant digits
+    assert quantile_bins([4, 4, 4]) == [(4, None)]
+
+
+def test_identifier_keys():
+    from runtime.analysis.signals import identifier_keys
+
+    rows = [{("field", "email", f"p{i}@x.com"), ("field", "account", f"a{i % 60}"),
+             ("field", "title", "vp" if i % 3 else "cfo"), ("attr", "web_visit", "page", f"/p{i % 4}")}
+            for i in range(600)]
+    ids = identifier_keys(rows, {("field", "id")})
+    assert set(ids) == {("field", "id"), ("field", "email"), ("field", "account")}
+    assert ids[("field", "email")].startswith("identifier-like")
+    assert ids[("field", "account")].startswith("high-cardinality")
