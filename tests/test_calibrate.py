@@ -1044,3 +1044,19 @@ def test_identifier_keys():
     assert set(ids) == {("field", "id"), ("field", "email"), ("field", "account")}
     assert ids[("field", "email")].startswith("identifier-like")
     assert ids[("field", "account")].startswith("high-cardinality")
+
+
+def test_suggested_file_elsewhere_keeps_its_simulation_and_diffs_without_leads(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "v5" / "acme.rules"
+    code, _, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                       "--as-of", "2026-11-01", "--suggest", out, "--keep-bands")
+    assert code == 2 and "no such folder" in err          # said before any work
+    out.parent.mkdir()
+    code, _, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                       "--as-of", "2026-11-01", "--suggest", out, "--keep-bands")
+    assert code == 0, err
+    # the simulation block's sample, relative to the new file
+    code, diff_out, err = run("diff", ACME, out, "--format", "json")
+    assert code == 0, err
+    assert json.loads(diff_out)["inputs"][0]["read"] == 3000

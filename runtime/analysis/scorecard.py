@@ -308,10 +308,23 @@ def remap(old: list[float], new: list[float], v: float) -> float:
 
 def write(checked, text: str, p: Plan, pts: list[int], criteria_rows: list[dict],
           thresholds: dict[str, list[float | None]] | None, band_why: dict[str, list[str]] | None,
-          literals: list[tuple[n.Literal, float, str]] = ()) -> str:
-    """The new rule file text (not yet formatted)."""
+          literals: list[tuple[n.Literal, float, str]] = (), repath=None) -> str:
+    """The new rule file text (not yet formatted). `repath(path)`: a simulation block's relative file
+    path as seen from where the new file is written."""
     rf = checked.file
     ed = _Text(text)
+    if repath is not None:
+        import re
+
+        for sim in rf.of(n.Simulation):
+            a = ed.off(sim.span.line, sim.span.col)
+            b = ed.off(sim.span.end_line, sim.span.end_col) + 1
+            for m in re.finditer(r'\b(leads|events)(\s+)("(?:[^"\\]|\\.)*")', text[a:b]):
+                old = getattr(sim, m.group(1))
+                new = repath(old) if old else old
+                if new and new != old:
+                    o = a + m.start(3)
+                    ed.edits.append((o, a + m.end(3), printer.quote(new), None))
     for lit, new_v, why in literals:
         if new_v != lit.value:
             ed.replace(lit.span, printer.num(new_v), why)

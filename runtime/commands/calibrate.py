@@ -37,6 +37,11 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
         from runtime.analysis.scorecard import load_sklearn
 
         load_sklearn()
+        import os
+
+        folder = os.path.dirname(os.path.abspath(suggest_path))
+        if not os.path.isdir(folder):
+            raise Failure(f"--suggest {suggest_path}: no such folder {folder}")
         for p in (leads_path, events_path):
             if p is not None and not _rereadable(p):
                 raise Failure(f"--suggest reads the leads again to re-cut the bands; {p} cannot be read again "
@@ -129,7 +134,17 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
                           "this is a bug in leadrules calibrate --suggest")
         return checked
 
-    text = format_text(sc.write(rules.checked, rules.text, p, pts, doc["criteria"], None, None), out_path)
+    import os
+
+    def repath(rel: str) -> str:
+        """A simulation's file, relative to the rule file, as seen from the suggested file."""
+        if os.path.isabs(rel):
+            return rel
+        target = os.path.normpath(os.path.join(str(rules.base_dir), rel))
+        return os.path.relpath(target, os.path.dirname(os.path.abspath(out_path))).replace(os.sep, "/")
+
+    text = format_text(sc.write(rules.checked, rules.text, p, pts, doc["criteria"], None, None, repath=repath),
+                       out_path)
     thresholds = why = None
     shares = {}
     for dim, bands in rules.engine.grade_blocks:
@@ -153,8 +168,8 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
             share = sum(1 for x in cal.dim_scores.get(dim, []) if x >= lit.value) / max(1, len(cal.dim_scores.get(dim, [])))
             literals.append((lit, new_v, f"# was {dim} {op} {printer.num(lit.value)}: the same "
                                          f"{100 * share:.0f}% of leads on the new points"))
-        text = format_text(sc.write(rules.checked, rules.text, p, pts, doc["criteria"], thresholds, why, literals),
-                           out_path)
+        text = format_text(sc.write(rules.checked, rules.text, p, pts, doc["criteria"], thresholds, why, literals,
+                                    repath=repath), out_path)
     checked = compiled(text)
     # the route shares, today and with the suggested file, over the same leads as of the same days
     routes_new: dict = {}
