@@ -1060,3 +1060,31 @@ def test_suggested_file_elsewhere_keeps_its_simulation_and_diffs_without_leads(t
     code, diff_out, err = run("diff", ACME, out, "--format", "json")
     assert code == 0, err
     assert json.loads(diff_out)["inputs"][0]["read"] == 3000
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=300), st.booleans())
+def test_quantile_bins_partition_the_values(values, integer):
+    from runtime.analysis.signals import quantile_bins
+
+    vals = [float(v) if integer else v * 1234.5 for v in values]
+    bins = quantile_bins(vals, integer=integer)
+    assert bins and bins[0][0] == min(vals) and bins[-1][1] is None
+    assert all(lo < hi for lo, hi in bins[:-1]) and all(a[1] == b[0] for a, b in zip(bins, bins[1:]))
+    for v in vals:   # every value in exactly one bin
+        assert sum(1 for lo, hi in bins if v >= lo and (hi is None or v < hi)) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.integers(0, 5)), min_size=2, max_size=80))
+def test_signal_test_p_values_are_probabilities_and_clusters_never_narrow(rows):
+    from runtime.analysis.signals import Population
+
+    ys = [int(y) for y, _, _ in rows]
+    idx = [i for i, (_, x, _) in enumerate(rows) if x]
+    lone = Population(ys, [0] * len(ys), None).test(idx)
+    clustered = Population(ys, [0] * len(ys), [g for _, _, g in rows]).test(idx)
+    for t in (lone, clustered):
+        assert t["p_value"] is None or 0.0 <= t["p_value"] <= 1.0
+    if lone["p_value"] is not None:
+        assert clustered["p_value"] >= lone["p_value"] - 1e-12   # the larger variance is used
