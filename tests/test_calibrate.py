@@ -1088,3 +1088,13 @@ def test_signal_test_p_values_are_probabilities_and_clusters_never_narrow(rows):
         assert t["p_value"] is None or 0.0 <= t["p_value"] <= 1.0
     if lone["p_value"] is not None:
         assert clustered["p_value"] >= lone["p_value"] - 1e-12   # the larger variance is used
+
+
+def test_suggest_with_too_few_outcomes_says_so(small, tmp_path):
+    pytest.importorskip("sklearn")
+    rules, leads, outcomes = small
+    out = tmp_path / "v2.rules"
+    code, stdout, err = run("calibrate", rules, "--leads", leads, "--outcomes", outcomes, "--as-of", "2026-11-01",
+                            "--suggest", out)
+    assert code == 2 and "at least 10 that converted and 10 that did not (here 3 and 3)" in err
+    assert "internal error" not in err and not out.exists()

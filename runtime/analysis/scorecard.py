@@ -23,6 +23,7 @@ from runtime.core.errors import Failure
 
 MAX_NEW = 5          # new criteria for at most this many missed signals
 FOLDS = 5
+MIN_EACH = 10        # --suggest needs this many converting and this many non-converting worked leads
 OVERLAP = 0.8        # a signal held by nearly the same leads as one already added is left out
 SEED = 0
 

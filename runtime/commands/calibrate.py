@@ -120,12 +120,21 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
 
     signals, _, members = cal.signal_table()
     p = sc.plan(cal, signals, members)
-    if len(set(p.y)) < 2:
-        raise Failure("--suggest needs worked leads that converted and worked leads that did not")
-    model = sc._fit(p.X, p.y, p.groups)
-    pts, factor = sc.points_of(p, list(model.coef_[0]))
+    pos = sum(p.y)
+    fewest = min(pos, len(p.y) - pos)
+    if fewest < sc.MIN_EACH:
+        raise Failure(f"--suggest fits points on the worked leads the rules scored: it needs at least {sc.MIN_EACH} "
+                      f"that converted and {sc.MIN_EACH} that did not (here {pos:,} and {len(p.y) - pos:,})")
+    if p.groups is not None and len(set(p.groups)) < 2 * sc.FOLDS:
+        raise Failure(f"--suggest cross-validates by account: it needs worked leads from at least {2 * sc.FOLDS} "
+                      f"accounts (here {len(set(p.groups))})")
     rows = cal.scored_rows()
-    held = sc.held_out(p, [w.total for w in rows])
+    try:
+        model = sc._fit(p.X, p.y, p.groups)
+        held = sc.held_out(p, [w.total for w in rows])
+    except ValueError as e:   # a fold without both outcomes: too few leads of one kind in some accounts
+        raise Failure(f"--suggest cannot fit points on these outcomes ({e}); more worked leads would help")
+    pts, factor = sc.points_of(p, list(model.coef_[0]))
 
     def compiled(text):
         checked = check_text(text, out_path)
