@@ -69,6 +69,7 @@ LAZY_COMMANDS = {
     "compile": "runtime.commands.compile:compile_cmd",
     "sample": "runtime.commands.sample:sample",
     "calibrate": "runtime.commands.calibrate:calibrate",
+    "serve": "runtime.commands.serve:serve",
 }
 
 
