@@ -489,3 +489,24 @@ def test_missing_extra_is_one_line_naming_it():
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert p.returncode == 2
     assert p.stderr.strip() == "error: leadrules serve needs Starlette and uvicorn: pip install 'leadrules[serve]'"
+
+
+# ---- docs/serve.md's example --------------------------------------------------------------------
+
+
+def _doc_block(marker: str) -> dict:
+    doc = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")
+    m = re.search(re.escape(f"<!-- {marker} -->") + r"\s*```json\n(.*?)```", doc, re.S)
+    assert m, marker
+    return json.loads(m.group(1))
+
+
+def test_the_documented_example(acme):
+    lead = _doc_block("serve-example-request")
+    for path, marker in (("/v1/score?as_of=2026-11-01", "serve-example-response"),
+                         ("/v1/score?as_of=2026-11-01&format=flat", "serve-example-flat")):
+        want = _doc_block(marker)
+        got = acme.post(path, lead).json()
+        assert want.pop("rules_sha256") == "…" and got.pop("rules_sha256") == sha(ACME_TEXT)
+        assert got == want
+        assert list(got) == list(want)  # the keys in the documented order
