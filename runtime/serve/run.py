@@ -78,7 +78,9 @@ def bind(host: str, port: int) -> socket.socket:
     except socket.gaierror as e:
         raise Failure(f"--host {host}: cannot resolve it ({e.strerror})") from None
     family, _t, _p, _c, addr = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it every response waits ~40 ms for a delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(addr)
