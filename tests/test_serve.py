@@ -92,7 +92,7 @@ def test_healthz_and_readyz(acme):
     r = acme.client.get("/readyz")
     assert r.status_code == 200
     d = r.json()
-    assert d["name"] == "acme-b2b" and d["version"] == 4
+    assert d["name"] == d["ruleset"] == "acme-b2b" and d["version"] == d["ruleset_version"] == 4
     assert d["rules_sha256"] == sha(ACME_TEXT)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", d["loaded_at"])
     assert d["reload_error"] is None and d["rulesets"][0]["default"] is True
@@ -221,6 +221,9 @@ def test_body_over_the_limit_is_413():
         assert small.status_code == 200
         big = r.post("/v1/score", {"leads": sample_leads(20)})
         assert big.status_code == 413 and "limit" in big.json()["message"]
+        body = json.dumps({"leads": sample_leads(20)}).encode()
+        chunked = r.client.post("/v1/score", content=(body[i:i + 1000] for i in range(0, len(body), 1000)))
+        assert chunked.status_code == 413  # no Content-Length: counted as it arrives
     finally:
         r.close()
 

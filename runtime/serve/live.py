@@ -53,8 +53,9 @@ class Ruleset:
     tests: int
 
     def info(self) -> dict:
-        return {"name": self.name, "version": self.version, "rules_sha256": self.sha256,
-                "loaded_at": self.loaded_at, "file": self.path, "tests": self.tests}
+        # `ruleset` and `ruleset_version` as score records name them; `name` and `version` as the file does
+        return {"name": self.name, "version": self.version, "ruleset": self.name, "ruleset_version": self.version,
+                "rules_sha256": self.sha256, "loaded_at": self.loaded_at, "file": self.path, "tests": self.tests}
 
 
 def _diagnostics_text(err: RuleError, path: str, text: str) -> str:
