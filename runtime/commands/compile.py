@@ -34,7 +34,8 @@ def compile_cmd(file, target, dialect, output, out_dir, dbt_source, source_schem
                 dbt_model, force, as_of):
     """Print FILE compiled to Python or SQL.
 
-    The SQL query reads table `leads` (column `id` plus one column per declared field; a text list
+    With --target dbt, write it as a dbt model, schema.yml and unit tests under --out DIR instead
+    (docs/dbt.md). The SQL query reads table `leads` (column `id` plus one column per declared field; a text list
     is an array) and table `events` (`lead_id`, `type`, `at` as a UTC timestamp, one column per event
     attribute) and returns one row per lead with the columns of `score`'s CSV. It scores as of
     --as-of, else the database's CURRENT_DATE. With --target python, --as-of becomes the default
