@@ -513,3 +513,21 @@ def test_the_documented_example(acme):
         assert want.pop("rules_sha256") == "…" and got.pop("rules_sha256") == sha(ACME_TEXT)
         assert got == want
         assert list(got) == list(want)  # the keys in the documented order
+
+
+# ---- the pieces, without a server ----------------------------------------------------------------
+
+
+def test_hubspot_uri_decodes_only_the_listed_escapes():
+    from runtime.serve.auth import hubspot_uri
+
+    assert hubspot_uri("https://x.io/v1/score?email=a%40b.com&t=%3A%2f%20%25") == \
+        "https://x.io/v1/score?email=a@b.com&t=:/%20%25"
+    assert hubspot_uri("%28%29%2A%2C%3B%21%24%27%3F") == "()*,;!$'?"
+
+
+def test_mask_values():
+    from runtime.serve.decisions import mask_value
+
+    assert mask_value("ana@bigco.com") == "***@bigco.com"
+    assert mask_value("+1 555 0100") == "***" and mask_value(42) == "***" and mask_value(None) is None
