@@ -160,6 +160,7 @@ def test_explain_is_the_json_of_leadrules_explain(acme):
     ({"id": "x", "events": [{"type": "teleport", "at": "2026-10-01"}]}, 422, "unknown event type"),
     ([1, 2], 422, "must be a JSON object"),
     ({"leads": "nope"}, 422, "must be a list"),
+    ({"lead": [1]}, 422, "must be a lead object"),
     ({"id": "x", "as_of": "yesterday"}, 422, "not a date"),
 ])
 def test_bad_requests_are_422_never_500(acme, body, status, words):

@@ -251,7 +251,9 @@ class Service:
             if not isinstance(objs, list):
                 raise HttpError(422, "bad_request", '"leads" must be a list of lead objects')
             return objs, self._as_of(as_of), True
-        if "lead" in payload and "lead" not in fields and isinstance(payload["lead"], dict):
+        if "lead" in payload and "lead" not in fields:
+            if not isinstance(payload["lead"], dict):
+                raise HttpError(422, "bad_request", '"lead" must be a lead object')
             return [payload["lead"]], self._as_of(as_of), False
         obj = payload
         if meta:
