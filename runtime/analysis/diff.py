@@ -36,6 +36,7 @@ KINDS: dict[str, str] = {
     "event_added": "event added",
     "event_removed": "event removed",
     "event_changed": "event attributes changed",
+    "column_changed": "input column changed",
     "list_added": "list added",
     "list_removed": "list removed",
     "list_changed": "list changed",
@@ -388,25 +389,44 @@ def _declaration_changes(old_rf: n.RuleFile, new_rf: n.RuleFile) -> list[Change]
                           f"{printer.quote(oh.name)} version {oh.version}", f"{printer.quote(nh.name)} version {nh.version}"))
     of_ = {f.name: f for x in old_rf.of(n.Fields) for f in x.fields}
     nf_ = {f.name: f for x in new_rf.of(n.Fields) for f in x.fields}
+    def src(source: str | None) -> str:
+        return "" if source is None else f" from {printer.quote(source)}"
+
     for name, f in nf_.items():
         if name not in of_:
-            out.append(Change("field_added", f"field {name}", _line(f), None, None, f.type, name=name))
+            out.append(Change("field_added", f"field {name}", _line(f), None, None, f.type + src(f.source), name=name))
         elif of_[name].type != f.type:
             out.append(Change("field_type_changed", f"field {name}", _line(f), _line(of_[name]), of_[name].type,
                               f.type, name=name))
+        elif of_[name].source != f.source:
+            out.append(Change("column_changed", f"field {name}", _line(f), _line(of_[name]),
+                              f"{name}: {f.type}{src(of_[name].source)}", f"{name}: {f.type}{src(f.source)}",
+                              name=name))
+    # `id from "..."` (fields) and `lead_id|type|at from "..."` (events)
+    for kind in (n.Fields, n.Events):
+        oc = {c.role: c for x in old_rf.of(kind) for c in x.columns}
+        nc = {c.role: c for x in new_rf.of(kind) for c in x.columns}
+        for role in sorted(set(oc) | set(nc)):
+            a, b = oc.get(role), nc.get(role)
+            if (a and a.column) != (b and b.column):
+                where = "id" if kind is n.Fields else f"events {role}"
+                out.append(Change("column_changed", where, _line(b) if b else None, _line(a) if a else None,
+                                  f"{role}{src(a.column)}" if a else None, f"{role}{src(b.column)}" if b else None,
+                                  name=role))
     for name, f in of_.items():
         if name not in nf_:
             out.append(Change("field_removed", f"field {name}", None, _line(f), f.type, None, name=name))
 
     def ev_text(e: n.EventDecl) -> str:
-        return e.name + ("(" + ", ".join(f"{a.name}: {a.type}" for a in e.attrs) + ")" if e.attrs else "")
+        return e.name + src(e.source) + (
+            "(" + ", ".join(f"{a.name}: {a.type}{src(a.source)}" for a in e.attrs) + ")" if e.attrs else "")
 
     oe = {e.name: e for x in old_rf.of(n.Events) for e in x.events}
     ne = {e.name: e for x in new_rf.of(n.Events) for e in x.events}
     for name, e in ne.items():
         if name not in oe:
             out.append(Change("event_added", f"event {name}", _line(e), None, None, ev_text(e), name=name))
-        elif oe[name].attrs != e.attrs:
+        elif oe[name].attrs != e.attrs or oe[name].source != e.source:
             out.append(Change("event_changed", f"event {name}", _line(e), _line(oe[name]), ev_text(oe[name]),
                               ev_text(e), name=name))
     for name, e in oe.items():
