@@ -518,7 +518,7 @@ class Views:
     events (NEW's type where they disagree). Each version then sees only the event types it declares,
     and OLD sees a field or attribute whose type changed converted to its own type."""
 
-    def __init__(self, old_checked, new_checked, id_field: str = "id"):
+    def __init__(self, old_checked, new_checked, id_field: str | None = None, *, strict_events: bool = False):
         of, nf = old_checked.fields, new_checked.fields
         fields = dict(nf)
         for k, t in of.items():
@@ -531,7 +531,16 @@ class Views:
         self.attr_conv = {(et, a): (new_checked.events[et][a], t)
                           for et, attrs in old_checked.events.items() for a, t in attrs.items()
                           if a in new_checked.events.get(et, {}) and new_checked.events[et][a] != t}
-        self.schema = Schema(fields, events, id_field)
+        from runtime.io.readers import schema_for
+
+        # columns: where the two files name them differently, NEW's `from` wins
+        so, sn = schema_for(old_checked, id_field), schema_for(new_checked, id_field)
+        attr_sources = {k: dict(v) for k, v in so.attr_sources.items()}
+        for k, v in sn.attr_sources.items():
+            attr_sources.setdefault(k, {}).update(v)
+        self.schema = Schema(fields, events, sn.id_field, {**so.sources, **sn.sources},
+                             {**so.event_columns, **sn.event_columns}, {**so.event_sources, **sn.event_sources},
+                             attr_sources, strict_events)
         every = frozenset(events)
         self.old_types = frozenset(old_checked.events)
         self.new_types = frozenset(new_checked.events)
@@ -841,15 +850,16 @@ class Input:
     as_of: dt.date
 
 
-def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_row: str = "fail",
+def run_diff(old, new, inputs: Iterable[Input], *, id_field: str | None = None, on_bad_row: str = "fail",
              rejects=None, limit: int = DEFAULT_LIMIT, progress_label: str = "diffing",
-             engine: str = "python", workers: int | None = None) -> tuple[dict, list]:
+             engine: str = "python", workers: int | None = None, delimiter: str | None = None,
+             strict_events: bool = False) -> tuple[dict, list]:
     """Score every input under both versions (`old`, `new`: runtime.backends.load.LoadedRules) and fold the
     pairs of results. Returns the json document (without gates) and the readers (input summaries)."""
     from runtime.report.progress import progress
     from runtime.io.readers import LeadReader
 
-    views = Views(old.checked, new.checked, id_field)
+    views = Views(old.checked, new.checked, id_field, strict_events=strict_events)
     agg = DiffAggregator(old.engine, new.engine, limit)
     add = agg.add
     runs, readers = [], []
@@ -861,13 +871,14 @@ def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_
 
             check_engine(new, engine, inp.leads, inp.events)
             reader = DuckPairs(old, new, inp.leads, as_of=inp.as_of, events_path=inp.events, on_bad_row=on_bad_row,
-                               rejects=rejects, id_field=id_field, workers=workers)
+                               rejects=rejects, id_field=id_field, workers=workers, delimiter=delimiter,
+                               strict_events=strict_events)
             with progress(reader, progress_label) as pairs:
                 for o, r in pairs:
                     add(o, r)
         else:
             reader = LeadReader(inp.leads, views.schema, events_path=inp.events, on_bad_row=on_bad_row,
-                                rejects=rejects)
+                                rejects=rejects, delimiter=delimiter)
             with progress(reader, progress_label) as leads:
                 for o, r in _result_pairs(old, new, views, leads, inp, asof, on_bad_row):
                     add(o, r)

@@ -15,7 +15,7 @@ from runtime.commands.options import Failure, as_of_option, input_options, input
 
 
 def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None, as_of, on_bad_row="fail",
-        rejects_fh=None, min_support: int = 5) -> dict:
+        rejects_fh=None, min_support: int = 5, delimiter: str | None = None) -> dict:
     """The whole report as a JSON-ready dict (plus the readers, under "_readers", for the summary)."""
     from runtime.analysis.calibrate import REPORT_VERSION, Calibrator, account_model_of, replay
     from runtime.backends.closure import date_ordinal
@@ -26,7 +26,8 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
     engine = rules.engine
     asof = date_ordinal(as_of.isoformat())
     oreader = OutcomeReader(outcomes_path, on_bad_row=on_bad_row, rejects=rejects_fh)
-    reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects_fh)
+    reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects_fh,
+                        delimiter=delimiter)
     scan = None
     if account_model_of(engine) is not None:
         # accounts are scored at each worked_at day, which takes two more passes over the leads
@@ -34,7 +35,8 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
             raise Failure(f"{rules.display} scores accounts, so calibrate reads the leads three times; "
                           f"{leads_path if not _rereadable(leads_path) else events_path} cannot be read again "
                           "(stdin or a pipe): give a file path")
-        scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")  # noqa: E731
+        scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip",  # noqa: E731
+                                  delimiter=delimiter)
     book = OutcomeBook(oreader.load())
     outcomes = book.outcomes
     cal = Calibrator(engine, schema, min_support=min_support)
@@ -80,7 +82,7 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
 @input_options
 @as_of_option
 def calibrate(file, leads_path, outcomes_path, fmt, min_support, plot_path, events_path, on_bad_row, rejects,
-              id_field, as_of):
+              id_field, delimiter, strict_events, as_of):
     """Learn from outcomes: conversion by grade and route, cherry-picking, missed signals and the sales
     threshold, each lead scored as of the day sales worked it."""
     from runtime.report import calibrate as calreport
@@ -96,7 +98,7 @@ def calibrate(file, leads_path, outcomes_path, fmt, min_support, plot_path, even
         except calreport.PlotUnavailable as e:
             raise Failure(str(e))
     rules = load_rules(file)
-    schema = schema_of(rules, id_field)
+    schema = schema_of(rules, id_field, strict_events)
     rej_fh = None
     if on_bad_row == "skip" and rejects:
         try:
@@ -105,7 +107,7 @@ def calibrate(file, leads_path, outcomes_path, fmt, min_support, plot_path, even
             raise Failure(f"{rejects}: cannot write the rejects file ({e.strerror or e})")
     try:
         doc = run(rules, schema, leads_path, outcomes_path, events_path=events_path, as_of=as_of or today_utc(),
-                  on_bad_row=on_bad_row, rejects_fh=rej_fh, min_support=min_support)
+                  on_bad_row=on_bad_row, rejects_fh=rej_fh, min_support=min_support, delimiter=delimiter)
     finally:
         if rej_fh:
             rej_fh.close()
@@ -118,7 +120,7 @@ def calibrate(file, leads_path, outcomes_path, fmt, min_support, plot_path, even
     if o["accepted"] and not o["matched"]:
         click.echo(f"warning: no outcome in {outcomes_path} matched a lead in {leads_path} (outcome ids look like "
                    f"{', '.join(repr(x) for x in o['unknown_lead_ids'][:3])}); check the lead_id column, or "
-                   f"--id-field if the leads' id is not in `{id_field}`", err=True)
+                   f"--id-field if the leads' id is not in `{schema.id_field}`", err=True)
     if fmt == "json":
         click.echo(calreport.as_json(doc))
     elif fmt == "markdown":

@@ -124,8 +124,8 @@ def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
 @input_options
 @as_of_option
 @engine_options
-def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field, as_of,
-         engine, workers):
+def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field,
+         delimiter, strict_events, as_of, engine, workers):
     """Score the same leads under OLD and NEW (paths or REV:PATH) and report what changes: grades,
     routes and queues, the rule changes themselves, and the leads that moved."""
     from runtime.report import diff as diffreport
@@ -154,7 +154,8 @@ def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on
     rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
     try:
         doc, readers = run_diff(old_rules, new_rules, inputs, id_field=id_field, on_bad_row=on_bad_row,
-                                rejects=rej_fh, limit=limit, engine=engine, workers=workers)
+                                rejects=rej_fh, limit=limit, engine=engine, workers=workers, delimiter=delimiter,
+                                strict_events=strict_events)
     finally:
         if rej_fh:
             rej_fh.close()

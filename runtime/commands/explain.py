@@ -16,7 +16,8 @@ from runtime.commands.options import Failure, as_of_option, input_options, schem
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @input_options
 @as_of_option
-def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of):
+def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, delimiter,
+            strict_events, as_of):
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
@@ -27,7 +28,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
 
     rules = load_rules(file)
     engine = rules.engine
-    schema = schema_of(rules, id_field)
+    schema = schema_of(rules, id_field, strict_events)
     if (lead_json is None) == (leads_path is None):
         raise click.UsageError("give either --lead JSON or --leads PATH --id ID")
     if lead_json is not None:
@@ -41,14 +42,14 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     else:
         if lead_id is None:
             raise click.UsageError("--leads needs --id ID to pick the lead")
-        lead = _find_lead(leads_path, schema, events_path, lead_id, on_bad_row)
+        lead = _find_lead(leads_path, schema, events_path, lead_id, on_bad_row, delimiter)
     asof = date_ordinal((as_of or today_utc()).isoformat())
     others = ()
     if leads_path is not None and engine.checked.file.first(n.Accounts) is not None:
         from runtime.io.readers import LeadReader
 
         # the rest of its account: the file's other leads with the same key (runtime/accounts.py)
-        others = LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")
+        others = LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip", delimiter=delimiter)
     d = ex.as_dict(engine, lead, asof, others)
     if fmt == "json":
         click.echo(ex.as_json(d))
@@ -56,10 +57,10 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
         console().print(ex.render_text(d, is_tty()))
 
 
-def _find_lead(path, schema, events_path, lead_id, on_bad_row):
+def _find_lead(path, schema, events_path, lead_id, on_bad_row, delimiter=None):
     from runtime.io.readers import LeadReader
 
-    reader = LeadReader(path, schema, events_path=events_path, on_bad_row=on_bad_row)
+    reader = LeadReader(path, schema, events_path=events_path, on_bad_row=on_bad_row, delimiter=delimiter)
     for lead in reader:
         if lead.id == lead_id:
             return lead

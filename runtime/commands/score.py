@@ -15,7 +15,8 @@ from runtime.commands.options import (as_of_option, beside, engine_options, inpu
 @input_options
 @as_of_option
 @engine_options
-def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, delimiter, strict_events,
+          as_of, engine, workers):
     """Score leads and stream one result per lead, in input order."""
     from runtime.backends import scoring
     from runtime.io.writers import ScoredWriter
@@ -30,7 +31,8 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
         rejects_path = beside(output, ".rejects.jsonl")
     rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
     opts = dict(as_of=day, workers=workers, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh,
-                id_field=id_field, note=lambda text: click.echo(text, err=True))
+                id_field=id_field, note=lambda text: click.echo(text, err=True), delimiter=delimiter,
+                strict_events=strict_events)
     # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
     fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
     chunks = scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)

@@ -14,7 +14,8 @@ import click
 
 from dsl import nodes as n
 
-from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_options, input_summary,
+from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_notes, input_options,
+                                      input_summary,
                       schema_of, today_utc)
 from runtime.commands.options import engine_options
 
@@ -80,7 +81,7 @@ def _resolve(base: Path, p: str) -> str:
 
 
 def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
-            workers: int | None = None) -> dict:
+            workers: int | None = None, delimiter: str | None = None) -> dict:
     """Score one sample and return its part of the report."""
     from runtime.report.progress import progress
     from runtime.backends.scoring import check_engine, results
@@ -89,7 +90,8 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
     check_engine(rules, engine, run.leads, run.events)
     reader = results(rules, run.leads, as_of=run.as_of, engine=engine, workers=workers, events_path=run.events,
                      on_bad_row=on_bad_row, rejects=rejects_fh, id_field=schema.id_field,
-                     note=lambda text: click.echo(text, err=True))
+                     note=lambda text: click.echo(text, err=True), delimiter=delimiter,
+                     strict_events=schema.strict_events)
     agg = Aggregator(rules.engine)
     add = agg.add
     label = f'simulating "{run.name}"' if run.name else "simulating"
@@ -110,7 +112,11 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
         k: v for k, v in rep["leads"].items() if k != "scored"}}
     out.update(rep)
     out["events"] = {"read_from_events_file": reader.events_read, "orphans": reader.orphan_events,
-                     "orphan_lead_ids": list(reader.orphan_lead_ids), "bad": reader.bad_events}
+                     "orphan_lead_ids": list(reader.orphan_lead_ids), "bad": reader.bad_events,
+                     "ignored": dict(sorted(getattr(reader, "ignored_events", {}).items()))}
+    # the input's header, as the reader matched it to the rule file (docs/input.md)
+    out["columns"] = {"missing": list(getattr(reader, "missing_columns", [])),
+                      "unused": list(getattr(reader, "unused_columns", []))}
     guards = []
     for block, e in run.expects:
         g = check_guardrail(e, agg)
@@ -132,7 +138,8 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
 @input_options
 @as_of_option
 @engine_options
-def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, delimiter, strict_events,
+             as_of, engine, workers):
     """Score a sample of leads and report grades, routes, score histograms and criteria; check the
     file's simulation guardrails (exit 1 when one breaks)."""
     from runtime.report import simulate as simreport
@@ -146,7 +153,7 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     if output is not None and len(runs) > 1:
         raise Failure(f"{file}: --output writes one run's leads, but the file has {len(runs)} simulation blocks; "
                       "pick one with --simulation NAME, or pass --leads PATH")
-    schema = schema_of(rules, id_field)
+    schema = schema_of(rules, id_field, strict_events)
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
@@ -156,7 +163,7 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     try:
         for run in runs:
             done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
-                                engine=engine, workers=workers))
+                                engine=engine, workers=workers, delimiter=delimiter))
     finally:
         if writer is not None:
             writer.close()
@@ -164,8 +171,9 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
             rej_fh.close()
     for r in done:
         reader = r.pop("_reader")
+        input_notes(reader)
         if reader.rejected or reader.bad_events:
-            input_summary(reader, r["leads"]["scored"], rejects_path if rej_fh else None)
+            input_summary(reader, r["leads"]["scored"], rejects_path if rej_fh else None, notes=False)
     rf = rules.checked.file
     head = rf.first(n.Ruleset)
     failed = sum(1 for r in done for g in r["guardrails"] if g["passed"] is False)

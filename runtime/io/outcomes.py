@@ -29,8 +29,17 @@ from dataclasses import dataclass
 from typing import IO
 
 from runtime.core.model import BadRow
-from runtime.io.readers import (MAX_FAIL_ROWS, MAX_KEPT_ROWS, BadRowsError, InputError, _Bad, _c_bool, _c_text,
-                      _check_file, _kind, _pyarrow_parquet, _raw_text, _rows, _show, day_ordinal)
+from runtime.io.coerce import Bad as _Bad
+from runtime.io.coerce import c_bool as _c_bool
+from runtime.io.coerce import c_text as _c_text
+from runtime.io.coerce import day_ordinal
+from runtime.io.coerce import show as _show
+from runtime.io.readers import MAX_FAIL_ROWS, MAX_KEPT_ROWS, BadRowsError, InputError
+from runtime.io.readers import check_file as _check_file
+from runtime.io.readers import kind_of as _kind
+from runtime.io.readers import pyarrow_parquet as _pyarrow_parquet
+from runtime.io.readers import raw_text as _raw_text
+from runtime.io.readers import read_rows
 
 COLUMNS = ("lead_id", "worked_at", "converted", "converted_at", "stage")
 MAX_UNKNOWN_IDS = 20
@@ -137,7 +146,13 @@ class OutcomeReader:
         src = self.path
         out: dict[str, Outcome] = {}
         fail = self.on_bad_row == "fail"
-        rows = _rows(self.path, src, set(COLUMNS), ("lead_id",))
+        def on_header(names, _delimiter):
+            if "lead_id" not in names:
+                raise InputError(f"{src}: no 'lead_id' column; an outcomes file needs columns lead_id, worked_at, "
+                                 "converted (and optionally converted_at, stage)")
+            return [c for c in names if c in COLUMNS]
+
+        rows = read_rows(self.path, src, on_header=on_header)
         try:
             for line, obj, raw in rows:
                 self.read += 1
@@ -156,12 +171,6 @@ class OutcomeReader:
                         break
                     continue
                 out[o.lead_id] = o
-        except InputError as e:
-            msg = str(e)
-            if "an events file needs" in msg:  # the shared CSV reader words it for events
-                raise InputError(f"{src}: no 'lead_id' column; an outcomes file needs columns lead_id, worked_at, "
-                                 "converted (and optionally converted_at, stage)") from None
-            raise
         finally:
             rows.close()
         if fail and self._fail_rows:
