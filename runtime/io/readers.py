@@ -477,7 +477,8 @@ def header_report(schema: Schema, names: list[str], src: str, events_file: bool 
         wanted = b.lead_columns()
     got = match_columns(wanted, names)
     if events_file:
-        missing = [wanted[k] for k in ("lead_id", "type", "at") if k not in got]
+        need = ("lead_id", "at") if b.type_of_file(src) else ("lead_id", "type", "at")
+        missing = [wanted[k] for k in need if k not in got]
         if missing:
             raise InputError(f"{src}: no {', '.join(repr(c) for c in missing)} column; an events file needs the "
                              f"lead id, type and time columns ({', '.join(repr(wanted[k]) for k in ('lead_id', 'type', 'at'))}: "
@@ -551,6 +552,9 @@ class Builder:
         self.declared = ", ".join(schema.event_sources.get(t, t) for t in schema.events)
         self.strict = schema.strict_events
         self.ignored: dict[str, int] = {}
+        # an events file without a type column whose name is an event's `from` (Segment's `pages`
+        # table for `page_view from "pages"`): every row is that event
+        self.file_type: str | None = None
         self._plans: dict[tuple, tuple] = {}
 
     def lead_columns(self) -> dict[str, str]:
@@ -642,6 +646,10 @@ class Builder:
         t = e.get(self.type_col)
         if t is None and self.type_col not in e:
             t = get_loose(e, self.type_col)
+            if t is None and self.file_type is not None:
+                t = self.file_type
+        if t.__class__ is int:  # a numeric type id (Marketo's activityTypeId)
+            t = str(t)
         if t is None or blank(t):
             raise _keyed(f'"{self.type_col}" is missing', None)
         if t.__class__ is not str:
@@ -687,6 +695,16 @@ class Builder:
         except Bad as x:
             raise _keyed(f'{typ}: attribute "{a}": {x.reason}', col) from None
         return Event(typ, day, attrs, at if at.__class__ is str else _iso(at))
+
+    def type_of_file(self, path: str) -> str | None:
+        """The event whose `from "..."` is this file's name (without suffixes), if any."""
+        stem = os.path.basename(path).lower()
+        for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".tsv", ".parquet", ".pq"):
+            stem = stem.removesuffix(suffix)
+        for text in self.ev_specs:
+            if norm_name(text) == norm_name(stem):
+                return text
+        return None
 
     def event_row(self, o: dict, ignored: dict[str, int]) -> tuple[str, Event] | None:
         """A row of a separate events file: (lead id, Event), or None for an undeclared type."""
@@ -817,6 +835,7 @@ class LeadReader:
 
         rows = read_rows(self.events_path, src, delimiter=self.delimiter_given, on_header=on_header)
         ignored = b.ignored
+        b.file_type = b.type_of_file(self.events_path)
         try:
             for line, obj, raw in rows:
                 self.events_read += 1
