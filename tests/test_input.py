@@ -517,3 +517,62 @@ def test_docs_input_recipes_read_their_exports_unchanged(tmp_path):
             assert sum(len(lead.events) for lead in got) == body.count("\n") - 1, info
         checked += 1
     assert checked == 5
+
+
+# ---- the second example: rulesets/hubspot.rules over its HubSpot-style export ---------------------
+
+ROOT = Path(__file__).parents[1]
+HUBSPOT = ROOT / "rulesets" / "hubspot.rules"
+HUBSPOT_CSV = ROOT / "rulesets" / "samples" / "hubspot_contacts.csv"
+
+
+def test_hubspot_example_scores_alike_on_every_engine_and_delimiter(tmp_path):
+    import subprocess
+    import sys
+
+    rules = load_rules(str(HUBSPOT))
+    ids, rejected, c = agree(rules, HUBSPOT_CSV)
+    assert len(ids) == 500 and not rejected and c["missing"] == []
+    assert c["unused"] == ["First Name", "Last Name", "Phone Number", "Contact owner"]
+    assert {g for _i, g, _s in ids} == {"A", "B", "C", "disqualified"}
+    # the same export saved by Excel with `;` reads the same
+    semi = tmp_path / "contacts.csv"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_hubspot.py"), "--delimiter", ";", "--out", str(semi)],
+                   check=True, capture_output=True)
+    assert semi.read_text(encoding="utf-8").splitlines()[0].startswith("Record ID;First Name;")
+    assert agree(rules, semi) == (ids, rejected, c)
+
+
+def test_compiled_sql_reads_the_columns_by_their_real_names():
+    duckdb = pytest.importorskip("duckdb")
+    from runtime.backends.sql import to_sql
+
+    rules = load_rules(str(HUBSPOT))
+    sql = to_sql(rules.checked, "duckdb", AS_OF, source_columns=True)
+    assert '"Job Title"' in sql and '"Record ID"' in sql and '"title"' not in sql.replace('"f_title"', "")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    # the export loaded into a warehouse table as it is, its date column typed DATE
+    con.execute(f"""CREATE TABLE leads AS SELECT * REPLACE (CAST("Create Date" AS DATE) AS "Create Date")
+                    FROM read_csv('{HUBSPOT_CSV}', header = true)""")
+    got = {r[0]: r[1:] for r in con.execute(f"SELECT id, grade, route FROM ({sql})").fetchall()}
+    want = {i: g for i, g, _s in run(rules, HUBSPOT_CSV)[0]}
+    assert {k: v[0] for k, v in got.items()} == want
+
+
+def test_compiled_sql_reads_event_columns_and_type_names(hubspot):
+    duckdb = pytest.importorskip("duckdb")
+    from runtime.backends.sql import to_sql
+
+    rules, leads, events = hubspot
+    sql = to_sql(rules.checked, "duckdb", AS_OF, source_columns=True)
+    assert "'Form Submission'" in sql and '"Contact ID"' in sql and '"Form Name"' in sql
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"""CREATE TABLE leads AS SELECT * REPLACE (CAST("Number of Employees" AS DOUBLE) AS "Number of Employees",
+                    CAST(CAST("Create Date" AS TIMESTAMPTZ) AS DATE) AS "Create Date")
+                    FROM read_csv('{leads}', header = true, all_varchar = true)""")
+    con.execute(f"""CREATE TABLE events AS SELECT * REPLACE (CAST(CAST("Timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "Timestamp")
+                    FROM read_csv('{events}', header = true, all_varchar = true)""")
+    got = con.execute(f"SELECT id, grade, fit_score FROM ({sql}) ORDER BY id").fetchall()
+    assert got == [("101", "A", 100.0), ("102", "B", 10.0)]
