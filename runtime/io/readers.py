@@ -50,7 +50,7 @@ import re
 import sys
 from typing import IO, Any, Iterator
 
-from runtime.core.model import TEXT, BadRow, Event, Lead, Schema
+from runtime.core.model import BadRow, Event, Lead, Schema
 from runtime.io.coerce import COERCERS, EXPECTED_TIME, Bad, blank, c_text, coerce, day_ordinal, show
 
 MAX_FAIL_ROWS = 10      # bad rows collected before raising under on_bad_row="fail"
