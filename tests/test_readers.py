@@ -237,7 +237,7 @@ def test_bad_events_in_events_file(tmp_path):
     leads = write_jsonl(tmp_path / "leads.jsonl", [{"id": "L1"}, {"id": "L2"}])
     events = write_jsonl(tmp_path / "events.jsonl", [
         {"lead_id": "L1", "type": "email_open", "at": "2026-10-01"},
-        {"lead_id": "L1", "type": 7, "at": "2026-10-01"},
+        {"lead_id": "L1", "type": True, "at": "2026-10-01"},
         {"lead_id": "L2", "type": "email_open", "at": "yesterday"},
         {"type": "email_open", "at": "2026-10-01"},
         {"lead_id": "L2", "type": "web_visit", "at": "2026-10-03"},
@@ -246,7 +246,7 @@ def test_bad_events_in_events_file(tmp_path):
     with pytest.raises(BadRowsError) as e:
         read_all(leads, events_path=events)
     assert [(b.source, b.line) for b in e.value.bad_rows] == [(events, 2), (events, 3), (events, 4)]
-    assert str(e.value).splitlines()[0].startswith(f'{events}:2:27: "type": 7 is not an event type')
+    assert str(e.value).splitlines()[0].startswith(f'{events}:2:27: "type": true is not an event type')
 
     rej = io.StringIO()
     r, out = read_all(leads, events_path=events, on_bad_row="skip", rejects=rej)
@@ -256,7 +256,7 @@ def test_bad_events_in_events_file(tmp_path):
     rows = [json.loads(l) for l in rej.getvalue().splitlines()]
     assert [(x["source"], x["line"]) for x in rows] == [(events, 2), (events, 3), (events, 4)]
     assert 'is not a date or timestamp' in rows[1]["reason"] and rows[2]["reason"] == '"lead_id" is missing'
-    assert json.loads(rows[0]["row"])["type"] == 7
+    assert json.loads(rows[0]["row"])["type"] is True
 
 
 # ---- bad rows -----------------------------------------------------------------------------------
@@ -268,8 +268,8 @@ BAD_CASES = {
     "date": ('{"id": "b", "created_at": "2026-13-45"}',
              'field "created_at": "2026-13-45" is not a date (expected YYYY-MM-DD'),
     "json": ('{"id": "b", ', "line is not valid JSON: "),
-    "event_type": ('{"id": "b", "events": [{"type": "email_open", "at": "2026-10-01"}, {"type": 7, "at": "2026-10-01"}]}',
-                   'event 2: "type": 7 is not an event type'),
+    "event_type": ('{"id": "b", "events": [{"type": "email_open", "at": "2026-10-01"}, {"type": true, "at": "2026-10-01"}]}',
+                   'event 2: "type": true is not an event type'),
     "not_object": ('[1, 2, 3]', "line is not a JSON object"),
     "event_at": ('{"id": "b", "events": [{"type": "email_open", "at": "2026-10-01T25:00:00Z"}]}',
                  'event 1: email_open: "at": "2026-10-01T25:00:00Z" is not a date or timestamp'),
