@@ -263,25 +263,34 @@ def lead_tables(checked, leads):
             return list(v)
         return v
 
-    lcols = {"lr_row": [], "id": [], "lr_numbered": []}
-    for f in fields:
-        lcols[f] = []
+    lcols = {"lr_row": list(range(1, len(leads) + 1)), "id": [lead.id for lead in leads],
+             "lr_numbered": [lead.numbered for lead in leads]}
+    for f, t in fields.items():
+        vals = [lead.fields.get(f) for lead in leads]
+        lcols[f] = vals if t in (TEXT, BOOL) else [conv(v, t) for v in vals]
     ecols = {"lead_id": [], "type": [], "at": []}
-    for a in attrs:
-        ecols[a] = []
+    acols = {a: ecols.setdefault(a, []) for a in attrs}
+    # per event type: (its attributes with their converters, the other attribute columns)
+    plans = {et: ([(a, acols[a], None if attrs[a] in (TEXT, BOOL) else attrs[a]) for a in at],
+                  [acols[a] for a in attrs if a not in at]) for et, at in events.items()}
     noon = dt.time(12)
+    stamp: dict[int, dt.datetime] = {}
+    lid_a, typ_a, at_a = ecols["lead_id"].append, ecols["type"].append, ecols["at"].append
     for i, lead in enumerate(leads, 1):
-        lcols["lr_row"].append(i)
-        lcols["id"].append(lead.id)
-        lcols["lr_numbered"].append(lead.numbered)
-        for f, t in fields.items():
-            lcols[f].append(conv(lead.fields.get(f), t))
         for e in lead.events:
-            ecols["lead_id"].append(i)
-            ecols["type"].append(e.type)
-            ecols["at"].append(dt.datetime.combine(fromord(e.day), noon))
-            for a, t in attrs.items():
-                ecols[a].append(conv(e.attrs.get(a), t) if a in events.get(e.type, {}) else None)
+            lid_a(i)
+            typ_a(e.type)
+            ts = stamp.get(e.day)
+            if ts is None:
+                ts = stamp[e.day] = dt.datetime.combine(fromord(e.day), noon)
+            at_a(ts)
+            own, other = plans[e.type]
+            ea = e.attrs
+            for a, col_, t in own:
+                v = ea.get(a)
+                col_.append(v if t is None or v is None else conv(v, t))
+            for col_ in other:
+                col_.append(None)
     lschema = pa.schema([("lr_row", pa.int64()), ("id", pa.string()), ("lr_numbered", pa.bool_())]
                         + [(f, arrow_t[t]) for f, t in fields.items()])
     eschema = pa.schema([("lead_id", pa.int64()), ("type", pa.string()), ("at", pa.timestamp("us"))]

@@ -555,6 +555,7 @@ class Builder:
         # an events file without a type column whose name is an event's `from` (Segment's `pages`
         # table for `page_view from "pages"`): every row is that event
         self.file_type: str | None = None
+        self._ev_keys: dict[tuple, dict] = {}
         self._plans: dict[tuple, tuple] = {}
 
     def lead_columns(self) -> dict[str, str]:
@@ -643,11 +644,11 @@ class Builder:
         if e.__class__ is not dict:
             if not isinstance(e, dict):
                 raise Bad(f"{show(e)} is not an event object")
-        t = e.get(self.type_col)
-        if t is None and self.type_col not in e:
-            t = get_loose(e, self.type_col)
-            if t is None and self.file_type is not None:
-                t = self.file_type
+        keys = self._ev_keys.get(tuple(e)) if len(self._ev_keys) else None
+        if keys is None:
+            keys = self._event_keys(tuple(e))
+        tk = keys[self.type_col]
+        t = e[tk] if tk is not None else self.file_type
         if t.__class__ is int:  # a numeric type id (Marketo's activityTypeId)
             t = str(t)
         if t is None or blank(t):
@@ -664,11 +665,10 @@ class Builder:
                 ignored[t] = ignored.get(t, 0) + 1
                 return None
         typ, aconvs = spec
-        at = e.get(self.at_col)
-        if at is None and self.at_col not in e:
-            at = get_loose(e, self.at_col)
+        ak = keys[self.at_col]
+        at = e[ak] if ak is not None else None
         try:
-            day = day_ordinal(at)
+            day = _fast_day(at) if at.__class__ is str else day_ordinal(at)
         except (ValueError, TypeError, OverflowError, AttributeError, IndexError):
             if at is None or blank(at):
                 raise Bad(f'{typ}: "{self.at_col}" is missing') from None
@@ -678,13 +678,12 @@ class Builder:
         a = ""
         try:
             for a, col, conv in aconvs:
-                v = e.get(col)
+                k = keys[col]
+                if k is None:
+                    continue
+                v = e[k]
                 if v is None:
-                    if col in e:
-                        continue
-                    v = get_loose(e, col)
-                    if v is None:
-                        continue
+                    continue
                 if conv is c_text and v.__class__ is str:
                     if v and not v.isspace():
                         attrs[a] = v
@@ -695,6 +694,18 @@ class Builder:
         except Bad as x:
             raise _keyed(f'{typ}: attribute "{a}": {x.reason}', col) from None
         return Event(typ, day, attrs, at if at.__class__ is str else _iso(at))
+
+    def _event_keys(self, keys: tuple) -> dict:
+        """{column the rule file names: the key of an event object with these keys that holds it}."""
+        cols = {self.type_col: self.type_col, self.at_col: self.at_col}
+        for _t, aspecs in self.ev_specs.values():
+            for _a, col, _c in aspecs:
+                cols[col] = col
+        got = match_columns(cols, keys)
+        m = {c: got.get(c) for c in cols}
+        if len(self._ev_keys) < 1000:
+            self._ev_keys[keys] = m
+        return m
 
     def type_of_file(self, path: str) -> str | None:
         """The event whose `from "..."` is this file's name (without suffixes), if any."""
@@ -717,6 +728,30 @@ class Builder:
             raise _keyed(f'"{self.lid_col}" is missing', None)
         ev = self.event(o, ignored)
         return None if ev is None else (lid, ev)
+
+
+_DAYS: dict[str, int] = {}       # "YYYY-MM-DD" -> ordinal, for the dates events repeat
+_TIMES: set[str] = set()         # "THH:MM:SSZ" suffixes known to be valid
+
+
+def _fast_day(at: str) -> int:
+    """`day_ordinal` of a text, with the two forms exports use most (`YYYY-MM-DD`, and
+    `YYYY-MM-DDTHH:MM:SSZ`, whose UTC date is its first ten characters) answered from caches."""
+    n = len(at)
+    if n == 10 or (n == 20 and at[10] == "T" and at[19] == "Z"):
+        d = _DAYS.get(at[:10])
+        if d is None:
+            d = day_ordinal(at[:10])
+            if len(_DAYS) < 100_000:
+                _DAYS[at[:10]] = d
+        if n == 20:
+            sfx = at[10:]
+            if sfx not in _TIMES:
+                dt.datetime.fromisoformat("2000-01-01" + sfx)  # ValueError when the time is not one
+                if len(_TIMES) < 100_000:
+                    _TIMES.add(sfx)
+        return d
+    return day_ordinal(at)
 
 
 def _keyed(reason: str, key: str | None) -> Bad:
