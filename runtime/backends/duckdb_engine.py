@@ -77,6 +77,7 @@ class DuckScore:
         """`criteria=True`: the Results carry every criterion's points, raw points and whether it
         fired, as the Python engine's do (for `--explain`, `simulate`, `diff`). `schema`: the
         reader's runtime.core.model.Schema (default: the rule file's), or an id column's name."""
+        from runtime.backends.parallel import ParallelUnsupported, default_workers, score_parallel
         from runtime.io.readers import LeadReader, schema_for
 
         if schema is None or isinstance(schema, str):
@@ -84,9 +85,20 @@ class DuckScore:
         self.rules, self.leads_path, self.events_path, self.as_of = rules, leads_path, events_path, as_of
         self.threads, self.criteria = threads, criteria
         self.with_rows = with_rows  # yield (line, Result) pairs (to line up two runs)
-        self.reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row,
-                                 rejects=rejects, delimiter=delimiter)
         self.account_stats = None  # runtime.backends.accounts.AccountStats, with criteria=True and an accounts block
+        self._failed = None
+        # JSONL and CSV are read by worker processes (one per core, or `threads`), the rest here;
+        # either way by runtime.io.readers, with its counters
+        self.parallel = True
+        try:
+            self.reader = score_parallel(rules, leads_path, as_of_ordinal=as_of.toordinal(),
+                                         workers=threads or default_workers(), fmt="columns", schema=schema,
+                                         events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
+                                         delimiter=delimiter)
+        except ParallelUnsupported:
+            self.parallel = False
+            self.reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row,
+                                     rejects=rejects, delimiter=delimiter)
 
     def __getattr__(self, name):  # the reader's counters
         if name == "reader":
@@ -95,14 +107,29 @@ class DuckScore:
 
     def __iter__(self) -> Iterator[Result]:
         from dsl import nodes as n
-        from runtime.io.readers import BadRowsError
 
         checked = self.rules.checked
         whole = checked.file.first(n.Accounts) is not None  # accounts group leads across the file
-        con = connect(self.threads)
-        failed = None
         seen: set = set()
+        self._failed = None
+        con = None  # connected after the reading processes have started (no fork of DuckDB's threads)
         try:
+            for lcols, ecols, lines in self._chunks(checked, whole):
+                if con is None:
+                    con = connect(self.threads)
+                yield from self._score(con, checked, lcols, ecols, lines, seen)
+        finally:
+            if con is not None:
+                con.close()
+        if self._failed is not None:
+            raise self._failed
+
+    def _chunks(self, checked, whole: bool) -> Iterator[tuple[dict, dict, list]]:
+        """(leads columns, events columns, lines) of up to CHUNK leads at a time (all of them with
+        `whole`). A BadRowsError is kept in `_failed`, after the chunk of the leads before it."""
+        from runtime.io.readers import BadRowsError
+
+        if not self.parallel:
             leads = iter(self.reader)
             done = False
             while not done:
@@ -115,18 +142,32 @@ class DuckScore:
                     else:
                         done = True
                 except BadRowsError as e:
-                    failed, done = e, True
+                    self._failed, done = e, True
                 if chunk:
-                    yield from self._score(con, checked, chunk, seen)
-        finally:
-            con.close()
-        if failed is not None:
-            raise failed
+                    yield (*lead_columns(checked, chunk), [lead.line for lead in chunk])
+            return
+        acc = lines = None
+        count = 0
+        try:
+            for (lcols, ecols), kept, klines in self.reader:
+                if acc is None:
+                    acc = ({k: [] for k in lcols}, {k: [] for k in ecols})
+                    lines = []
+                _keep(lcols, ecols, kept, count, acc)
+                lines += klines
+                count += len(kept)
+                if not whole and count >= CHUNK:
+                    yield acc[0], acc[1], lines
+                    acc, count = None, 0
+        except BadRowsError as e:
+            self._failed = e
+        if acc is not None and count:
+            yield acc[0], acc[1], lines
 
-    def _score(self, con, checked, leads: list, seen: set) -> Iterator:
+    def _score(self, con, checked, lcols: dict, ecols: dict, lines: list, seen: set) -> Iterator:
         import duckdb
 
-        ltab, etab = lead_tables(checked, leads)
+        ltab, etab = arrow_tables(checked, lcols, ecols)
         con.register("leads", ltab)
         con.register("events", etab)
         try:
@@ -151,7 +192,7 @@ class DuckScore:
                             seen.add(key)
                         self.account_stats.add(_Account(tuple(bool(x) for x in acct[1:]),
                                                         tuple(r.account_bands.values())), acct[0], key is None)
-                yield (leads[row - 1].line, r) if self.with_rows else r
+                yield (lines[row - 1], r) if self.with_rows else r
         finally:
             con.unregister("leads")
             con.unregister("events")
@@ -238,18 +279,38 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
             yield (res, *[r[i] for i in i_extra]) if extra else res
 
 
+def _attrs(checked) -> dict[str, str]:
+    attrs: dict[str, str] = {}
+    for at in checked.events.values():
+        for a, t in at.items():
+            attrs.setdefault(a, t)
+    return attrs
+
+
 def lead_tables(checked, leads):
     """`leads` and `events` as Arrow tables in the declared types, for the compiled query: a lead's
     `lr_row` is its position in `leads` (from 1), an event's `lead_id` its lead's `lr_row`."""
+    return arrow_tables(checked, *lead_columns(checked, leads))
+
+
+def arrow_tables(checked, lcols: dict, ecols: dict):
+    """The columns of `lead_columns` as the Arrow tables `leads` and `events`."""
     import pyarrow as pa
 
+    arrow_t = {TEXT: pa.string(), NUMBER: pa.float64(), DATE: pa.date32(), BOOL: pa.bool_(), TEXT_LIST: pa.list_(pa.string())}
+    lschema = pa.schema([("lr_row", pa.int64()), ("id", pa.string()), ("lr_numbered", pa.bool_())]
+                        + [(f, arrow_t[t]) for f, t in checked.fields.items()])
+    eschema = pa.schema([("lead_id", pa.int64()), ("type", pa.string()), ("at", pa.timestamp("us"))]
+                        + [(a, arrow_t[t]) for a, t in _attrs(checked).items()])
+    return pa.table(lcols, schema=lschema), pa.table(ecols, schema=eschema)
+
+
+def lead_columns(checked, leads) -> tuple[dict, dict]:
+    """The leads as plain column lists (picklable: worker processes build them), `lr_row` their
+    position from 1 and the events' `lead_id` their lead's position."""
     fields: dict[str, str] = dict(checked.fields)
     events: dict[str, dict[str, str]] = {k: dict(v) for k, v in checked.events.items()}
-    attrs: dict[str, str] = {}
-    for at in events.values():
-        for a, t in at.items():
-            attrs.setdefault(a, t)
-    arrow_t = {TEXT: pa.string(), NUMBER: pa.float64(), DATE: pa.date32(), BOOL: pa.bool_(), TEXT_LIST: pa.list_(pa.string())}
+    attrs = _attrs(checked)
     fromord = dt.date.fromordinal
 
     def conv(v, t):
@@ -291,11 +352,35 @@ def lead_tables(checked, leads):
                 col_.append(v if t is None or v is None else conv(v, t))
             for col_ in other:
                 col_.append(None)
-    lschema = pa.schema([("lr_row", pa.int64()), ("id", pa.string()), ("lr_numbered", pa.bool_())]
-                        + [(f, arrow_t[t]) for f, t in fields.items()])
-    eschema = pa.schema([("lead_id", pa.int64()), ("type", pa.string()), ("at", pa.timestamp("us"))]
-                        + [(a, arrow_t[t]) for a, t in attrs.items()])
-    return pa.table(lcols, schema=lschema), pa.table(ecols, schema=eschema)
+    return lcols, ecols
+
+
+def _keep(lcols: dict, ecols: dict, kept: list[int], offset: int, into: tuple[dict, dict]) -> None:
+    """Append the `kept` leads (0-based positions) of a batch's columns, and their events, to
+    `into`, renumbered from `offset` + 1."""
+    lo, eo = into
+    n = len(lcols["lr_row"])
+    if len(kept) == n:
+        new = None
+    else:
+        new = [0] * (n + 1)
+        for j, i in enumerate(kept, 1):
+            new[i + 1] = j
+    for k, vals in lcols.items():
+        if k == "lr_row":
+            lo[k].extend(range(offset + 1, offset + len(kept) + 1))
+        elif new is None:
+            lo[k].extend(vals)
+        else:
+            lo[k].extend([vals[i] for i in kept])
+    lids = ecols["lead_id"]
+    if new is None:
+        for k, vals in ecols.items():
+            eo[k].extend([x + offset for x in vals] if k == "lead_id" else vals)
+        return
+    rows = [r for r, x in enumerate(lids) if new[x]]
+    for k, vals in ecols.items():
+        eo[k].extend([new[lids[r]] + offset for r in rows] if k == "lead_id" else [vals[r] for r in rows])
 
 
 def score_leads(checked, leads, as_of: dt.date, *, con=None, criteria: bool = False) -> list[Result]:

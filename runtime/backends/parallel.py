@@ -36,7 +36,8 @@ _W: dict = {}
 
 def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, engine=None):
     """`fmt`: "jsonl" or "csv" (batches come back as output text), "results" (as lists of Results:
-    in this process) or "tuples" (as lists of plain tuples: from another process, cheap to send)."""
+    in this process), "tuples" (as lists of plain tuples: from another process, cheap to send) or
+    "columns" (not scored: the leads as the DuckDB engine's column lists, duckdb_engine.lead_columns)."""
     from runtime.backends.load import load_rules
     from runtime.io.readers import Builder
 
@@ -59,6 +60,8 @@ def _score_batch(task):
 
     kind, rows, src, header, delim = task
     W = _W
+    if W["fmt"] == "columns":
+        return _columns_batch(kind, rows, src, header, delim)
     b, score, asof, fmt = W["builder"], W["engine"].score, W["asof"], W["formatter"]
     b.ignored = {}
     # generated code that scores a JSON object directly when it is in the plain form (runtime/backends/pygen.py)
@@ -101,6 +104,32 @@ def _score_batch(task):
         write(out, score(lead, asof))
         recs.append((n, None if lead.numbered else lead.id, out.tell()))
     return out.getvalue(), recs, bad, b.ignored
+
+
+def _columns_batch(kind, rows, src, header, delim):
+    """A batch read, not scored: (the leads' columns, recs, bad, ignored) as _score_batch's."""
+    from runtime.backends.duckdb_engine import lead_columns
+    from runtime.io.coerce import Bad
+    from runtime.io.readers import bad_row, csv_object, json_line
+
+    b = _W["builder"]
+    b.ignored = {}
+    plan = b.plan(tuple(header)) if header is not None else None
+    leads, recs, bad = [], [], []
+    for n, raw in rows:
+        obj = json_line(raw) if kind == "jsonl" else csv_object(header, raw)
+        if obj is None:
+            continue
+        try:
+            if obj.__class__ is not dict:
+                raise obj
+            lead = b.lead(obj, n, plan)
+        except Bad as e:
+            bad.append(bad_row(e, n, raw, src, delim))
+            continue
+        leads.append(lead)
+        recs.append((n, None if lead.numbered else lead.id, len(leads)))
+    return lead_columns(_W["engine"].checked, leads), recs, bad, b.ignored
 
 
 class _ResultList(list):
@@ -344,6 +373,7 @@ class ParallelScore:
                     self.ignored_events[t] = self.ignored_events.get(t, 0) + c
                 # lead by lead in line order: the batch's bad rows, duplicates, what is output
                 keep: list = []  # (start, end) of the output kept
+                klines: list = []  # and the lines of those leads
                 start, k, dropped = 0, 0, False
                 for line, lid, end in recs:
                     while k < len(bad) and bad[k].line < line:
@@ -359,12 +389,15 @@ class ParallelScore:
                         dropped = True
                     else:
                         keep.append((start, end))
+                        klines.append(line)
                     start = end
                 for b in bad[k:]:
                     sink.add(b)
                 if keep:
                     self.scored += len(keep)
-                    if not dropped:
+                    if self.fmt == "columns":
+                        yield out, [a for a, _z in keep], klines
+                    elif not dropped:
                         yield out
                     else:
                         yield _join([out[a:z] for a, z in keep], out)
