@@ -454,7 +454,7 @@ def jsonl_file(draw):
     return "\n".join(lines) + "\n"
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_engine_agrees_on_odd_input(rules, tmp_path, data):
@@ -576,3 +576,14 @@ def test_compiled_sql_reads_event_columns_and_type_names(hubspot):
                     FROM read_csv('{events}', header = true, all_varchar = true)""")
     got = con.execute(f"SELECT id, grade, fit_score FROM ({sql}) ORDER BY id").fetchall()
     assert got == [("101", "A", 100.0), ("102", "B", 10.0)]
+
+
+def test_sample_writes_the_columns_the_rule_file_reads(tmp_path):
+    out = tmp_path / "s.jsonl"
+    res = invoke("sample", HUBSPOT, "-n", "50", "--seed", "3", "-o", out)
+    assert res.exit_code == 0, res.output
+    first = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
+    assert "Record ID" in first and "title" not in first
+    rules = load_rules(str(HUBSPOT))
+    ids, rejected, _c = agree(rules, out)
+    assert len(ids) == 50 and not rejected and all(not i.isdigit() for i, _g, _s in ids)
