@@ -291,6 +291,15 @@ def test_hubspot_export_read_by_from_columns(hubspot):
     assert ids == [("7", "A", {"fit": 70.0})]
 
 
+def test_embedded_event_keys_match_exactly(rules, tmp_path):
+    # keys of an embedded event are JSON structure, not columns: "Page" is not `page`, on every engine
+    p = write(tmp_path / "l.jsonl", json.dumps({"id": "L1", "events": [
+        {"type": "web_visit", "at": "2026-10-30", "Page": "/pricing"},
+        {"type": "web_visit", "AT": "2026-10-30"}]}) + "\n")
+    ids, rejected, _c = agree(rules, p)
+    assert ids == [] and rejected[0][2] == 'event 2: web_visit: "at" is missing'
+
+
 def test_without_from_the_field_name_is_the_column(rules, tmp_path):
     p = write(tmp_path / "l.jsonl", json.dumps({"ID": "L1", "Title": "VP", " SIZE ": 500}) + "\n")
     ids, _r, _c = agree(rules, p)
@@ -446,8 +455,9 @@ def jsonl_file(draw):
             if draw(st.booleans()):
                 o[c] = draw(JSON_ODD)
         if draw(st.booleans()):
-            o["events"] = [{"type": draw(st.sampled_from(["web_visit", "form_submit", "chat", "", None])),
-                            "at": draw(STAMPS), "page": draw(st.sampled_from(["/pricing", 3, None])),
+            o["events"] = [{"type": draw(st.sampled_from(["web_visit", "form_submit", "chat", "", None, " web_visit"])),
+                            "at": draw(STAMPS),
+                            draw(st.sampled_from(["page", "Page"])): draw(st.sampled_from(["/pricing", 3, None])),
                             "amount": draw(st.sampled_from([20, "15", "x", None]))}
                            for _ in range(draw(st.integers(0, 3)))]
         lines.append(json.dumps(o, ensure_ascii=False))

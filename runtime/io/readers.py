@@ -639,14 +639,16 @@ class Builder:
             return Lead(str(line), fields, events, line, True)
         return Lead(lid, fields, events, line, False)
 
-    def event(self, e: Any, ignored: dict[str, int]) -> Event | None:
-        """One event object as an Event; None (counted in `ignored`) for an undeclared type."""
+    def event(self, e: Any, ignored: dict[str, int], loose: bool = False) -> Event | None:
+        """One event object as an Event; None (counted in `ignored`) for an undeclared type. Keys are
+        matched exactly in embedded events (JSON structure), ignoring case and spaces (`loose`) in the
+        rows of an events file (columns)."""
         if e.__class__ is not dict:
             if not isinstance(e, dict):
                 raise Bad(f"{show(e)} is not an event object")
-        keys = self._ev_keys.get(tuple(e)) if len(self._ev_keys) else None
+        keys = self._ev_keys.get((tuple(e), loose)) if len(self._ev_keys) else None
         if keys is None:
-            keys = self._event_keys(tuple(e))
+            keys = self._event_keys(tuple(e), loose)
         tk = keys[self.type_col]
         t = e[tk] if tk is not None else self.file_type
         if t.__class__ is int:  # a numeric type id (Marketo's activityTypeId)
@@ -695,16 +697,19 @@ class Builder:
             raise _keyed(f'{typ}: attribute "{a}": {x.reason}', col) from None
         return Event(typ, day, attrs, at if at.__class__ is str else _iso(at))
 
-    def _event_keys(self, keys: tuple) -> dict:
+    def _event_keys(self, keys: tuple, loose: bool) -> dict:
         """{column the rule file names: the key of an event object with these keys that holds it}."""
         cols = {self.type_col: self.type_col, self.at_col: self.at_col}
         for _t, aspecs in self.ev_specs.values():
             for _a, col, _c in aspecs:
                 cols[col] = col
-        got = match_columns(cols, keys)
+        if loose:
+            got = match_columns(cols, keys)
+        else:
+            got = {c: c for c in cols if c in keys}
         m = {c: got.get(c) for c in cols}
         if len(self._ev_keys) < 1000:
-            self._ev_keys[keys] = m
+            self._ev_keys[(keys, loose)] = m
         return m
 
     def type_of_file(self, path: str) -> str | None:
@@ -726,7 +731,7 @@ class Builder:
             lid = c_text(lid) if lid.__class__ is not str else (lid if lid and not lid.isspace() else None)
         if lid is None:
             raise _keyed(f'"{self.lid_col}" is missing', None)
-        ev = self.event(o, ignored)
+        ev = self.event(o, ignored, loose=True)
         return None if ev is None else (lid, ev)
 
 
