@@ -419,7 +419,7 @@ ODD = st.sampled_from([
     "2026-10-01T10:00:00Z", "2026-10-01T23:30:00-02:00", "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+01:00",
     "10000-01-01", "\ufeffx", "VP", "vp of x", "é", '"', "a\nb", "null", "[1]", "{}",
 ])
-JSON_ODD = st.one_of(ODD, st.integers(-10**20, 10**20), st.floats(allow_nan=True, allow_infinity=True),
+JSON_ODD = st.one_of(ODD, st.integers(-10**20, 10**20), st.sampled_from([10**400, -10**400, 2**63, 2**53 + 1]), st.floats(allow_nan=True, allow_infinity=True),
                      st.booleans(), st.none(), st.lists(st.one_of(ODD, st.integers(0, 9)), max_size=3),
                      st.just({"a": 1}))
 COLS = ["id", "email", "title", "size", "created", "vip", "tags"]

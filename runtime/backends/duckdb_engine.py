@@ -319,7 +319,10 @@ def lead_columns(checked, leads) -> tuple[dict, dict]:
         if t == DATE:
             return fromord(v)
         if t == NUMBER:
-            return float(v)
+            try:
+                return float(v)
+            except OverflowError:  # an integer beyond any double compares as an infinite one
+                return float("inf") if v > 0 else float("-inf")
         if t == TEXT_LIST:
             return list(v)
         return v
