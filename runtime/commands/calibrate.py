@@ -11,7 +11,8 @@ import click
 
 from dsl import nodes as n
 
-from runtime.commands.options import Failure, as_of_option, input_options, input_summary, schema_of, today_utc
+from runtime.commands.options import (Failure, as_of_option, input_notes, input_options, input_summary, schema_of,
+                                      today_utc)
 
 
 def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None, as_of, on_bad_row="fail",
@@ -112,8 +113,9 @@ def calibrate(file, leads_path, outcomes_path, fmt, min_support, plot_path, even
         if rej_fh:
             rej_fh.close()
     reader, oreader = doc.pop("_readers")
+    input_notes(reader)
     if reader.rejected or reader.bad_events:
-        input_summary(reader, doc["inputs"]["leads"]["scored"], rejects if rej_fh else None)
+        input_summary(reader, doc["inputs"]["leads"]["scored"], rejects if rej_fh else None, notes=False)
     if oreader.rejected:
         _outcome_summary(oreader, rejects if rej_fh else None)
     o = doc["inputs"]["outcomes"]

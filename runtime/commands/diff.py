@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from runtime.commands.options import EXIT_FAIL, Failure, as_of_option, input_options, input_summary
+from runtime.commands.options import EXIT_FAIL, Failure, as_of_option, input_notes, input_options, input_summary
 from runtime.backends.scoring import check_engine
 from runtime.commands.options import engine_options
 
@@ -160,8 +160,9 @@ def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on
         if rej_fh:
             rej_fh.close()
     for reader, run in zip(readers, doc["inputs"]):
+        input_notes(reader)
         if reader.rejected or reader.bad_events:
-            input_summary(reader, run["scored"], rejects if rej_fh else None)
+            input_summary(reader, run["scored"], rejects if rej_fh else None, notes=False)
     evaluate_gates(doc, gates, max_changed)
     if fmt == "json":
         click.echo(diffreport.as_json(doc))
