@@ -597,3 +597,16 @@ def test_sample_writes_the_columns_the_rule_file_reads(tmp_path):
     rules = load_rules(str(HUBSPOT))
     ids, rejected, _c = agree(rules, out)
     assert len(ids) == 50 and not rejected and all(not i.isdigit() for i, _g, _s in ids)
+
+
+def test_events_file_undeclared_types_counted_or_strict(rules, tmp_path):
+    leads = write(tmp_path / "l.csv", "id,email\nL1,a@x.com\nL2,b@x.com\n")
+    events = write(tmp_path / "e.csv", "lead_id,type,at,page\nL1,web_visit,2026-10-30,/pricing\n"
+                                       "L1,chat_started,2026-10-30,\nL2,Web_Visit,2026-10-30,/\n")
+    ids, rejected, c = agree(rules, leads, events=events)
+    assert [i for i, _g, _s in ids] == ["L1", "L2"] and not rejected
+    assert c["ignored"] == {"chat_started": 1, "Web_Visit": 1} and c["bad_events"] == 0
+    ids, rejected, c = agree(rules, leads, events=events, strict_events=True)
+    assert len(ids) == 2 and c["bad_events"] == 2 and c["ignored"] == {}
+    assert [(line, why.split(" (")[0]) for line, _col, why, _raw in rejected] == [
+        (3, 'undeclared event type "chat_started"'), (4, 'undeclared event type "Web_Visit"')]
