@@ -70,6 +70,7 @@ LAZY_COMMANDS = {
     "compile": "runtime.commands.compile:compile_cmd",
     "sample": "runtime.commands.sample:sample",
     "calibrate": "runtime.commands.calibrate:calibrate",
+    "lsp": "runtime.commands.lsp:lsp",
 }
 
 
@@ -84,6 +85,8 @@ SUMMARIES = {
     "explain": "Show why one lead gets its scores, grade and route, criterion by criterion.",
     "fmt": "Rewrite rule files in the one canonical layout, keeping every comment.",
     "lint": "Parse and check rule files; report every finding with file, line, column, code and hint.",
+    "lsp": "Run the leadrules language server over stdio (diagnostics, formatting, hover, completion, go to "
+           "definition, outline, and a code lens that runs each test).",
     "sample": "Write N synthetic leads (JSON Lines, events embedded) that fit FILE's fields and events and are "
               "varied enough to reach every band.",
     "score": "Score leads and stream one result per lead, in input order.",
