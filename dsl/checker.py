@@ -54,6 +54,12 @@ class Checked:
     account_dims: dict[str, n.Score] = field(default_factory=dict)
     account_bands: dict[str, list[str]] = field(default_factory=dict)
     routes: set[tuple[str, str | None]] = field(default_factory=set)  # (action, queue) pairs
+    # where the input's columns come from (`from "Column"`; docs/input.md): only what the file says
+    sources: dict[str, str] = field(default_factory=dict)             # field -> column
+    id_column: str | None = None                                      # `id from "Record ID"`
+    event_columns: dict[str, str] = field(default_factory=dict)       # lead_id|type|at -> column
+    event_sources: dict[str, str] = field(default_factory=dict)       # event -> its type as written
+    attr_sources: dict[str, dict[str, str]] = field(default_factory=dict)  # event -> attribute -> column
 
     @property
     def ok(self) -> bool:
@@ -195,6 +201,24 @@ class _Checker:
                 self.add("LR208", f'field "{d.name}" is declared twice', d.span, "delete one of the two lines")
             else:
                 self.c.fields[d.name] = d.type
+                if d.source is not None and self.column_text(d.source, d.span):
+                    self.c.sources[d.name] = d.source
+        for col in f.columns:
+            if col.role != "id":
+                self.add("LR215", f'`{col.role} from "{col.column}"`: a field needs a type', col.span,
+                         f'write `{col.role}: text from "{col.column}"` (or `id from "..."` for the lead id)')
+            elif self.c.id_column is not None:
+                self.add("LR215", "the lead id's column is given twice", col.span, "keep one `id from` line")
+            elif self.column_text(col.column, col.span):
+                self.c.id_column = col.column
+
+    def column_text(self, text: str, span: n.Span) -> bool:
+        """A `from "..."` column name must name something: not empty, no line break."""
+        if text.strip() and "\n" not in text:
+            return True
+        self.add("LR215", f'`from "{text}"` names no column', span,
+                 'write the column exactly as the file\'s header (or JSON key) spells it, e.g. from "Job Title"')
+        return False
 
     def declare_events(self, e: n.Events) -> None:
         for d in e.events:
@@ -211,7 +235,26 @@ class _Checker:
                              "rename the attribute")
                 else:
                     attrs[a.name] = a.type
+                    if a.source is not None and self.column_text(a.source, a.span):
+                        self.c.attr_sources.setdefault(d.name, {})[a.name] = a.source
             self.c.events[d.name] = attrs
+            if d.source is not None and self.column_text(d.source, d.span):
+                self.c.event_sources[d.name] = d.source
+        written: dict[str, str] = {}  # an event type as the file writes it -> the declared event
+        for name in self.c.events:
+            text = self.c.event_sources.get(name, name).strip()
+            if text in written:
+                decl = next(d for d in e.events if d.name == name)
+                self.add("LR215", f'events "{written[text]}" and "{name}" would both be read from type "{text}"',
+                         decl.span, "give each event its own `from \"...\"` text")
+            else:
+                written[text] = name
+        for col in e.columns:
+            if col.role in self.c.event_columns:
+                self.add("LR215", f'the events\' "{col.role}" column is given twice', col.span,
+                         f"keep one `{col.role} from` line")
+            elif self.column_text(col.column, col.span):
+                self.c.event_columns[col.role] = col.column
 
     def declare_list(self, l: n.ListDecl) -> None:
         if l.name in self.c.lists:

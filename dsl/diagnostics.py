@@ -34,6 +34,7 @@ CODES: dict[str, tuple[str, str]] = {
     "LR212": ("invalid-regex", ERROR),
     "LR213": ("unknown-function-use", ERROR),
     "LR214": ("not-available-for-accounts", ERROR),
+    "LR215": ("bad-column", ERROR),
     # LR3xx: logic
     "LR301": ("band-after-otherwise", ERROR),
     "LR302": ("bands-out-of-order", ERROR),
@@ -54,6 +55,7 @@ CODES: dict[str, tuple[str, str]] = {
     "LR316": ("within-beyond-decay", WARNING),
     "LR317": ("unbounded-each", WARNING),
     "LR318": ("shadowed-tier", WARNING),
+    "LR319": ("needless-from", WARNING),
     # LR4xx: tests and style
     "LR401": ("test-unknown-grade", ERROR),
     "LR402": ("test-unknown-route", ERROR),

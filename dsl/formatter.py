@@ -210,9 +210,9 @@ class _Builder:
 
     def item(self, it) -> _Unit:
         if isinstance(it, n.Fields):
-            return self.block(it, lambda u: [self.leaf(f) for f in it.fields])
+            return self.block(it, lambda u: [self.leaf(f) for f in _in_order(it.fields, it.columns)])
         if isinstance(it, n.Events):
-            return self.block(it, lambda u: [self.leaf(e) for e in it.events])
+            return self.block(it, lambda u: [self.leaf(e) for e in _in_order(it.events, it.columns)])
         if isinstance(it, n.ListDecl):
             return self.block(it, lambda u: [self.leaf(i) for i in it.items.items], open_char="[")
         if isinstance(it, n.Score):
@@ -477,10 +477,28 @@ def _test_event(e: n.TestEvent) -> str:
     return s
 
 
-def _event_decl(e: n.EventDecl) -> str:
+def _in_order(decls, columns) -> list:
+    """Declarations and `x from "..."` column lines, as the file has them."""
+    return sorted((*decls, *columns), key=lambda d: (d.span.line, d.span.col))
+
+
+def _from(source: str | None) -> str:
+    return "" if source is None else f" from {p.quote(source)}"
+
+
+def _field_decl(d) -> str:
+    if isinstance(d, n.ColumnDecl):
+        return f"{d.role}{_from(d.column)}"
+    return f"{p.ident(d.name)}: {d.type}{_from(d.source)}"
+
+
+def _event_decl(e) -> str:
+    if isinstance(e, n.ColumnDecl):
+        return f"{e.role}{_from(e.column)}"
+    head = p.ident(e.name) + _from(e.source)
     if not e.attrs:
-        return p.ident(e.name)
-    return p.ident(e.name) + "(" + ", ".join(f"{p.ident(a.name)}: {a.type}" for a in e.attrs) + ")"
+        return head
+    return head + (" (" if e.source is not None else "(") + ", ".join(_field_decl(a) for a in e.attrs) + ")"
 
 
 def _criterion_parts(c: n.Criterion) -> tuple[str, str, str, str | None]:
@@ -591,8 +609,7 @@ class _Formatter:
         elif isinstance(it, n.Owners):
             self.line(out, u, indent, "owners " + ", ".join(p.quote(o) for o in it.owners))
         elif isinstance(it, n.Fields):
-            self.block(out, u, indent, "fields", kids,
-                       lambda o, c, i: self.line(o, c, i, f"{p.ident(c.node.name)}: {c.node.type}"))
+            self.block(out, u, indent, "fields", kids, lambda o, c, i: self.line(o, c, i, _field_decl(c.node)))
         elif isinstance(it, n.Events):
             self.block(out, u, indent, "events", kids, lambda o, c, i: self.line(o, c, i, _event_decl(c.node)))
         elif isinstance(it, n.ListDecl):

@@ -631,6 +631,7 @@ class _Linter:
         self.out.append(diag(code, message, span, hint, file=self.rf.path if not (span and span.line) else None))
 
     def run(self) -> list[Diagnostic]:
+        self.columns()
         self.disqualify()
         scores = list(self.rf.of(n.Score))
         for a in self.rf.of(n.Accounts):
@@ -639,6 +640,27 @@ class _Linter:
             for k in s.criteria:
                 self.criterion(k, s)
         return self.out
+
+    # -- columns -------------------------------------------------------------------------------------
+    def columns(self) -> None:
+        """LR319: `from "X"` where X already matches the name (columns match names ignoring case and
+        surrounding spaces), so the `from` says nothing."""
+        def needless(name: str, source: str | None, span: n.Span, what: str) -> None:
+            if source is not None and source.strip().lower() == name.lower():
+                self.add("LR319", f'{what} "{name}" is read from column "{source}", which it matches anyway',
+                         span, f'delete `from "{source}"`: a column matches a name ignoring case and surrounding spaces')
+
+        for f in self.rf.of(n.Fields):
+            for d in f.fields:
+                needless(d.name, d.source, d.span, "field")
+            for c in f.columns:
+                needless(c.role, c.column, c.span, "the lead id")
+        for e in self.rf.of(n.Events):
+            for d in e.events:
+                for a in d.attrs:
+                    needless(a.name, a.source, a.span, f"{d.name}'s attribute")
+            for c in e.columns:
+                needless(c.role, c.column, c.span, "the events' column")
 
     # -- disqualify ----------------------------------------------------------------------------------
     def disqualify(self) -> None:

@@ -225,8 +225,21 @@ class Owners:
 
 @dataclass(frozen=True, slots=True)
 class FieldDecl:
+    """`name: type [from "Column"]` (a field, or an event attribute)."""
+
     name: str
     type: str
+    span: Span = _span()
+    source: str | None = None      # the column (or JSON key) it is read from; None: its own name
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnDecl:
+    """`id from "Record ID"` in fields; `lead_id|type|at from "..."` in events: the column that
+    holds the lead id (events: the event's lead id, its type, its time)."""
+
+    role: str
+    column: str
     span: Span = _span()
 
 
@@ -234,6 +247,7 @@ class FieldDecl:
 class Fields:
     fields: tuple[FieldDecl, ...]
     span: Span = _span()
+    columns: tuple[ColumnDecl, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,12 +255,17 @@ class EventDecl:
     name: str
     attrs: tuple[FieldDecl, ...]
     span: Span = _span()
+    source: str | None = None      # the type as the file writes it ("Form Submission"); None: `name`
+
+
+EVENT_COLUMNS = ("lead_id", "type", "at")  # the roles a ColumnDecl may name in `events { }`
 
 
 @dataclass(frozen=True, slots=True)
 class Events:
     events: tuple[EventDecl, ...]
     span: Span = _span()
+    columns: tuple[ColumnDecl, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

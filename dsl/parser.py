@@ -108,13 +108,20 @@ class _Build(Transformer):
 
     @v_args(meta=True)
     def fields_decl(self, meta, ch):
-        return n.Fields(tuple(self.objs(ch, n.FieldDecl)), self.span(meta))
+        return n.Fields(tuple(self.objs(ch, n.FieldDecl)), self.span(meta), tuple(self.objs(ch, n.ColumnDecl)))
 
     @v_args(meta=True)
     def field_decl(self, meta, ch):
-        return n.FieldDecl(ch[0][0], ch[1], self.span(meta))
+        return n.FieldDecl(ch[0][0], ch[1], self.span(meta), ch[2] if len(ch) > 2 else None)
 
     attr_decl = field_decl
+
+    @v_args(meta=True)
+    def column_decl(self, meta, ch):
+        return n.ColumnDecl(ch[0][0], ch[1], self.span(meta))
+
+    def source(self, ch):
+        return _unescape(ch[0])
 
     def t_text(self, _):
         return "text"
@@ -133,11 +140,15 @@ class _Build(Transformer):
 
     @v_args(meta=True)
     def events_decl(self, meta, ch):
-        return n.Events(tuple(self.objs(ch, n.EventDecl)), self.span(meta))
+        return n.Events(tuple(self.objs(ch, n.EventDecl)), self.span(meta), tuple(self.objs(ch, n.ColumnDecl)))
 
     @v_args(meta=True)
     def event_decl(self, meta, ch):
-        return n.EventDecl(ch[0][0], tuple(c for c in ch[1:] if isinstance(c, n.FieldDecl)), self.span(meta))
+        name, source = ch[0][0], ch[1] if len(ch) > 1 and isinstance(ch[1], str) else None
+        attrs = tuple(c for c in ch[1:] if isinstance(c, n.FieldDecl))
+        if source is not None and not attrs and name in n.EVENT_COLUMNS:
+            return n.ColumnDecl(name, source, self.span(meta))  # `type from "Activity Type"`: a column
+        return n.EventDecl(name, attrs, self.span(meta), source)
 
     @v_args(meta=True)
     def list_decl(self, meta, ch):

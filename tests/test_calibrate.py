@@ -465,19 +465,19 @@ def test_outcome_reader_bad_rows_skip(tmp_path):
     r = OutcomeReader(str(p), on_bad_row="skip", rejects=rej)
     got = r.load()
     assert sorted(got) == ["L1", "L6", "L8"]
-    assert got["L1"].worked and got["L1"].converted and got["L1"].line == 1
+    assert got["L1"].worked and got["L1"].converted and got["L1"].line == 2
     assert not got["L6"].worked and not got["L6"].converted   # never worked, nothing happened
     assert got["L8"].stage == "open"
     assert (r.read, r.rejected, r.duplicates) == (9, 6, 1)
     assert r.read == len(got) + r.rejected
     lines = [json.loads(x) for x in rej.getvalue().splitlines()]
-    assert [x["line"] for x in lines] == [2, 3, 4, 5, 6, 7]
+    assert [x["line"] for x in lines] == [3, 4, 5, 6, 7, 8]  # the file's lines: the header is line 1
     reasons = [x["reason"] for x in lines]
     assert "worked_at" in reasons[0] and "not a date" in reasons[0]
     assert "converted" in reasons[1] and "maybe" in reasons[1]
     assert '"lead_id" is missing' in reasons[2]
     assert "converted_at" in reasons[3]
-    assert "duplicate outcome" in reasons[4] and "line 1" in reasons[4]
+    assert "duplicate outcome" in reasons[4] and "line 2" in reasons[4]
     assert '"converted" is missing' in reasons[5]
     assert lines[0]["row"] == "L2,2026-13-45,false,,"
     assert all(x["source"] == str(p) for x in lines)
@@ -488,7 +488,7 @@ def test_outcome_reader_bad_rows_fail(tmp_path):
     p.write_text(BAD_OUTCOMES, encoding="utf-8")
     with pytest.raises(BadRowsError) as e:
         OutcomeReader(str(p)).load()
-    assert [b.line for b in e.value.bad_rows] == [2, 3, 4, 5, 6, 7]
+    assert [b.line for b in e.value.bad_rows] == [3, 4, 5, 6, 7, 8]
 
 
 def test_outcome_reader_jsonl(tmp_path):
@@ -510,7 +510,7 @@ def test_cli_bad_outcomes_fail_exits_2_and_skip_counts(tmp_path, small):
     p.write_text(BAD_OUTCOMES, encoding="utf-8")
     code, out, err = run("calibrate", rules, "--leads", leads, "--outcomes", p, "--as-of", "2026-11-01")
     assert code == 2 and out == ""
-    assert f"{p}:2:" in err and "Traceback" not in err
+    assert f"{p}:3:" in err and "Traceback" not in err
     rej = tmp_path / "rejects.jsonl"
     code, out, err = run("calibrate", rules, "--leads", leads, "--outcomes", p, "--as-of", "2026-11-01",
                          "--on-bad-row", "skip", "--rejects", rej, "--format", "json")

@@ -249,6 +249,7 @@ EDITS = [
     ("event_removed", ("  unsubscribe\n", ""), None),
     ("event_changed", ("webinar_attended(webinar: text)", "webinar_attended(webinar: text, live: bool)"),
      "webinar_attended("),
+    ("column_changed", ("  created_at: date", '  created_at: date from "Create Date"'), "created_at: date from"),
     ("list_added", ('list bad = ["rival.com"]', 'list bad = ["rival.com"]\nlist hot = ["x"]'), "list hot"),
     ("list_removed", ('list bad = ["rival.com"]\n', 'list bad = ["rival.com"]\n'), None),  # OLD gets a spare
     ("list_changed", ('list good = ["Software", "Healthcare"]', 'list good = ["Software"]'), "list good"),

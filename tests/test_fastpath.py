@@ -303,7 +303,7 @@ def test_simulate_report_is_identical_across_engines_and_workers(tmp_path):
     run = json.loads(split["python"])["runs"][0]
     assert (run["leads"]["read"], run["leads"]["rejected"]) == (401, 1)
     assert run["events"]["orphans"] == 3 and run["events"]["orphan_lead_ids"] == ["NOPE1", "NOPE2"]
-    assert run["events"]["bad"] == 2
+    assert run["events"]["bad"] == 1 and run["events"]["ignored"] == {"bogus": 1}  # undeclared: ignored, counted
 
 
 def test_engine_options_fail_cleanly(tmp_path):

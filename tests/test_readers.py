@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import re
 import sys
 
 import pytest
@@ -92,10 +93,11 @@ def test_csv_with_text_list_and_empty_cells(tmp_path):
     a, b, c = leads
     assert a.fields == {"email": "a@b.com", "title": None, "company_size": 7, "created_at": d("2026-10-01"),
                         "opted_out": True, "interests": ("crm", "ai")}
-    assert b.id == "2" and b.numbered and all(v is None for v in b.fields.values())
+    # numbered by its line in the file (the header is line 1)
+    assert b.id == "3" and b.numbered and all(v is None for v in b.fields.values())
     assert c.fields["company_size"] == 12.5 and c.fields["created_at"] == d("2026-11-01")
     assert c.fields["interests"] == ("solo",) and c.fields["opted_out"] is False
-    assert [l.line for l in leads] == [1, 2, 3]  # CSV: data rows, header excluded
+    assert [l.line for l in leads] == [2, 3, 4]  # CSV: the file's lines, the header is line 1
 
 
 def test_csv_wrong_number_of_cells_is_a_bad_row(tmp_path):
@@ -105,7 +107,7 @@ def test_csv_wrong_number_of_cells_is_a_bad_row(tmp_path):
     r, leads = read_all(p, on_bad_row="skip", rejects=rej)
     assert [l.id for l in leads] == ["L1", "L3"] and (r.read, r.rejected) == (3, 1)
     row = json.loads(rej.getvalue())
-    assert row == {"source": str(p), "line": 2, "reason": "row has 3 cells, the header has 2",
+    assert row == {"source": str(p), "line": 3, "reason": "row has 3 cells, the header has 2",  # the file's line
                    "row": "L2,x@y.com,extra"}
 
 
@@ -132,7 +134,8 @@ def test_stdin_bad_row_source(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO('{"id": "a"}\n{nope\n'))
     with pytest.raises(BadRowsError) as e:
         read_all("-")
-    assert str(e.value) == "<stdin>:2: line is not valid JSON: Expecting property name enclosed in double quotes at column 2"
+    # the real line and column of the file
+    assert str(e.value) == "<stdin>:2:2: line is not valid JSON: Expecting property name enclosed in double quotes at column 2"
 
 
 def test_parquet(tmp_path):
@@ -158,7 +161,7 @@ def test_parquet(tmp_path):
     assert a.fields == {"email": None, "title": None, "company_size": 10, "created_at": d("2026-10-01"),
                         "opted_out": True, "interests": ("a", "b")}
     assert [(e.type, e.day, e.attrs) for e in a.events] == [("web_visit", d("2026-11-01"), {"page": "/pricing"})]
-    assert b.id == "2" and b.numbered and b.events == []
+    assert b.id == "2" and b.numbered and b.events == []  # Parquet: numbered by its row
     assert c.fields["interests"] == () and c.fields["company_size"] == 2000
 
     # a Parquet events file with a timestamp column
@@ -191,7 +194,6 @@ def test_events_file_jsonl_join_and_orphans(tmp_path):
         {"id": "L1", "events": [{"type": "email_open", "at": "2026-10-01"}]},
         {"id": "L2"},
         {"company_size": 5},                 # numbered "3": never joined to events
-        {"id": "L1"},                        # a repeated id gets the same events
     ])
     events = write_jsonl(tmp_path / "events.jsonl", [
         {"lead_id": "L1", "type": "web_visit", "at": "2026-10-05T12:00:00Z", "page": "/"},
@@ -203,9 +205,9 @@ def test_events_file_jsonl_join_and_orphans(tmp_path):
     ])
     r, out = read_all(leads, events_path=events)
     assert [[e.type for e in l.events] for l in out] == [
-        ["email_open", "web_visit", "purchase"], ["form_submit"], [], ["web_visit", "purchase"]]
+        ["email_open", "web_visit", "purchase"], ["form_submit"], []]
     assert out[0].events[2].attrs == {"amount": 3}
-    assert (r.read, r.rejected, r.events_read, r.bad_events) == (4, 0, 6, 0)
+    assert (r.read, r.rejected, r.events_read, r.bad_events) == (3, 0, 6, 0)
     assert r.orphan_events == 3 and r.orphan_lead_ids == ["3", "99", "L9"]
 
 
@@ -235,36 +237,39 @@ def test_bad_events_in_events_file(tmp_path):
     leads = write_jsonl(tmp_path / "leads.jsonl", [{"id": "L1"}, {"id": "L2"}])
     events = write_jsonl(tmp_path / "events.jsonl", [
         {"lead_id": "L1", "type": "email_open", "at": "2026-10-01"},
-        {"lead_id": "L1", "type": "foo", "at": "2026-10-01"},
+        {"lead_id": "L1", "type": True, "at": "2026-10-01"},
         {"lead_id": "L2", "type": "email_open", "at": "yesterday"},
         {"type": "email_open", "at": "2026-10-01"},
         {"lead_id": "L2", "type": "web_visit", "at": "2026-10-03"},
+        {"lead_id": "L2", "type": "chat_started", "at": "2026-10-03"},  # undeclared: ignored, counted
     ])
     with pytest.raises(BadRowsError) as e:
         read_all(leads, events_path=events)
     assert [(b.source, b.line) for b in e.value.bad_rows] == [(events, 2), (events, 3), (events, 4)]
-    assert str(e.value).splitlines()[0].startswith(f'{events}:2: unknown event type "foo"')
+    assert str(e.value).splitlines()[0].startswith(f'{events}:2:27: "type": true is not an event type')
 
     rej = io.StringIO()
     r, out = read_all(leads, events_path=events, on_bad_row="skip", rejects=rej)
     assert [[e.type for e in l.events] for l in out] == [["email_open"], ["web_visit"]]  # leads keep good events
-    assert (r.read, r.rejected, r.bad_events, r.events_read) == (2, 0, 3, 5)
+    assert (r.read, r.rejected, r.bad_events, r.events_read) == (2, 0, 3, 6)
+    assert r.ignored_events == {"chat_started": 1}
     rows = [json.loads(l) for l in rej.getvalue().splitlines()]
     assert [(x["source"], x["line"]) for x in rows] == [(events, 2), (events, 3), (events, 4)]
     assert 'is not a date or timestamp' in rows[1]["reason"] and rows[2]["reason"] == '"lead_id" is missing'
-    assert json.loads(rows[0]["row"])["type"] == "foo"
+    assert json.loads(rows[0]["row"])["type"] is True
 
 
 # ---- bad rows -----------------------------------------------------------------------------------
 
 GOOD = '{"id": "ok", "company_size": 5}'
+GOOD2 = '{"id": "ok2", "company_size": 5}'
 BAD_CASES = {
     "number": ('{"id": "b", "company_size": "lots"}', 'field "company_size": "lots" is not a number'),
     "date": ('{"id": "b", "created_at": "2026-13-45"}',
-             'field "created_at": "2026-13-45" is not a date (expected YYYY-MM-DD)'),
+             'field "created_at": "2026-13-45" is not a date (expected YYYY-MM-DD'),
     "json": ('{"id": "b", ', "line is not valid JSON: "),
-    "event_type": ('{"id": "b", "events": [{"type": "email_open", "at": "2026-10-01"}, {"type": "foo", "at": "2026-10-01"}]}',
-                   'event 2: unknown event type "foo"'),
+    "event_type": ('{"id": "b", "events": [{"type": "email_open", "at": "2026-10-01"}, {"type": true, "at": "2026-10-01"}]}',
+                   'event 2: "type": true is not an event type'),
     "not_object": ('[1, 2, 3]', "line is not a JSON object"),
     "event_at": ('{"id": "b", "events": [{"type": "email_open", "at": "2026-10-01T25:00:00Z"}]}',
                  'event 1: email_open: "at": "2026-10-01T25:00:00Z" is not a date or timestamp'),
@@ -284,7 +289,7 @@ BAD_CASES = {
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_bad_row_fail_mode(tmp_path, case):
     bad, reason = BAD_CASES[case]
-    p = write_jsonl(tmp_path / "leads.jsonl", [GOOD, bad, GOOD, bad])
+    p = write_jsonl(tmp_path / "leads.jsonl", [GOOD, bad, GOOD2, bad])
     r = LeadReader(p, SCHEMA)
     got = []
     with pytest.raises(BadRowsError) as e:
@@ -294,14 +299,15 @@ def test_bad_row_fail_mode(tmp_path, case):
     assert [b.line for b in e.value.bad_rows] == [2, 4]
     assert all(b.source == p and b.raw == bad for b in e.value.bad_rows)
     msg = str(e.value).splitlines()
-    assert msg[0].startswith(f"{p}:2: {reason}") and msg[1].startswith(f"{p}:4: ")
+    # line and (JSON Lines) the column of the value at fault
+    assert re.match(re.escape(p) + r":2:\d+: " + re.escape(reason), msg[0]) and msg[1].startswith(f"{p}:4:")
     assert (r.read, r.rejected) == (4, 2)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_bad_row_skip_mode(tmp_path, case):
     bad, reason = BAD_CASES[case]
-    p = write_jsonl(tmp_path / "leads.jsonl", [GOOD, bad, "", GOOD])
+    p = write_jsonl(tmp_path / "leads.jsonl", [GOOD, bad, "", GOOD2])
     rej = io.StringIO()
     r, leads = read_all(p, on_bad_row="skip", rejects=rej)
     assert [l.line for l in leads] == [1, 4]
@@ -378,7 +384,7 @@ def test_coerce_values():
     with pytest.raises(ValueError, match="is not a text list"):
         coerce({"a": 1}, "text list")
     assert coerce("2026-10-01", "date") == d("2026-10-01") and coerce(dt.date(2026, 1, 1), "date") == d("2026-01-01")
-    with pytest.raises(ValueError, match=r'"2026-13-45" is not a date \(expected YYYY-MM-DD\)'):
+    with pytest.raises(ValueError, match=r'"2026-13-45" is not a date \(expected YYYY-MM-DD'):
         coerce("2026-13-45", "date")
 
 

@@ -486,7 +486,7 @@ def test_cli_as_of_option_overrides_the_block(project):
 def test_cli_bad_rows_fail_by_default_and_are_counted_when_skipped(tmp_path):
     rules = write_rules(tmp_path / "t.rules")
     rows = lead_rows() + ['{"id": "bad1", "company_size": "lots"}', '{not json',
-                          {"id": "bad3", "events": [{"type": "teleport", "at": "2026-10-01"}]}]
+                          {"id": "bad3", "events": [{"type": "email_click", "at": "yesterday"}]}]
     leads = write_leads(tmp_path / "leads.jsonl", rows)
     res = invoke("simulate", rules, "--leads", leads, "--as-of", "2026-11-01")
     assert res.exit_code == 2 and "leads.jsonl:11" in res.stderr
@@ -559,7 +559,7 @@ def test_cli_markdown_report(project):
 TOP_KEYS = {"version", "rules", "ruleset", "ruleset_version", "passed", "guardrails_failed", "runs"}
 RUN_KEYS = {"simulation", "line", "leads_file", "events_file", "as_of", "leads", "events", "disqualified",
             "grades", "matrix", "routes", "queues", "dimensions", "criteria", "never_fired", "unreached_bands",
-            "guardrails", "passed", "data_quality"}
+            "guardrails", "passed", "data_quality", "columns"}
 
 
 def test_json_report_shape(project):
@@ -570,7 +570,8 @@ def test_json_report_shape(project):
     run = doc["runs"][0]
     assert set(run) == RUN_KEYS
     assert set(run["leads"]) == {"read", "scored", "rejected", "disqualified", "graded", "numbered"}
-    assert set(run["events"]) == {"read_from_events_file", "orphans", "orphan_lead_ids", "bad"}
+    assert set(run["events"]) == {"read_from_events_file", "orphans", "orphan_lead_ids", "bad", "ignored"}
+    assert set(run["columns"]) == {"missing", "unused"}
     assert set(run["disqualified"][0]) == {"reason", "count", "share"}
     assert set(run["grades"][0]) == {"grade", "count", "share"}
     assert set(run["matrix"]) == {"rows", "columns", "row_bands", "column_bands", "counts", "shares"}

@@ -36,6 +36,7 @@ KINDS: dict[str, str] = {
     "event_added": "event added",
     "event_removed": "event removed",
     "event_changed": "event attributes changed",
+    "column_changed": "input column changed",
     "list_added": "list added",
     "list_removed": "list removed",
     "list_changed": "list changed",
@@ -388,25 +389,44 @@ def _declaration_changes(old_rf: n.RuleFile, new_rf: n.RuleFile) -> list[Change]
                           f"{printer.quote(oh.name)} version {oh.version}", f"{printer.quote(nh.name)} version {nh.version}"))
     of_ = {f.name: f for x in old_rf.of(n.Fields) for f in x.fields}
     nf_ = {f.name: f for x in new_rf.of(n.Fields) for f in x.fields}
+    def src(source: str | None) -> str:
+        return "" if source is None else f" from {printer.quote(source)}"
+
     for name, f in nf_.items():
         if name not in of_:
-            out.append(Change("field_added", f"field {name}", _line(f), None, None, f.type, name=name))
+            out.append(Change("field_added", f"field {name}", _line(f), None, None, f.type + src(f.source), name=name))
         elif of_[name].type != f.type:
             out.append(Change("field_type_changed", f"field {name}", _line(f), _line(of_[name]), of_[name].type,
                               f.type, name=name))
+        elif of_[name].source != f.source:
+            out.append(Change("column_changed", f"field {name}", _line(f), _line(of_[name]),
+                              f"{name}: {f.type}{src(of_[name].source)}", f"{name}: {f.type}{src(f.source)}",
+                              name=name))
+    # `id from "..."` (fields) and `lead_id|type|at from "..."` (events)
+    for kind in (n.Fields, n.Events):
+        oc = {c.role: c for x in old_rf.of(kind) for c in x.columns}
+        nc = {c.role: c for x in new_rf.of(kind) for c in x.columns}
+        for role in sorted(set(oc) | set(nc)):
+            a, b = oc.get(role), nc.get(role)
+            if (a and a.column) != (b and b.column):
+                where = "id" if kind is n.Fields else f"events {role}"
+                out.append(Change("column_changed", where, _line(b) if b else None, _line(a) if a else None,
+                                  f"{role}{src(a.column)}" if a else None, f"{role}{src(b.column)}" if b else None,
+                                  name=role))
     for name, f in of_.items():
         if name not in nf_:
             out.append(Change("field_removed", f"field {name}", None, _line(f), f.type, None, name=name))
 
     def ev_text(e: n.EventDecl) -> str:
-        return e.name + ("(" + ", ".join(f"{a.name}: {a.type}" for a in e.attrs) + ")" if e.attrs else "")
+        return e.name + src(e.source) + (
+            "(" + ", ".join(f"{a.name}: {a.type}{src(a.source)}" for a in e.attrs) + ")" if e.attrs else "")
 
     oe = {e.name: e for x in old_rf.of(n.Events) for e in x.events}
     ne = {e.name: e for x in new_rf.of(n.Events) for e in x.events}
     for name, e in ne.items():
         if name not in oe:
             out.append(Change("event_added", f"event {name}", _line(e), None, None, ev_text(e), name=name))
-        elif oe[name].attrs != e.attrs:
+        elif oe[name].attrs != e.attrs or oe[name].source != e.source:
             out.append(Change("event_changed", f"event {name}", _line(e), _line(oe[name]), ev_text(oe[name]),
                               ev_text(e), name=name))
     for name, e in oe.items():
@@ -498,7 +518,7 @@ class Views:
     events (NEW's type where they disagree). Each version then sees only the event types it declares,
     and OLD sees a field or attribute whose type changed converted to its own type."""
 
-    def __init__(self, old_checked, new_checked, id_field: str = "id"):
+    def __init__(self, old_checked, new_checked, id_field: str | None = None, *, strict_events: bool = False):
         of, nf = old_checked.fields, new_checked.fields
         fields = dict(nf)
         for k, t in of.items():
@@ -511,7 +531,16 @@ class Views:
         self.attr_conv = {(et, a): (new_checked.events[et][a], t)
                           for et, attrs in old_checked.events.items() for a, t in attrs.items()
                           if a in new_checked.events.get(et, {}) and new_checked.events[et][a] != t}
-        self.schema = Schema(fields, events, id_field)
+        from runtime.io.readers import schema_for
+
+        # columns: where the two files name them differently, NEW's `from` wins
+        so, sn = schema_for(old_checked, id_field), schema_for(new_checked, id_field)
+        attr_sources = {k: dict(v) for k, v in so.attr_sources.items()}
+        for k, v in sn.attr_sources.items():
+            attr_sources.setdefault(k, {}).update(v)
+        self.schema = Schema(fields, events, sn.id_field, {**so.sources, **sn.sources},
+                             {**so.event_columns, **sn.event_columns}, {**so.event_sources, **sn.event_sources},
+                             attr_sources, strict_events)
         every = frozenset(events)
         self.old_types = frozenset(old_checked.events)
         self.new_types = frozenset(new_checked.events)
@@ -821,9 +850,10 @@ class Input:
     as_of: dt.date
 
 
-def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_row: str = "fail",
+def run_diff(old, new, inputs: Iterable[Input], *, id_field: str | None = None, on_bad_row: str = "fail",
              rejects=None, limit: int = DEFAULT_LIMIT, progress_label: str = "diffing",
-             engine: str = "python", workers: int | None = None, day_of_for=None) -> tuple[dict, list]:
+             engine: str = "python", workers: int | None = None, day_of_for=None, delimiter: str | None = None,
+             strict_events: bool = False) -> tuple[dict, list]:
     """Score every input under both versions (`old`, `new`: runtime.backends.load.LoadedRules) and fold the
     pairs of results. Returns the json document (without gates) and the readers (input summaries).
     `day_of_for(as_of)` (`--as-of-field`, python engine, no accounts): a function giving each lead's own
@@ -831,7 +861,8 @@ def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_
     from runtime.report.progress import progress
     from runtime.io.readers import LeadReader
 
-    views = Views(old.checked, new.checked, id_field)
+    views = Views(old.checked, new.checked, id_field, strict_events=strict_events)
+    views.delimiter = delimiter
     agg = DiffAggregator(old.engine, new.engine, limit)
     add = agg.add
     runs, readers = [], []
@@ -843,13 +874,14 @@ def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_
 
             check_engine(new, engine, inp.leads, inp.events)
             reader = DuckPairs(old, new, inp.leads, as_of=inp.as_of, events_path=inp.events, on_bad_row=on_bad_row,
-                               rejects=rejects, id_field=id_field, workers=workers)
+                               rejects=rejects, id_field=id_field, workers=workers, delimiter=delimiter,
+                               strict_events=strict_events)
             with progress(reader, progress_label) as pairs:
                 for o, r in pairs:
                     add(o, r)
         else:
             reader = LeadReader(inp.leads, views.schema, events_path=inp.events, on_bad_row=on_bad_row,
-                                rejects=rejects)
+                                rejects=rejects, delimiter=delimiter)
             with progress(reader, progress_label) as leads:
                 day_of = day_of_for(inp.as_of) if day_of_for is not None else None
                 for o, r in _result_pairs(old, new, views, leads, inp, asof, on_bad_row, day_of):
@@ -890,7 +922,8 @@ def _result_pairs(old, new, views: Views, leads, inp: Input, asof: int, on_bad_r
     from runtime.io.readers import LeadReader
 
     if inp.leads != "-" and os.path.isfile(inp.leads):
-        again = LeadReader(inp.leads, views.schema, events_path=inp.events, on_bad_row=on_bad_row)
+        again = LeadReader(inp.leads, views.schema, events_path=inp.events, on_bad_row=on_bad_row,
+                           delimiter=getattr(views, "delimiter", None))
         a, b = leads, again
     else:
         a, b = itertools.tee(leads)

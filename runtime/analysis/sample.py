@@ -533,6 +533,45 @@ class Sampler:
         return [e for _, e in evs]
 
 
+def _as_columns(checked, id_field: str):
+    """A sample lead with the keys the rule file reads it by (`from "..."`, docs/input.md), so that the
+    sample reads back as it was made."""
+    sources = dict(getattr(checked, "sources", {}))
+    id_col = getattr(checked, "id_column", None) if id_field == "id" else None
+    ev_cols = dict(getattr(checked, "event_columns", {}))
+    ev_src = dict(getattr(checked, "event_sources", {}))
+    attr_src = {k: dict(v) for k, v in getattr(checked, "attr_sources", {}).items()}
+    if not (sources or id_col or ev_cols or ev_src or attr_src):
+        return lambda lead: lead
+    tcol, acol = ev_cols.get("type", "type"), ev_cols.get("at", "at")
+
+    def event(e: dict) -> dict:
+        t = e["type"]
+        cols = attr_src.get(t, {})
+        out = {}
+        for k, v in e.items():
+            if k == "type":
+                out[tcol] = ev_src.get(t, t)
+            elif k == "at":
+                out[acol] = v
+            else:
+                out[cols.get(k, k)] = v
+        return out
+
+    def named(lead: dict) -> dict:
+        out = {}
+        for k, v in lead.items():
+            if k == id_field:
+                out[id_col or k] = v
+            elif k == "events":
+                out[k] = [event(e) for e in v]
+            else:
+                out[sources.get(k, k)] = v
+        return out
+
+    return named
+
+
 def write_sample(checked, out: IO[str], count: int, *, seed: int = 0, as_of: dt.date | None = None,
                  id_field: str = "id", progress=None) -> int:
     """Write `count` leads as JSON Lines to `out`; returns how many were written."""
@@ -541,9 +580,10 @@ def write_sample(checked, out: IO[str], count: int, *, seed: int = 0, as_of: dt.
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     write = out.write
     rng_range = range(1, count + 1) if progress is None else progress
+    named = _as_columns(checked, id_field)
     buf = []
     for i in rng_range:
-        buf.append(dumps(s.lead(i, width)))
+        buf.append(dumps(named(s.lead(i, width))))
         if len(buf) >= 256:
             buf.append("")
             write("\n".join(buf))

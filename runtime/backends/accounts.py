@@ -560,22 +560,25 @@ def input_grouped(path: str, engine) -> bool:
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return False
-        rows = readers._rows(path, path, {model.key_field})
+        rows = readers.read_rows(path, path)
     except (OSError, readers.InputError):
         return False
     closed = _KeySet()
     cur = None
-    c_text = readers._c_text
-    fname = model.key_field
+    from runtime.io.coerce import Bad, c_text
+
+    # the key's column as the reader finds it (`from "..."`, case and spaces aside)
+    fname = engine.checked.sources.get(model.key_field, model.key_field)
+    get = readers.get_loose
     try:
         for _n, obj, _raw in rows:
             if obj.__class__ is not dict:
                 continue
-            v = obj.get(fname)
+            v = get(obj, fname)
             if v is not None:
                 try:
                     v = c_text(v)
-                except readers._Bad:
+                except Bad:
                     continue
             k = model.key_of_value(v)
             if k is None or k == cur:

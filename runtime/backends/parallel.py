@@ -1,13 +1,17 @@
 """`score --workers N`: score a JSONL or CSV leads file in N processes, output in input order.
 
-The main process reads raw lines (JSONL) or rows (CSV) in batches and hands them to a pool of worker
-processes, at most a few batches ahead (memory stays flat however long the file); each worker parses
-its batch with runtime.io.readers (the same coercion and bad-row reasons as `LeadReader`), scores it and
-returns the formatted output lines. Results are yielded batch by batch in input order. A separate
-events file (`--events`) and Parquet input are read by one process (`ParallelUnsupported`).
+The main process reads raw lines (JSONL) or rows (CSV: the header and the delimiter are found here,
+once) in batches and hands them to a pool of worker processes, at most a few batches ahead (memory
+stays flat however long the file); each worker builds its leads with runtime.io.readers' `Builder`
+(the one input contract: the same coercion and bad-row reasons as `LeadReader`), scores them and
+returns the formatted output with each lead's id and line. The main process puts the batches back in
+input order and, lead by lead, rejects ids seen before in any batch (so duplicates are found across
+workers) and sends every bad row to the one `BadRowSink`. A separate events file (`--events`) and
+Parquet input are read by one process (`ParallelUnsupported`).
 """
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
@@ -30,111 +34,102 @@ class ParallelUnsupported(Exception):
 _W: dict = {}
 
 
-def _init_worker(rules_spec: str, id_field: str, fmt: str, explain: bool, asof: int, engine=None):
+def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, engine=None):
     """`fmt`: "jsonl" or "csv" (batches come back as output text), "results" (as lists of Results:
-    in this process) or "tuples" (as lists of plain tuples: from another process, cheap to send)."""
-    from runtime.commands.options import schema_of
+    in this process), "tuples" (as lists of plain tuples: from another process, cheap to send) or
+    "columns" (not scored: the leads as the DuckDB engine's column lists, duckdb_engine.lead_columns)."""
     from runtime.backends.load import load_rules
+    from runtime.io.readers import Builder
 
     if engine is None:  # spawned, not forked: build it here
         engine = load_rules(rules_spec).engine
-
-    class _R:
-        checked = engine.checked
-
-    _W.update(engine=engine, schema=schema_of(_R, id_field), fmt=fmt, explain=explain, asof=asof,
-              formatter=LineFormatter(engine, fmt, explain) if fmt in ("jsonl", "csv") else None)
-
-
-def _json_objects(lines: list[str], first: int, src: str):
-    """(line, obj | BadRow) as runtime.io.readers reads JSON Lines: blank lines skipped, a leading BOM
-    ignored, the same reasons for lines that are not JSON objects."""
-    from runtime.io.readers import _json_kind  # the reader's own wording
-
-    loads = json.loads
-    for i, line in enumerate(lines):
-        n = first + i
-        try:
-            obj = loads(line)
-        except (ValueError, RecursionError) as e:
-            if not line.strip():
-                continue
-            if line.startswith("\ufeff"):
-                try:
-                    obj = loads(line[1:])
-                except (ValueError, RecursionError) as e2:
-                    e = e2
-                else:
-                    e = None
-            if e is not None:
-                if isinstance(e, json.JSONDecodeError):
-                    reason = f"line is not valid JSON: {e.msg} at column {e.colno}"
-                elif isinstance(e, RecursionError):
-                    reason = "line is not valid JSON: nested too deeply"
-                else:
-                    reason = f"line is not valid JSON: {e}"
-                yield n, BadRow(n, reason, line.rstrip("\r\n"), src)
-                continue
-        if obj.__class__ is not dict:
-            yield n, BadRow(n, f"line is not a JSON object (it is {_json_kind(obj)})", line.rstrip("\r\n"), src)
-            continue
-        yield n, obj
+    b = Builder(schema)
+    # generated code reads a JSON object by the plain names: only for files read by those names
+    plain_events = not (schema.event_columns or schema.event_sources or schema.attr_sources)
+    _W.update(engine=engine, builder=b, fmt=fmt, explain=explain, asof=asof, plain_events=plain_events,
+              exact={}, formatter=LineFormatter(engine, fmt, explain) if fmt in ("jsonl", "csv") else None)
 
 
 def _score_batch(task):
-    """One batch: (kind, first line number, rows, source, header) -> (out, read, [BadRow], cut,
-    good): `out` is the output text (or the list of Results or tuples, see _init_worker), `cut` the
-    length of `out` before the batch's first bad row and `good` the number of leads in it (for
-    `--on-bad-row fail`, which stops the output there)."""
-    from runtime.io.readers import BadRowsError, lead_from_object
+    """One batch: (kind, rows, source, header, delimiter) with rows [(line, text | cells)] ->
+    (out, recs, bad, ignored): `out` the output text (or the list of Results or tuples, see
+    _init_worker), `recs` one (line, id | None when numbered, end of its output in `out`) per lead
+    scored, `bad` the BadRows, `ignored` {event type: count} of undeclared types."""
+    from runtime.io.coerce import Bad
+    from runtime.io.readers import bad_row, csv_object, json_line
 
-    kind, first, rows, src, header = task
+    kind, rows, src, header, delim = task
     W = _W
-    schema, score, asof, fmt = W["schema"], W["engine"].score, W["asof"], W["formatter"]
-    # generated code that scores a JSON object directly when it is in the plain form (dsl/pycodegen.py)
-    score_obj = getattr(W["engine"], "score_obj", None) if kind == "jsonl" else None
-    idf = schema.id_field
-    mode = W["fmt"]
+    if W["fmt"] == "columns":
+        return _columns_batch(kind, rows, src, header, delim)
+    b, score, asof, fmt = W["builder"], W["engine"].score, W["asof"], W["formatter"]
+    b.ignored = {}
+    # generated code that scores a JSON object directly when it is in the plain form (runtime/backends/pygen.py)
+    score_obj = getattr(W["engine"], "score_obj", None) if (kind == "jsonl" and W["plain_events"]) else None
+    exact, idf = W["exact"], b.id_col
     if fmt is not None:
         write = fmt.write
         out = io.StringIO()
     else:
-        out = _ResultList(mode == "tuples")
+        out = _ResultList(W["fmt"] == "tuples")
         write = out.write
+    recs: list = []
     bad: list[BadRow] = []
-    read = 0
-    good = 0
-    cut = None
-    cut_good = 0
-    if kind == "jsonl":
-        items = _json_objects(rows, first, src)
-    else:
-        items = _csv_objects(rows, first, src, header)
-    for n, obj in items:
-        read += 1
-        if obj.__class__ is BadRow:
-            if cut is None:
-                cut, cut_good = out.tell(), good
-            bad.append(obj)
+    plan = b.plan(tuple(header)) if header is not None else None
+    for n, raw in rows:
+        obj = json_line(raw) if kind == "jsonl" else csv_object(header, raw)
+        if obj is None:
+            continue  # a blank line
+        if obj.__class__ is not dict:
+            bad.append(bad_row(obj, n, raw, src, delim))
             continue
         if score_obj is not None:
-            r = score_obj(obj, asof, n, idf)
-            if r is not None:
-                write(out, r)
-                good += 1
-                continue
+            keys = tuple(obj)
+            ok = exact.get(keys)
+            if ok is None:
+                ok = b.exact(keys)
+                if len(exact) < 1000:
+                    exact[keys] = ok
+            if ok:
+                r = score_obj(obj, asof, n, idf)
+                if r is not None:
+                    write(out, r)
+                    recs.append((n, None if r.numbered else r.id, out.tell()))
+                    continue
         try:
-            lead = lead_from_object(obj, schema, line=n, source=src)
-        except BadRowsError as e:
-            b = e.bad_rows[0]
-            raw = rows[n - first] if kind == "jsonl" else _csv_text(rows[n - first][1])
-            if cut is None:
-                cut, cut_good = out.tell(), good
-            bad.append(BadRow(n, b.reason, raw.rstrip("\r\n") if kind == "jsonl" else raw, src))
+            lead = b.lead(obj, n, plan)
+        except Bad as e:
+            bad.append(bad_row(e, n, raw, src, delim))
             continue
         write(out, score(lead, asof))
-        good += 1
-    return out.getvalue(), read, bad, cut, cut_good
+        recs.append((n, None if lead.numbered else lead.id, out.tell()))
+    return out.getvalue(), recs, bad, b.ignored
+
+
+def _columns_batch(kind, rows, src, header, delim):
+    """A batch read, not scored: (the leads' columns, recs, bad, ignored) as _score_batch's."""
+    from runtime.backends.duckdb_engine import lead_columns
+    from runtime.io.coerce import Bad
+    from runtime.io.readers import bad_row, csv_object, json_line
+
+    b = _W["builder"]
+    b.ignored = {}
+    plan = b.plan(tuple(header)) if header is not None else None
+    leads, recs, bad = [], [], []
+    for n, raw in rows:
+        obj = json_line(raw) if kind == "jsonl" else csv_object(header, raw)
+        if obj is None:
+            continue
+        try:
+            if obj.__class__ is not dict:
+                raise obj
+            lead = b.lead(obj, n, plan)
+        except Bad as e:
+            bad.append(bad_row(e, n, raw, src, delim))
+            continue
+        leads.append(lead)
+        recs.append((n, None if lead.numbered else lead.id, len(leads)))
+    return lead_columns(_W["engine"].checked, leads), recs, bad, b.ignored
 
 
 class _ResultList(list):
@@ -156,21 +151,6 @@ class _ResultList(list):
 
     def getvalue(self) -> list:
         return list(self)
-
-
-def _csv_objects(rows, first, src, header):
-    nh = len(header)
-    for i, (n, row) in enumerate(rows):
-        if len(row) == nh:
-            yield n, dict(zip(header, row))
-        else:
-            yield n, BadRow(n, f"row has {len(row)} cells, the header has {nh}", _csv_text(row), src)
-
-
-def _csv_text(row) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="").writerow(row)
-    return buf.getvalue()
 
 
 class LineFormatter:
@@ -255,99 +235,108 @@ def _csv_line(row) -> str:
 class ParallelScore:
     """Iterate to get output text chunks in input order (with fmt="results": lists of Results).
     After (or during) iteration: `read`, `rejected`, `bad_rows`, `bad_events`, `orphan_events`,
-    `events_read` like runtime.io.readers.LeadReader, and `scored`. Raises BadRowsError under
-    on_bad_row="fail", after the output before the first bad row."""
+    `events_read`, `ignored_events`, `missing_columns`, `unused_columns` like
+    runtime.io.readers.LeadReader, and `scored`. Raises BadRowsError under on_bad_row="fail", after
+    the output before the first bad row."""
 
     def __init__(self, rules, leads_path: str, *, as_of_ordinal: int, workers: int, fmt: str = "jsonl",
-                 explain: bool = False, id_field: str = "id", events_path: str | None = None,
-                 on_bad_row: str = "fail", rejects=None, batch: int = BATCH):
-        from runtime.io.readers import _check_file, _kind
+                 explain: bool = False, schema=None, events_path: str | None = None,
+                 on_bad_row: str = "fail", rejects=None, batch: int = BATCH, delimiter: str | None = None):
+        from runtime.io.readers import BadRowSink, check_file, kind_of, schema_for
 
         if events_path:
             raise ParallelUnsupported("--events: the events file is joined by one process")
-        kind = _kind(leads_path)
+        kind = kind_of(leads_path)
         if kind == "parquet":
             raise ParallelUnsupported("Parquet input is read by one process")
-        _check_file(leads_path)
+        check_file(leads_path)
         self.rules, self.path, self.kind = rules, leads_path, kind
+        self.schema = schema if schema is not None else schema_for(rules.checked)
         self.asof, self.workers, self.fmt, self.explain = as_of_ordinal, max(1, int(workers)), fmt, explain
-        self.id_field, self.on_bad_row, self.rejects, self.batch = id_field, on_bad_row, rejects, batch
+        self.on_bad_row, self.rejects, self.batch = on_bad_row, rejects, batch
+        self.delimiter_given = self.delimiter = delimiter
         self.source = "<stdin>" if leads_path == "-" else leads_path
-        self.read = self.rejected = self.scored = 0
-        self.bad_rows: list[BadRow] = []
-        self.bad_events = self.orphan_events = self.events_read = 0
+        self.sink = BadRowSink(on_bad_row, rejects)
+        self.read = self.scored = 0
+        self.orphan_events = self.events_read = 0
         self.orphan_lead_ids: list[str] = []
+        self.ignored_events: dict[str, int] = {}
+        self.missing_columns: list[str] = []
+        self.unused_columns: list[str] = []
+
+    rejected = property(lambda self: self.sink.rejected)
+    bad_events = property(lambda self: self.sink.bad_events)
+    bad_rows = property(lambda self: self.sink.bad_rows)
 
     def header(self) -> str:
         """The CSV header line ('' for JSONL)."""
         return LineFormatter(self.rules.engine, self.fmt, self.explain).header() if self.fmt == "csv" else ""
 
-    def _batches(self, gate: threading.Semaphore) -> Iterator[tuple]:
-        from runtime.io.readers import _open_text, _read_error
+    def _batches(self, gate: threading.Semaphore, sent: list) -> Iterator[tuple]:
+        """Tasks for the workers; each is also appended to `sent` (the main side needs its rows back
+        for the text of a duplicate)."""
+        from runtime.io.readers import CsvFile, header_report, open_text, read_error
 
         src = self.source
         if self.kind == "jsonl":
-            fh = _open_text(self.path, "\n")
+            fh = open_text(self.path, "\n")
             n = 0
             try:
-                buf: list[str] = []
-                first = 1
+                buf: list = []
                 for n, line in enumerate(fh, 1):
-                    buf.append(line)
+                    buf.append((n, line))
                     if len(buf) >= self.batch:
                         gate.acquire()
-                        yield ("jsonl", first, buf, src, None)
-                        first, buf = n + 1, []
+                        task = ("jsonl", buf, src, None, ",")
+                        sent.append(task)
+                        yield task
+                        buf = []
                 if buf:
                     gate.acquire()
-                    yield ("jsonl", first, buf, src, None)
+                    task = ("jsonl", buf, src, None, ",")
+                    sent.append(task)
+                    yield task
             except (UnicodeDecodeError, OSError, EOFError) as e:
-                raise _read_error(src, f"line {n + 1}", e) from None
+                raise read_error(src, f"line {n + 1}", e) from None
             finally:
                 if fh is not None and self.path != "-":
                     fh.close()
         else:
-            if csv.field_size_limit() < 1 << 24:
-                csv.field_size_limit(1 << 24)
-            fh = _open_text(self.path, "")
-            n = 0
+            f = CsvFile(self.path, src, self.delimiter_given)
             try:
-                reader = csv.reader(fh)
-                header = next(reader, None)
-                if header is None:
+                if f.header is None:
                     return
-                header = [h.strip() for h in header]
+                self.delimiter = f.delimiter
+                self.missing_columns, self.unused_columns = header_report(self.schema, f.header, src)
                 buf2: list = []
-                first = 1
-                for row in reader:
-                    if not row or (len(row) == 1 and len(header) > 1 and not row[0].strip()):
-                        continue  # a blank line: skipped and not counted (as runtime.io.readers does)
-                    n += 1
-                    buf2.append((n, row))
+                for item in f:
+                    buf2.append(item)
                     if len(buf2) >= self.batch:
                         gate.acquire()
-                        yield ("csv", first, buf2, src, header)
-                        first, buf2 = n + 1, []
+                        task = ("csv", buf2, src, f.header, f.delimiter)
+                        sent.append(task)
+                        yield task
+                        buf2 = []
                 if buf2:
                     gate.acquire()
-                    yield ("csv", first, buf2, src, header)
-            except (UnicodeDecodeError, OSError, EOFError, csv.Error) as e:
-                raise _read_error(src, f"row {n + 1}", e) from None
+                    task = ("csv", buf2, src, f.header, f.delimiter)
+                    sent.append(task)
+                    yield task
             finally:
-                fh.close()
+                f.close()
 
-    def _results(self):
+    def _results(self, sent: list):
         """A context manager giving the batches' results in input order: from a pool of worker
         processes, or computed here when there is one worker."""
         import contextlib
 
         if self.workers == 1:
-            _init_worker(self.rules.spec, self.id_field, self.fmt, self.explain, self.asof, self.rules.engine)
+            _init_worker(self.rules.spec, self.schema, self.fmt, self.explain, self.asof, self.rules.engine)
             gate = _NoGate()
-            return contextlib.nullcontext(_score_batch(task) for task in self._batches(gate))
+            return contextlib.nullcontext(_score_batch(task) for task in self._batches(gate, sent))
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         forked = ctx.get_start_method() == "fork"
-        init_args = (self.rules.spec, self.id_field, "tuples" if self.fmt == "results" else self.fmt, self.explain,
+        init_args = (self.rules.spec, self.schema, "tuples" if self.fmt == "results" else self.fmt, self.explain,
                      self.asof, self.rules.engine if forked else None)
         gate = threading.Semaphore(self.workers * 3)
 
@@ -355,7 +344,7 @@ class ParallelScore:
         def pooled():
             with ctx.Pool(self.workers, initializer=_init_worker, initargs=init_args) as pool:
                 def gen():
-                    for res in pool.imap(_score_batch, self._batches(gate)):
+                    for res in pool.imap(_score_batch, self._batches(gate, sent)):
                         gate.release()
                         yield res
                 try:
@@ -364,46 +353,67 @@ class ParallelScore:
                     pool.terminate()
         return pooled()
 
-    def __iter__(self) -> Iterator[str]:
-        from runtime.io.readers import MAX_FAIL_ROWS, MAX_KEPT_ROWS, BadRowsError
+    def __iter__(self) -> Iterator:
+        from runtime.io.readers import DuplicateIds, json_value_column, raw_text
 
-        fail_rows: list[BadRow] = []
-        failing = False
+        sink = self.sink
+        dups = DuplicateIds()
         rebuild = self.fmt == "results" and self.workers > 1
         if rebuild:
             from runtime.backends.closure import Result
-        with self._results() as results:
-            for text, read, bad, cut, cut_good in results:
+        sent: list = []
+        idcol = self.schema.id_field
+        with self._results(sent) as results:
+            for out, recs, bad, ignored in results:
+                task = sent.pop(0)
                 if rebuild:
-                    text = [Result(*t) for t in text]
-                self.read += read
-                for b in bad:
-                    self.rejected += 1
-                    if len(self.bad_rows) < MAX_KEPT_ROWS:
-                        self.bad_rows.append(b)
-                    if self.on_bad_row == "fail":
-                        fail_rows.append(b)
-                    elif self.rejects is not None:
-                        self.rejects.write(json.dumps({"source": b.source, "line": b.line, "reason": b.reason,
-                                                       "row": b.raw}, ensure_ascii=False) + "\n")
-                if self.on_bad_row == "fail" and bad and not failing:
-                    failing = True
-                    # the output before the first bad row, as the one-process reader yields it
-                    if cut:
-                        self.scored += cut_good
-                        yield text[:cut]
-                    if len(fail_rows) >= MAX_FAIL_ROWS:
-                        break
-                    continue
-                if failing:
-                    if len(fail_rows) >= MAX_FAIL_ROWS:
-                        break
-                    continue
-                if text:
-                    self.scored += read - len(bad)
-                    yield text
-        if fail_rows:
-            raise BadRowsError(fail_rows[:MAX_FAIL_ROWS], more=len(fail_rows) >= MAX_FAIL_ROWS)
+                    out = [Result(*t) for t in out]
+                self.read += len(recs) + len(bad)
+                for t, c in ignored.items():
+                    self.ignored_events[t] = self.ignored_events.get(t, 0) + c
+                # lead by lead in line order: the batch's bad rows, duplicates, what is output
+                keep: list = []  # (start, end) of the output kept
+                klines: list = []  # and the lines of those leads
+                start, k, dropped = 0, 0, False
+                for line, lid, end in recs:
+                    while k < len(bad) and bad[k].line < line:
+                        sink.add(bad[k])
+                        k += 1
+                    why = dups.reason(lid, line) if lid is not None else None
+                    if why is not None:
+                        raw = _row_of(task, line)
+                        col = json_value_column(raw, idcol) if task[0] == "jsonl" else None
+                        sink.add(BadRow(line, why, raw_text(raw, task[4]), self.source, col))
+                        dropped = True
+                    elif sink.failing:
+                        dropped = True
+                    else:
+                        keep.append((start, end))
+                        klines.append(line)
+                    start = end
+                for b in bad[k:]:
+                    sink.add(b)
+                if keep:
+                    self.scored += len(keep)
+                    if self.fmt == "columns":
+                        yield out, [a for a, _z in keep], klines
+                    elif not dropped:
+                        yield out
+                    else:
+                        yield _join([out[a:z] for a, z in keep], out)
+                if sink.full:
+                    break
+        sink.raise_if_failed()
+
+
+def _row_of(task, line: int):
+    rows = task[1]
+    i = bisect.bisect_left(rows, line, key=lambda r: r[0])
+    return rows[i][1]
+
+
+def _join(parts: list, like):
+    return "".join(parts) if isinstance(like, str) else [x for p in parts for x in p]
 
 
 class _NoGate:

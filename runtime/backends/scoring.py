@@ -33,13 +33,12 @@ def check_engine(rules, engine: str, leads_path: str | None = None, events_path:
         raise Failure(f"{rules.display}: --engine duckdb cannot score this file: {e}")
     if leads_path == "-":
         raise Failure("--engine duckdb reads files, not stdin: give the leads file's path (or use --engine python)")
-    from runtime.backends.duckdb_engine import _kind
-    from runtime.io.readers import _check_file
+    from runtime.io.readers import check_file, kind_of
 
     for p in (leads_path, events_path):
         if p is not None:
-            _check_file(p)
-            _kind(p)
+            check_file(p)
+            kind_of(p)
 
 
 class _ReaderResults:
@@ -108,13 +107,15 @@ class _ParallelResults:
 
 
 def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", workers: int | None = None,
-            events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str = "id",
-            criteria: bool = True, note=None, day_of=None):
+            events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str | None = None,
+            criteria: bool = True, note=None, day_of=None, delimiter: str | None = None, strict_events: bool = False):
     """An iterable of `Result`s in input order with LeadReader's counters. `criteria=False` lets the
     duckdb engine leave out the per-criterion points (faster; `score` without `--explain`).
     `note(text)` is told when --workers cannot be honoured (an events file, Parquet). `day_of(lead)`
     (`--as-of-field`): score each lead as of that day instead, in one process (see check_day_of)."""
     from runtime.backends.closure import date_ordinal
+
+    from runtime.io.readers import LeadReader, schema_for
 
     asof = date_ordinal(as_of.isoformat())
     if day_of is not None:
@@ -122,34 +123,32 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
         if note is not None:
             note("note: --as-of-field: each lead is scored as of its own date, lead by lead in one process "
                  "(not the fast path" + (f"; --workers {workers} not used" if (workers or 1) > 1 else "") + ")")
-        from runtime.commands.options import schema_of
-        from runtime.io.readers import LeadReader
-
-        schema = schema_of(rules, id_field)
-        reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects)
-        rescan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")  # noqa: E731
+        schema = schema_for(rules.checked, id_field, strict_events=strict_events)
+        reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
+                            delimiter=delimiter)
+        rescan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip",  # noqa: E731
+                                    delimiter=delimiter)
         return _ReplayResults(rules, reader, day_of, rescan)
+    schema = schema_for(rules.checked, id_field, strict_events=strict_events)
     if engine == "duckdb":
         from runtime.backends.duckdb_engine import DuckScore
 
-        return DuckScore(rules, leads_path, events_path, as_of, id_field, on_bad_row=on_bad_row, rejects=rejects,
-                         threads=workers, criteria=criteria)
-    ps = _parallel(rules, leads_path, asof, workers, "results", False, events_path, on_bad_row, rejects, id_field,
-                   note)
+        return DuckScore(rules, leads_path, events_path, as_of, schema, on_bad_row=on_bad_row, rejects=rejects,
+                         threads=workers, criteria=criteria, delimiter=delimiter)
+    ps = _parallel(rules, leads_path, asof, workers, "results", False, events_path, on_bad_row, rejects, schema,
+                   note, delimiter)
     if ps is not None:
         return _ParallelResults(ps)
-    from runtime.commands.options import schema_of
-    from runtime.io.readers import LeadReader
-
-    reader = LeadReader(leads_path, schema_of(rules, id_field), events_path=events_path, on_bad_row=on_bad_row,
-                        rejects=rejects)
+    reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
+                        delimiter=delimiter)
     from runtime.backends.accounts import account_results
 
     # an accounts block groups the leads by account before they come out (runtime/accounts.py)
     return account_results(rules, reader, asof, leads_path) or _ReaderResults(rules, reader, asof)
 
 
-def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_bad_row, rejects, id_field, note):
+def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_bad_row, rejects, schema, note,
+              delimiter=None):
     """A ParallelScore when the input can take that path (and the engine has the generated scorer),
     else None."""
     from runtime.backends.parallel import ParallelUnsupported, score_parallel
@@ -166,7 +165,8 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
         return None  # the closure engine: the reader path is as fast
     try:
         return score_parallel(rules, leads_path, as_of_ordinal=asof, workers=n, fmt=fmt, explain=explain,
-                              id_field=id_field, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects)
+                              schema=schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
+                              delimiter=delimiter)
     except ParallelUnsupported as e:
         if n > 1 and note is not None:
             note(f"note: --workers {n}: {e}; scoring in one process")
@@ -203,8 +203,9 @@ class _TextOf:
 
 
 def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bool, workers: int | None = None,
-                events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str = "id",
-                note=None, engine: str = "python", day_of=None):
+                events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str | None = None,
+                note=None, engine: str = "python", day_of=None, delimiter: str | None = None,
+                strict_events: bool = False):
     """`score`'s output as text chunks (JSONL or CSV lines, no CSV header): straight from the python
     engine's fast path, or the duckdb engine's results formatted a batch at a time; None when the
     input does not take that path (then score `results`)."""
@@ -219,11 +220,15 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
             return None  # account columns: runtime/output.py's writer
         return _TextOf(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
                                events_path=events_path, on_bad_row=on_bad_row, rejects=rejects, id_field=id_field,
-                               criteria=explain), rules.engine, fmt, explain)
+                               criteria=explain, delimiter=delimiter, strict_events=strict_events),
+                       rules.engine, fmt, explain)
+
+    from runtime.io.readers import schema_for
 
     # no note here: when this gives None, the caller goes on to `results`, which says why
     return _parallel(rules, leads_path, date_ordinal(as_of.isoformat()), workers, fmt, explain, events_path,
-                     on_bad_row, rejects, id_field, None)
+                     on_bad_row, rejects, schema_for(rules.checked, id_field, strict_events=strict_events), None,
+                     delimiter)
 
 
 def chunk_progress(chunks, what: str = "scoring"):
@@ -251,12 +256,16 @@ class DuckPairs:
     (`read`, `rejected`, `bad_rows`, `bad_events`, `orphan_events`, `events_read`), from NEW's run."""
 
     def __init__(self, old, new, leads_path: str, *, as_of: dt.date, events_path: str | None = None,
-                 on_bad_row: str = "fail", rejects=None, id_field: str = "id", workers: int | None = None):
+                 on_bad_row: str = "fail", rejects=None, id_field: str | None = None, workers: int | None = None,
+                 delimiter: str | None = None, strict_events: bool = False):
         from runtime.backends.duckdb_engine import DuckScore
+        from runtime.io.readers import schema_for
 
-        kw = dict(on_bad_row=on_bad_row, threads=workers, criteria=True, with_rows=True)
-        self.old = DuckScore(old, leads_path, events_path, as_of, id_field, rejects=None, **kw)
-        self.new = DuckScore(new, leads_path, events_path, as_of, id_field, rejects=rejects, **kw)
+        kw = dict(on_bad_row=on_bad_row, threads=workers, criteria=True, with_rows=True, delimiter=delimiter)
+        so = schema_for(old.checked, id_field, strict_events=strict_events)
+        sn = schema_for(new.checked, id_field, strict_events=strict_events)
+        self.old = DuckScore(old, leads_path, events_path, as_of, so, rejects=None, **kw)
+        self.new = DuckScore(new, leads_path, events_path, as_of, sn, rejects=rejects, **kw)
         self.unmatched = 0
 
     def __iter__(self):

@@ -764,7 +764,7 @@ class _Gen:
     # -- the whole query -----------------------------------------------------------------------
     def build(self, *, id_column: str, key_column: str, order_column: str | None,
               passthrough: tuple[str, ...] = (), criteria: bool = False,
-              skip_column: str | None = None) -> exp.Expression:
+              skip_column: str | None = None, source_columns: bool = False) -> exp.Expression:
         from runtime.backends.closure import _pattern_matches
 
         rf = self.rf
@@ -795,6 +795,18 @@ class _Gen:
         route = rf.first(n.Route)
         lines = list(route.lines) if route else []
 
+        # the tables' columns: the fields' own names, or (source_columns) the columns the rule file
+        # reads them from (`from "Job Title"`, docs/input.md), quoted like every identifier
+        c = self.checked
+        fsrc = dict(c.sources) if source_columns else {}
+        ecols = dict(c.event_columns) if source_columns else {}
+        esrc = dict(c.event_sources) if source_columns else {}
+        asrc: dict[str, str] = {}
+        for et, cols in (c.attr_sources.items() if source_columns else ()):
+            for a_, cname in cols.items():
+                asrc.setdefault(a_, cname)
+        if source_columns and c.id_column and id_column == "id":
+            id_column = key_column = c.id_column
         # lf: one row per lead, the fields it needs, normalized
         lf_cols = [alias(col(key_column, "l"), "lr_k"), alias(exp.cast(col(id_column, "l"), exp.DataType.build("text")), "lr_id")]
         if order_column:
@@ -803,7 +815,7 @@ class _Gen:
             lf_cols.append(alias(col(pcol, "l"), "x_" + pcol))
         carry = ["lr_id"] + (["lr_ord"] if order_column else []) + ["x_" + pcol for pcol in passthrough]
         for f in sorted(self.lead_fields | self.ev_fields):
-            lf_cols.append(alias(self.normalize(col(f, "l"), self.fields[f]), "f_" + f))
+            lf_cols.append(alias(self.normalize(col(fsrc.get(f, f), "l"), self.fields[f]), "f_" + f))
         lf = exp.select(*lf_cols).from_(table("leads", "l"))
         if self.derived:
             inner = lf.subquery("lr_l0")
@@ -814,18 +826,26 @@ class _Gen:
         x_cols = [col(c_, "lr_lf") for c_ in self._lf_names(carry)]
         if self.aggs:
             def age():
-                return self.D.days_between(exp.cast(col("at", "e"), exp.DataType.build("date")), self.asof)
+                return self.D.days_between(exp.cast(col(ecols.get("at", "at"), "e"), exp.DataType.build("date")), self.asof)
 
-            ev_cols = [alias(col("lead_id", "e"), "lr_k"), alias(col("type", "e"), "lr_t"), alias(age(), "lr_age")]
+            def etype():  # the type as the rule file names it (`form_submit from "Form Submission"`)
+                t_ = col(ecols.get("type", "type"), "e")
+                if not esrc:
+                    return t_
+                return exp.Case(ifs=[exp.If(this=exp.EQ(this=t_.copy(), expression=s(text)), true=s(name))
+                                     for name, text in esrc.items()], default=t_)
+
+            ev_cols = [alias(col(ecols.get("lead_id", "lead_id"), "e"), "lr_k"), alias(etype(), "lr_t"),
+                       alias(age(), "lr_age")]
             for a_, t in sorted(self.ev_attrs.items()):
-                ev_cols.append(alias(self.normalize(col(a_, "e"), t), "e_" + a_))
+                ev_cols.append(alias(self.normalize(col(asrc.get(a_, a_), "e"), t), "e_" + a_))
             for wname, hl in self.weights.values():
                 # exactly the reference's 0.5 ** (age / H): age and H as doubles, one division, one power
                 ev_cols.append(alias(exp.Pow(this=num(0.5), expression=exp.Div(this=dbl(age()), expression=dbl(num(hl)))), wname))
             where = [exp.GTE(this=age(), expression=exp.Literal.number(0))]
             if self.any_event_agg:
                 # events of undeclared types are not the language's (the Python reader rejects them)
-                where.append(exp.In(this=col("type", "e"), expressions=[s(t) for t in self.events]))
+                where.append(exp.In(this=etype(), expressions=[s(t) for t in self.events]))
             ev = exp.select(*ev_cols).from_(table("events", "e")).where(and_(*where))
             src = "lr_ev"
             ctes.append(("lr_ev", ev))
@@ -1073,7 +1093,7 @@ def _bands(score: exp.Expression, bands) -> exp.Expression:
 def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, id_column: str = "id",
                 key_column: str | None = None, order_column: str | None = None,
                 passthrough: tuple[str, ...] = (), criteria: bool = False,
-                skip_column: str | None = None) -> exp.Expression:
+                skip_column: str | None = None, source_columns: bool = False) -> exp.Expression:
     """The rule file as one sqlglot SELECT. `as_of=None` scores as of the engine's CURRENT_DATE.
     `key_column` is the leads column that events.lead_id refers to (default: `id_column`);
     `order_column`, if given, orders the output (the DuckDB engine passes the input row number);
@@ -1083,10 +1103,12 @@ def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, 
     `simulate` and `diff` need from a lead. With an accounts block the output also has `account` and
     `account_<dim>_score` / `account_<dim>_band` (after `disqualified`, as in `score`'s CSV), and
     `skip_column` (a passthrough boolean column) names rows that are no lead (the DuckDB engine's bad
-    rows): they count towards no account."""
+    rows): they count towards no account. `source_columns=True` reads the tables by the columns the
+    rule file names (`from "..."`): what `leadrules compile` gives a warehouse."""
     g = _Gen(checked, dialect, as_of)
     return g.build(id_column=id_column, key_column=key_column or id_column, order_column=order_column,
-                   passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column)
+                   passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column,
+                   source_columns=source_columns)
 
 
 def to_sql(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, pretty: bool = True, **kw) -> str:

@@ -11,13 +11,14 @@ import click
 
 from dsl import nodes as n
 
-from runtime.commands.options import (Failure, as_of_option, input_options, input_summary, schema_of, text_of,
+from runtime.commands.options import (Failure, as_of_option, input_notes, input_options, input_summary, schema_of,
+                                      text_of,
                                       today_utc)
 
 
 def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None, as_of, on_bad_row="fail",
         rejects_fh=None, min_support: int = 5, as_of_field: str = "worked_at", scores_out=None,
-        suggest_path: str | None = None, keep_bands: bool = False) -> dict:
+        suggest_path: str | None = None, keep_bands: bool = False, delimiter: str | None = None) -> dict:
     """The whole report as a JSON-ready dict (plus the readers, under "_readers", for the summary)."""
     from runtime.analysis.calibrate import REPORT_VERSION, Calibrator, account_model_of, replay
     from runtime.backends.closure import date_ordinal
@@ -28,7 +29,8 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
     engine = rules.engine
     asof = date_ordinal(as_of.isoformat())
     oreader = OutcomeReader(outcomes_path, on_bad_row=on_bad_row, rejects=rejects_fh)
-    reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects_fh)
+    reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects_fh,
+                        delimiter=delimiter)
     scan = None
     if as_of_field != "worked_at" and schema.fields.get(as_of_field) != "date":
         raise Failure(f"--as-of-field {as_of_field}: not a date field of {rules.display} (declared date fields: "
@@ -53,7 +55,8 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
             raise Failure(f"{rules.display} scores accounts, so calibrate reads the leads three times; "
                           f"{leads_path if not _rereadable(leads_path) else events_path} cannot be read again "
                           "(stdin or a pipe): give a file path")
-        scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")  # noqa: E731
+        scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip",  # noqa: E731
+                                  delimiter=delimiter)
     book = OutcomeBook(oreader.load())
     outcomes = book.outcomes
     cal = Calibrator(engine, schema, min_support=min_support)
@@ -103,12 +106,13 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
     doc.update(cal.report())
     if suggest_path is not None:
         doc["suggested"] = _suggest(rules, schema, cal, doc, suggest_path, keep_bands, day_of, leads_path,
-                                    events_path)
+                                    events_path, delimiter)
     doc["_readers"] = (reader, oreader)
     return doc
 
 
-def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, events_path) -> dict:
+def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, events_path,
+             delimiter=None) -> dict:
     """Fit the points, write the new version (bands re-cut to keep today's shares unless keep_bands),
     and say how it does held out."""
     from dsl import printer
@@ -159,7 +163,8 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
     shares = {}
     for dim, bands in rules.engine.grade_blocks:
         shares[dim] = [(b, th, cal.band_counts.get((dim, b), 0)) for b, th in bands]
-    scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")  # noqa: E731
+    scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip",  # noqa: E731
+                              delimiter=delimiter)
     dims = [d for d, _mx, _fl, _ in rules.engine.dims]
     lit_tests = sc.account_dim_tests(rules.checked, set(dims))
     literals = []
@@ -242,7 +247,7 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
 @input_options
 @as_of_option
 def calibrate(file, leads_path, outcomes_path, fmt, report_path, min_support, plot_path, suggest_path, keep_bands,
-              scores_out, as_of_field, events_path, on_bad_row, rejects, id_field, as_of):
+              scores_out, as_of_field, events_path, on_bad_row, rejects, id_field, delimiter, strict_events, as_of):
     """Learn from outcomes: conversion by grade and route, cherry-picking, missed signals and the sales
     threshold, each lead scored as of the day sales worked it."""
     from runtime.report import calibrate as calreport
@@ -258,7 +263,7 @@ def calibrate(file, leads_path, outcomes_path, fmt, report_path, min_support, pl
         except calreport.PlotUnavailable as e:
             raise Failure(str(e))
     rules = load_rules(file)
-    schema = schema_of(rules, id_field)
+    schema = schema_of(rules, id_field, strict_events)
     rej_fh = None
     if on_bad_row == "skip" and rejects:
         try:
@@ -268,20 +273,21 @@ def calibrate(file, leads_path, outcomes_path, fmt, report_path, min_support, pl
     try:
         doc = run(rules, schema, leads_path, outcomes_path, events_path=events_path, as_of=as_of or today_utc(),
                   on_bad_row=on_bad_row, rejects_fh=rej_fh, min_support=min_support, as_of_field=as_of_field,
-                  scores_out=scores_out, suggest_path=suggest_path, keep_bands=keep_bands)
+                  scores_out=scores_out, suggest_path=suggest_path, keep_bands=keep_bands, delimiter=delimiter)
     finally:
         if rej_fh:
             rej_fh.close()
     reader, oreader = doc.pop("_readers")
+    input_notes(reader)
     if reader.rejected or reader.bad_events:
-        input_summary(reader, doc["inputs"]["leads"]["scored"], rejects if rej_fh else None)
+        input_summary(reader, doc["inputs"]["leads"]["scored"], rejects if rej_fh else None, notes=False)
     if oreader.rejected:
         _outcome_summary(oreader, rejects if rej_fh else None)
     o = doc["inputs"]["outcomes"]
     if o["accepted"] and not o["matched"]:
         click.echo(f"warning: no outcome in {outcomes_path} matched a lead in {leads_path} (outcome ids look like "
                    f"{', '.join(repr(x) for x in o['unknown_lead_ids'][:3])}); check the lead_id column, or "
-                   f"--id-field if the leads' id is not in `{id_field}`", err=True)
+                   f"--id-field if the leads' id is not in `{schema.id_field}`", err=True)
     from runtime.report.html import write_page
 
     if fmt == "html":

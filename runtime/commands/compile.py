@@ -37,7 +37,7 @@ def compile_cmd(file, target, dialect, output, out_dir, dbt_source, source_schem
     With --target dbt, write it as a dbt model, schema.yml and unit tests under --out DIR instead
     (docs/dbt.md). The SQL query reads table `leads` (column `id` plus one column per declared field; a text list
     is an array) and table `events` (`lead_id`, `type`, `at` as a UTC timestamp, one column per event
-    attribute) and returns one row per lead with the columns of `score`'s CSV. It scores as of
+    attribute), each column by the name the rule file reads it from (`from "Job Title"`) and returns one row per lead with the columns of `score`'s CSV. It scores as of
     --as-of, else the database's CURRENT_DATE. With --target python, --as-of becomes the default
     of the generated `score(lead, asof)`."""
     from runtime.backends.load import load_rules
@@ -52,7 +52,7 @@ def compile_cmd(file, target, dialect, output, out_dir, dbt_source, source_schem
         from runtime.backends.sql import SqlGenError, to_sql
 
         try:
-            text = to_sql(rules.checked, dialect, as_of) + ";\n"
+            text = to_sql(rules.checked, dialect, as_of, source_columns=True) + ";\n"
         except SqlGenError as e:
             raise Failure(f"{rules.display}: cannot compile to SQL: {e}")
     else:

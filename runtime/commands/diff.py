@@ -11,8 +11,8 @@ import sys
 
 import click
 
-from runtime.commands.options import (EXIT_FAIL, Failure, as_of_field_option, as_of_option, day_of_field, input_options,
-                                      input_summary, load_worked_days, text_of, today_utc)
+from runtime.commands.options import (EXIT_FAIL, Failure, as_of_field_option, as_of_option, day_of_field, input_notes,
+                                      input_options, input_summary, load_worked_days, text_of, today_utc)
 from runtime.backends.scoring import check_engine
 from runtime.commands.options import engine_options
 
@@ -130,7 +130,7 @@ def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
 @as_of_field_option
 @engine_options
 def diff(old, new, leads_path, fmt, report_path, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field,
-         as_of, as_of_field, outcomes_path, engine, workers):
+         delimiter, strict_events, as_of, as_of_field, outcomes_path, engine, workers):
     """Score the same leads under OLD and NEW (paths or REV:PATH) and report what changes: grades,
     routes and queues, the rule changes themselves, and the leads that moved."""
     from runtime.report import diff as diffreport
@@ -175,13 +175,15 @@ def diff(old, new, leads_path, fmt, report_path, limit, fail_on, max_changed, ev
     rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
     try:
         doc, readers = run_diff(old_rules, new_rules, inputs, id_field=id_field, on_bad_row=on_bad_row,
-                                rejects=rej_fh, limit=limit, engine=engine, workers=workers, day_of_for=day_of_for)
+                                rejects=rej_fh, limit=limit, engine=engine, workers=workers, day_of_for=day_of_for,
+                                delimiter=delimiter, strict_events=strict_events)
     finally:
         if rej_fh:
             rej_fh.close()
     for reader, run in zip(readers, doc["inputs"]):
+        input_notes(reader)
         if reader.rejected or reader.bad_events:
-            input_summary(reader, run["scored"], rejects if rej_fh else None)
+            input_summary(reader, run["scored"], rejects if rej_fh else None, notes=False)
     evaluate_gates(doc, gates, max_changed)
     from runtime.report.html import write_page
 

@@ -26,8 +26,9 @@ from runtime.commands.options import (DATE, EVERY, Failure, as_of_field_option, 
 @input_options
 @as_of_option
 @as_of_field_option
-def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of,
-            as_of_field=None, outcomes_path=None, date_from=None, date_to=None, every=None, next_step=False):
+def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, delimiter,
+            strict_events, as_of, as_of_field=None, outcomes_path=None, date_from=None, date_to=None, every=None,
+            next_step=False):
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
@@ -38,7 +39,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
 
     rules = load_rules(file)
     engine = rules.engine
-    schema = schema_of(rules, id_field)
+    schema = schema_of(rules, id_field, strict_events)
     day_of = day_of_field(rules, as_of_field, as_of or today_utc(), outcomes_path)
     if (lead_json is None) == (leads_path is None):
         raise click.UsageError("give either --lead JSON or --leads PATH --id ID")
@@ -53,14 +54,14 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     else:
         if lead_id is None:
             raise click.UsageError("--leads needs --id ID to pick the lead")
-        lead = _find_lead(leads_path, schema, events_path, lead_id, on_bad_row)
+        lead = _find_lead(leads_path, schema, events_path, lead_id, on_bad_row, delimiter)
     over_time = date_from is not None or date_to is not None or every is not None
     if over_time or next_step:
         if day_of is not None:
             raise click.UsageError("--as-of-field scores the lead at one date of its own; it does not go with "
                                    "--from/--to/--every or --next")
         _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_from, date_to, every,
-                           next_step, as_of)
+                           next_step, as_of, delimiter)
         return
     if fmt == "markdown":
         raise click.UsageError("--format markdown goes with --from/--to or --next")
@@ -72,7 +73,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
         from runtime.io.readers import LeadReader
 
         # the rest of its account: the file's other leads with the same key (runtime/accounts.py)
-        others = LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")
+        others = LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip", delimiter=delimiter)
     d = ex.as_dict(engine, lead, asof, others)
     if fmt == "json":
         click.echo(ex.as_json(d))
@@ -80,10 +81,10 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
         console().print(ex.render_text(d, is_tty()))
 
 
-def _find_lead(path, schema, events_path, lead_id, on_bad_row):
+def _find_lead(path, schema, events_path, lead_id, on_bad_row, delimiter=None):
     from runtime.io.readers import LeadReader
 
-    reader = LeadReader(path, schema, events_path=events_path, on_bad_row=on_bad_row)
+    reader = LeadReader(path, schema, events_path=events_path, on_bad_row=on_bad_row, delimiter=delimiter)
     for lead in reader:
         if lead.id == lead_id:
             return lead
@@ -91,7 +92,7 @@ def _find_lead(path, schema, events_path, lead_id, on_bad_row):
 
 
 def _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_from, date_to, every,
-                       next_step, as_of):
+                       next_step, as_of, delimiter=None):
     """`--from/--to [--every N]` (runtime/analysis/timeline.py) or `--next` (runtime/analysis/nextstep.py)."""
     from runtime.analysis import timeline as tl
     from runtime.report.term import console, is_tty
@@ -116,7 +117,7 @@ def _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_
 
         # the rest of the lead's account, read once and kept (an account is a handful of leads)
         members = tl.account_members(engine, lead, LeadReader(leads_path, schema, events_path=events_path,
-                                                              on_bad_row="skip"))
+                                                              on_bad_row="skip", delimiter=delimiter))
     if next_step:
         from runtime.analysis import nextstep
         from runtime.backends.closure import date_ordinal

@@ -30,6 +30,21 @@ class DateType(click.ParamType):
 DATE = DateType()
 
 
+class DelimiterType(click.ParamType):
+    name = "CHAR"
+    NAMES = {",": ",", ";": ";", "|": "|", "\t": "\t", "tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";",
+             "pipe": "|"}
+
+    def convert(self, value, param, ctx):
+        d = self.NAMES.get(str(value).lower() if len(str(value)) > 1 else str(value))
+        if d is None:
+            self.fail(f"{value!r} is not a delimiter; use , ; tab or |", param, ctx)
+        return d
+
+
+DELIM = DelimiterType()
+
+
 def today_utc() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
@@ -93,7 +108,13 @@ def load_worked_days(outcomes_path: str) -> dict:
 
 
 def input_options(f):
-    f = click.option("--id-field", default="id", show_default=True, help="The field that identifies a lead.")(f)
+    f = click.option("--strict-events", is_flag=True, default=False,
+                     help="An event of a type the rule file does not declare is a bad row (default: ignored "
+                          "and counted).")(f)
+    f = click.option("--delimiter", type=DELIM, default=None,
+                     help="CSV delimiter: , ; tab or | (default: found from the header).")(f)
+    f = click.option("--id-field", default=None,
+                     help="The column that identifies a lead (default: the rule file's `id from`, else id).")(f)
     f = click.option("--rejects", type=click.Path(dir_okay=False), default=None,
                      help="With --on-bad-row skip: write every bad row here (JSONL).")(f)
     f = click.option("--on-bad-row", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
@@ -103,11 +124,10 @@ def input_options(f):
     return f
 
 
-def schema_of(rules, id_field: str = "id"):
-    from runtime.core.model import Schema
+def schema_of(rules, id_field: str | None = None, strict_events: bool = False):
+    from runtime.io.readers import schema_for
 
-    c = rules.checked
-    return Schema(dict(c.fields), {k: dict(v) for k, v in c.events.items()}, id_field)
+    return schema_for(rules.checked, id_field, strict_events=strict_events)
 
 
 def beside(path: str, suffix: str) -> str:
@@ -120,7 +140,27 @@ def beside(path: str, suffix: str) -> str:
     return str(p.with_name(name + suffix))
 
 
-def input_summary(reader, scored: int, rejects_path: str | None) -> None:
+def input_notes(reader) -> None:
+    """Once per run, on stderr: declared fields the header has no column for, columns nobody reads,
+    and events of undeclared types (ignored, counted per type)."""
+    missing = getattr(reader, "missing_columns", None) or []
+    unused = getattr(reader, "unused_columns", None) or []
+    if missing:
+        click.echo(f"note: no column for {', '.join(missing)} in {getattr(reader, 'source', 'the leads file')}: read as missing", err=True)
+    if unused:
+        shown = ", ".join(repr(c) for c in unused[:15]) + (f" and {len(unused) - 15} more" if len(unused) > 15 else "")
+        click.echo(f"note: columns not used by the rule file: {shown}", err=True)
+    ignored = getattr(reader, "ignored_events", None) or {}
+    if ignored:
+        total = sum(ignored.values())
+        kinds = ", ".join(f"{t} {n:,}" for t, n in sorted(ignored.items(), key=lambda kv: (-kv[1], kv[0]))[:10])
+        click.echo(f"note: ignored {total:,} event{'s' if total != 1 else ''} of types the rule file does not "
+                   f"declare ({kinds}); --strict-events makes them bad rows", err=True)
+
+
+def input_summary(reader, scored: int, rejects_path: str | None, notes: bool = True) -> None:
+    if notes:
+        input_notes(reader)
     parts = [f"read {reader.read:,}", f"scored {scored:,}", f"rejected {reader.rejected:,}"]
     line = " · ".join(parts)
     if reader.rejected:
@@ -133,8 +173,10 @@ def input_summary(reader, scored: int, rejects_path: str | None) -> None:
         line += f" · {bad_ev:,} bad events skipped"
     click.echo(line, err=True)
     if reader.rejected and not rejects_path:
+        from runtime.io.readers import where
+
         for b in reader.bad_rows[:5]:
-            click.echo(f"  {b.source or 'input'}:{b.line}: {b.reason}", err=True)
+            click.echo(f"  {where(b)}: {b.reason}", err=True)
         if reader.rejected > 5:
             click.echo(f"  ... and {reader.rejected - 5:,} more (use --rejects FILE to keep them)", err=True)
 

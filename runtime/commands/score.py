@@ -16,8 +16,8 @@ from runtime.commands.options import (as_of_field_option, as_of_option, beside, 
 @as_of_option
 @as_of_field_option
 @engine_options
-def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, as_of, as_of_field,
-          outcomes_path, engine, workers):
+def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, delimiter, strict_events,
+          as_of, as_of_field, outcomes_path, engine, workers):
     """Score leads and stream one result per lead, in input order."""
     from runtime.backends import scoring
     from runtime.io.writers import ScoredWriter
@@ -34,7 +34,8 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
         rejects_path = beside(output, ".rejects.jsonl")
     rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
     opts = dict(as_of=day, workers=workers, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh,
-                id_field=id_field, note=lambda text: click.echo(text, err=True), day_of=day_of)
+                id_field=id_field, note=lambda text: click.echo(text, err=True), day_of=day_of, delimiter=delimiter,
+                strict_events=strict_events)
     # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
     fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
     chunks = scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)

@@ -15,8 +15,8 @@ import click
 from dsl import nodes as n
 
 from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_field_option, as_of_option, beside,
-                                      day_of_field, input_options, input_summary, load_worked_days, schema_of,
-                                      today_utc)
+                                      day_of_field, input_notes, input_options, input_summary, load_worked_days,
+                                      schema_of, today_utc)
 from runtime.commands.options import DATE, EVERY, engine_options
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
@@ -81,7 +81,8 @@ def _resolve(base: Path, p: str) -> str:
 
 
 def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
-            workers: int | None = None, as_of_field: str | None = None, worked_days: dict | None = None) -> dict:
+            workers: int | None = None, as_of_field: str | None = None, worked_days: dict | None = None,
+            delimiter: str | None = None) -> dict:
     """Score one sample and return its part of the report."""
     from runtime.report.progress import progress
     from runtime.backends.scoring import check_engine, results
@@ -91,7 +92,8 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
     day_of = day_of_field(rules, as_of_field, run.as_of, worked_days=worked_days)
     reader = results(rules, run.leads, as_of=run.as_of, engine=engine, workers=workers, events_path=run.events,
                      on_bad_row=on_bad_row, rejects=rejects_fh, id_field=schema.id_field,
-                     note=lambda text: click.echo(text, err=True), day_of=day_of)
+                     note=lambda text: click.echo(text, err=True), day_of=day_of, delimiter=delimiter,
+                     strict_events=schema.strict_events)
     agg = Aggregator(rules.engine)
     add = agg.add
     label = f'simulating "{run.name}"' if run.name else "simulating"
@@ -113,7 +115,11 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
         k: v for k, v in rep["leads"].items() if k != "scored"}}
     out.update(rep)
     out["events"] = {"read_from_events_file": reader.events_read, "orphans": reader.orphan_events,
-                     "orphan_lead_ids": list(reader.orphan_lead_ids), "bad": reader.bad_events}
+                     "orphan_lead_ids": list(reader.orphan_lead_ids), "bad": reader.bad_events,
+                     "ignored": dict(sorted(getattr(reader, "ignored_events", {}).items()))}
+    # the input's header, as the reader matched it to the rule file (docs/input.md)
+    out["columns"] = {"missing": list(getattr(reader, "missing_columns", [])),
+                      "unused": list(getattr(reader, "unused_columns", []))}
     guards = []
     for block, e in run.expects:
         g = check_guardrail(e, agg)
@@ -170,8 +176,9 @@ def _html_target(fmt: str, output: str | None, scored: str | None) -> tuple[str 
 @as_of_option
 @as_of_field_option
 @engine_options
-def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_bad_row, rejects, id_field, as_of,
-             engine, workers, as_of_field=None, outcomes_path=None, date_from=None, date_to=None, every=None):
+def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_bad_row, rejects, id_field, delimiter,
+             strict_events, as_of, engine, workers, as_of_field=None, outcomes_path=None, date_from=None, date_to=None,
+             every=None):
     """Score a sample of leads and report grades, routes, score histograms and criteria; check the
     file's simulation guardrails (exit 1 when one breaks)."""
     from runtime.report import simulate as simreport
@@ -189,7 +196,7 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
             raise click.UsageError("--as-of-field scores each lead at one date of its own; it does not go with "
                                    "--from/--to/--every")
         _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine,
-                   workers, date_from, date_to, every)
+                   workers, date_from, date_to, every, delimiter=delimiter, strict_events=strict_events)
         return
     rules = load_rules(file)
     runs = _plan(rules, file, leads_path, events_path, as_of, pick)
@@ -211,7 +218,7 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
     if output is not None and len(runs) > 1:
         raise Failure(f"{file}: --output writes one run's leads, but the file has {len(runs)} simulation blocks; "
                       "pick one with --simulation NAME, or pass --leads PATH")
-    schema = schema_of(rules, id_field)
+    schema = schema_of(rules, id_field, strict_events)
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
@@ -221,7 +228,8 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
     try:
         for run in runs:
             done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
-                                engine=engine, workers=workers, as_of_field=as_of_field, worked_days=worked_days))
+                                engine=engine, workers=workers, as_of_field=as_of_field, worked_days=worked_days,
+                                delimiter=delimiter))
     finally:
         if writer is not None:
             writer.close()
@@ -229,8 +237,9 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
             rej_fh.close()
     for r in done:
         reader = r.pop("_reader")
+        input_notes(reader)
         if reader.rejected or reader.bad_events:
-            input_summary(reader, r["leads"]["scored"], rejects_path if rej_fh else None)
+            input_summary(reader, r["leads"]["scored"], rejects_path if rej_fh else None, notes=False)
     rf = rules.checked.file
     head = rf.first(n.Ruleset)
     failed = sum(1 for r in done for g in r["guardrails"] if g["passed"] is False)
@@ -277,7 +286,7 @@ LONG_RANGE = 92   # dates (a quarter, day by day) beyond which --from/--to warns
 
 
 def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine,
-               workers, date_from, date_to, every):
+               workers, date_from, date_to, every, delimiter=None, strict_events=False):
     """`--from/--to [--every N]`: one pass over each run's leads, every lead scored at every date
     (runtime/analysis/load.py); checks the `expect new leads …` guardrails (exit 1 when one breaks)."""
     from runtime.analysis.load import Load, check_flow
@@ -308,12 +317,13 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
                    f"--every 7 would take about a seventh of the time", err=True)
     rules = load_rules(file)
     runs = _plan(rules, file, leads_path, events_path, dates[-1], pick)
-    schema = schema_of(rules, id_field)
+    schema = schema_of(rules, id_field, strict_events)
     rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
     done = []
     try:
         for run in runs:
-            reader = LeadReader(run.leads, schema, events_path=run.events, on_bad_row=on_bad_row, rejects=rej_fh)
+            reader = LeadReader(run.leads, schema, events_path=run.events, on_bad_row=on_bad_row, rejects=rej_fh,
+                                delimiter=delimiter)
             load = Load(rules.engine, dates, every or 1)
             label = f'load of "{run.name}"' if run.name else "load over time"
             with progress(reader, label) as leads:

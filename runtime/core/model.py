@@ -17,7 +17,14 @@ TYPES = (TEXT, NUMBER, DATE, BOOL, TEXT_LIST)
 class Schema:
     fields: dict[str, str]                 # field name -> type name
     events: dict[str, dict[str, str]]      # event type -> {attribute -> type name}
-    id_field: str = "id"
+    id_field: str = "id"                   # the column that holds the lead id
+    # where the input's columns come from (`from "Column"` in the rule file; docs/input.md): only
+    # what the rule file says; anything else is read from the column with its own name
+    sources: dict[str, str] = field(default_factory=dict)              # field -> column
+    event_columns: dict[str, str] = field(default_factory=dict)        # lead_id|type|at -> column
+    event_sources: dict[str, str] = field(default_factory=dict)        # event -> its type as written
+    attr_sources: dict[str, dict[str, str]] = field(default_factory=dict)  # event -> attribute -> column
+    strict_events: bool = False            # an event of an undeclared type is a bad row (else ignored)
 
 
 @dataclass(slots=True)
@@ -44,3 +51,4 @@ class BadRow:
     reason: str
     raw: str                 # the whole row as read (a JSONL line, or a CSV row re-encoded)
     source: str = ""         # file name
+    column: int | None = None  # JSON Lines: the 1-based column of the value (or syntax error) at fault

@@ -24,13 +24,19 @@ never came by.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import IO
 
-from runtime.core.model import BadRow
-from runtime.io.readers import (MAX_FAIL_ROWS, MAX_KEPT_ROWS, BadRowsError, InputError, _Bad, _c_bool, _c_text,
-                      _check_file, _kind, _pyarrow_parquet, _raw_text, _rows, _show, day_ordinal)
+from runtime.io.coerce import Bad as _Bad
+from runtime.io.coerce import c_bool as _c_bool
+from runtime.io.coerce import c_text as _c_text
+from runtime.io.coerce import day_ordinal
+from runtime.io.coerce import show as _show
+from runtime.io.readers import BadRowSink, InputError, bad_row
+from runtime.io.readers import check_file as _check_file
+from runtime.io.readers import kind_of as _kind
+from runtime.io.readers import pyarrow_parquet as _pyarrow_parquet
+from runtime.io.readers import read_rows
 
 COLUMNS = ("lead_id", "worked_at", "converted", "converted_at", "stage")
 MAX_UNKNOWN_IDS = 20
@@ -118,26 +124,24 @@ class OutcomeReader:
         if kind == "parquet":
             _pyarrow_parquet(self.path)
         self.read = 0
-        self.rejected = 0
         self.duplicates = 0
-        self.bad_rows: list[BadRow] = []
-        self._fail_rows: list[BadRow] = []
+        self.sink = BadRowSink(on_bad_row, rejects)  # the readers' one bad-row sink
 
-    def _bad(self, row: BadRow) -> None:
-        self.rejected += 1
-        if len(self.bad_rows) < MAX_KEPT_ROWS:
-            self.bad_rows.append(row)
-        if self.on_bad_row == "fail":
-            self._fail_rows.append(row)
-        elif self.rejects is not None:
-            self.rejects.write(json.dumps({"source": row.source, "line": row.line, "reason": row.reason,
-                                           "row": row.raw}, ensure_ascii=False) + "\n")
+    rejected = property(lambda self: self.sink.rejected)
+    bad_rows = property(lambda self: self.sink.bad_rows)
 
     def load(self) -> dict[str, Outcome]:
         src = self.path
         out: dict[str, Outcome] = {}
-        fail = self.on_bad_row == "fail"
-        rows = _rows(self.path, src, set(COLUMNS), ("lead_id",))
+        sink = self.sink
+
+        def on_header(names, _delimiter):
+            if "lead_id" not in names:
+                raise InputError(f"{src}: no 'lead_id' column; an outcomes file needs columns lead_id, worked_at, "
+                                 "converted (and optionally converted_at, stage)")
+            return [c for c in names if c in COLUMNS]
+
+        rows = read_rows(self.path, src, on_header=on_header)
         try:
             for line, obj, raw in rows:
                 self.read += 1
@@ -151,21 +155,14 @@ class OutcomeReader:
                         raise _Bad(f"duplicate outcome for lead {_show(o.lead_id)} (the first, kept, is at line "
                                    f"{first.line})")
                 except _Bad as e:
-                    self._bad(BadRow(line, e.reason, _raw_text(raw), src))
-                    if fail and len(self._fail_rows) >= MAX_FAIL_ROWS:
+                    sink.add(bad_row(e, line, raw, src))
+                    if sink.full:
                         break
                     continue
                 out[o.lead_id] = o
-        except InputError as e:
-            msg = str(e)
-            if "an events file needs" in msg:  # the shared CSV reader words it for events
-                raise InputError(f"{src}: no 'lead_id' column; an outcomes file needs columns lead_id, worked_at, "
-                                 "converted (and optionally converted_at, stage)") from None
-            raise
         finally:
             rows.close()
-        if fail and self._fail_rows:
-            raise BadRowsError(self._fail_rows, more=len(self._fail_rows) >= MAX_FAIL_ROWS)
+        sink.raise_if_failed()
         return out
 
 

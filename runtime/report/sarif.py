@@ -44,6 +44,7 @@ RULE_HELP: dict[str, str] = {
     "LR213": "`has lead`, `count lead` or `each lead` outside an `accounts` block, or `within` on leads.",
     "LR214": "Something an account does not have: events, fields or a decay of its own (it is the group of its "
              "leads), or an account key that is not a field or `domain(field)`.",
+    "LR215": "A `from \"Column\"` that cannot work: a field without a type, an empty column, a column given twice.",
     "LR301": "A band after `otherwise` can never be given: `otherwise` takes every lead that is left.",
     "LR302": "Bands are tried top-down, so their thresholds must go from the highest to the lowest.",
     "LR303": "`max` on a `when` or `first of` criterion: these give their points once, so a cap means nothing.",
@@ -67,6 +68,7 @@ RULE_HELP: dict[str, str] = {
              "event at its end counts less than 5% of its points.",
     "LR317": "An `each` criterion without `max` whose events do not decay: its points grow with every event, so "
              "it alone can fill (or empty) its dimension.",
+    "LR319": "A `from \"Column\"` that names the column the field would be read from anyway.",
     "LR318": "A `first of` tier that can never apply: an earlier tier holds for every lead it would match.",
     "LR401": "A test expects a grade (or an account band) that no lead can get.",
     "LR402": "A test expects a route that no route line gives; in a simulation block this is a warning.",

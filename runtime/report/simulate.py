@@ -68,6 +68,9 @@ def run_summary(run: dict) -> str:
         parts.append(f"{ev['orphans']:,} events for leads not in the leads file")
     if ev.get("bad"):
         parts.append(f"{ev['bad']:,} bad events skipped")
+    if ev.get("ignored"):
+        parts.append(f"{sum(ev['ignored'].values()):,} events of undeclared types ignored (" +
+                     ", ".join(f"{t} {c:,}" for t, c in ev["ignored"].items()) + ")")
     acc = run.get("accounts")
     if acc:
         parts.append(f"{fmt_num(acc['accounts'])} accounts, {acc['routed_by_account_line']:,} leads routed by an "
@@ -77,6 +80,17 @@ def run_summary(run: dict) -> str:
         ok = sum(1 for x in g if x["passed"])
         parts.append(f"guardrails: {ok} passed, {len(g) - ok} failed")
     return " · ".join(parts)
+
+
+def column_lines(run: dict) -> list[str]:
+    """The input header as the reader matched it: fields without a column, columns nobody reads."""
+    cols = run.get("columns") or {}
+    out = []
+    if cols.get("missing"):
+        out.append("no column for: " + ", ".join(cols["missing"]))
+    if cols.get("unused"):
+        out.append("columns not used: " + ", ".join(cols["unused"][:15]) + (" ..." if len(cols["unused"]) > 15 else ""))
+    return out
 
 
 def verdict(doc: dict) -> str:
@@ -280,6 +294,8 @@ def print_text(doc: dict, con=None) -> None:
         ev = run.get("events") or {}
         if ev.get("orphan_lead_ids"):
             con.print("  events for unknown leads, e.g.: " + ", ".join(ev["orphan_lead_ids"][:5]), markup=False)
+        for line in column_lines(run):
+            con.print("  " + line, markup=False)
         for title, (head, rows, right) in _rows(run).items():
             if tty and title.startswith("Scores:"):
                 rows = [r[:3] + [r[3].replace("#", "█")] for r in rows]
@@ -331,6 +347,9 @@ def as_markdown(doc: dict) -> str:
     lines = [f"## leadrules simulate: `{doc['rules']}`", "", f"**{verdict(doc)}**", ""]
     for run in doc["runs"]:
         lines += [f"### {_md_cell(run_title(run))}", "", run_summary(run), ""]
+        cl = column_lines(run)
+        if cl:
+            lines += [f"- {_md_cell(x)}" for x in cl] + [""]
         gr = run.get("guardrails") or []
         tables = _rows(run)
         if gr:  # what a reviewer looks for first
