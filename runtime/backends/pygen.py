@@ -396,7 +396,9 @@ class _Gen:
             return V(N(self.last(v.event)), True, NUMBER)
         if isinstance(v, n.DaysSince):
             f = self.value(n.Name(v.field), ev)
-            e = ast.IfExp(test=is_none(f.e), body=C(None), orelse=ast.BinOp(left=N("asof"), op=ast.Sub(), right=f.e))
+            # a date after the as-of day is not yet known (as in closure.py): None, like a missing date
+            future = ast.BoolOp(op=ast.Or(), values=[is_none(f.e), cmp(f.e, ast.Gt(), N("asof"))])
+            e = ast.IfExp(test=future, body=C(None), orelse=ast.BinOp(left=N("asof"), op=ast.Sub(), right=f.e))
             return self.derive(f"days since {v.field}", e, True, NUMBER, ev)
         raise Unsupported(type(v).__name__)
 

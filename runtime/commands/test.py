@@ -30,6 +30,11 @@ def test(files, select, fmt, as_of):
             broken = True
             continue
         results.append((f, run_tests(rules.engine, default, select)))
+    if broken and not results:
+        # nothing ran: a "0 passed, 0 failed" summary would read as success
+        click.echo(f"error: no tests ran: {'the rule file does' if len(files) == 1 else 'no rule file does'} "
+                   "not compile", err=True)
+        sys.exit(EXIT_ERROR)
     if fmt == "json":
         click.echo(testreport.as_json(results))
     elif fmt == "junit":
