@@ -22,6 +22,7 @@ class LeadrulesGroup(click.Group):
     def invoke(self, ctx):
         from runtime.io.readers import BadRowsError, InputError
         from runtime.backends.load import RulesInputError
+        from runtime.report.term import clean
 
         try:
             return super().invoke(ctx)
@@ -29,13 +30,14 @@ class LeadrulesGroup(click.Group):
             print_rule_error(e)
             ctx.exit(EXIT_ERROR)
         except (RulesInputError, InputError) as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(clean(f"error: {e}"), err=True)
             ctx.exit(EXIT_ERROR)
         except BadRowsError as e:
-            click.echo(f"error: bad input rows (use --on-bad-row skip --rejects FILE to set them aside):\n{e}", err=True)
+            click.echo(clean(f"error: bad input rows (use --on-bad-row skip --rejects FILE to set them aside):\n{e}"),
+                       err=True)
             ctx.exit(EXIT_ERROR)
         except Failure as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(clean(f"error: {e}"), err=True)
             ctx.exit(e.code)
         except BrokenPipeError:
             try:

@@ -80,8 +80,10 @@ def input_summary(reader, scored: int, rejects_path: str | None) -> None:
         line += f" · {bad_ev:,} bad events skipped"
     click.echo(line, err=True)
     if reader.rejected and not rejects_path:
+        from runtime.report.term import clean
+
         for b in reader.bad_rows[:5]:
-            click.echo(f"  {b.source or 'input'}:{b.line}: {b.reason}", err=True)
+            click.echo(clean(f"  {b.source or 'input'}:{b.line}: {b.reason}"), err=True)
         if reader.rejected > 5:
             click.echo(f"  ... and {reader.rejected - 5:,} more (use --rejects FILE to keep them)", err=True)
 
