@@ -9,10 +9,36 @@ import csv
 import gzip
 import io
 import json
+import re
 import sys
 from typing import IO
 
 from runtime.backends.closure import Engine, Result, round2
+
+# A lone surrogate (from a JSON "\udc80" escape in the input) cannot be written as UTF-8: JSONL
+# writes such a record with \u escapes (the value round-trips exactly), CSV shows it as \udc80.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A spreadsheet runs a cell that starts with = + - @ (or a tab / carriage return before one) as a
+# formula: `=HYPERLINK(...)` in a lead's name must stay text. Such a text cell gets a leading ' (the
+# OWASP rule), unless it is a plain number like -5 or +1.5, which stays a number.
+_FORMULA = re.compile("[=+\-@\t\r]")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def csv_cell(v):
+    """A value as a CSV cell that a spreadsheet shows, never runs (see above)."""
+    if not isinstance(v, str) or not v:
+        return v
+    if _SURROGATE.search(v):
+        v = v.encode("utf-8", "backslashreplace").decode("utf-8")
+    if _FORMULA.match(v) and not _PLAIN_NUMBER.fullmatch(v):
+        return "'" + v
+    return v
+
+
+def needs_ascii(r) -> bool:
+    """Does this result hold a lone surrogate (see above) in a value that came from the input?"""
+    return any(isinstance(x, str) and _SURROGATE.search(x) for x in (r.id, getattr(r, "account", None)))
 
 
 class ScoredWriter:
@@ -60,7 +86,7 @@ class ScoredWriter:
     def write(self, r: Result) -> None:
         if self.fmt == "jsonl":
             d = r.record(self.engine.criteria if self.explain else None)
-            self.fh.write(self._dumps(d))
+            self.fh.write(json.dumps(d, separators=(", ", ": ")) if needs_ascii(r) else self._dumps(d))
             self.fh.write("\n")
             return
         row = [r.id]
@@ -81,7 +107,7 @@ class ScoredWriter:
         if self.explain:
             crit = {c.key: round2(p) for c, p, f in zip(self.engine.criteria, r.points, r.fired) if f}
             row.append(json.dumps(crit, ensure_ascii=False))
-        self.csv.writerow(row)
+        self.csv.writerow([csv_cell(c) for c in row])
 
     def close(self) -> None:
         if self._own:
