@@ -16,10 +16,24 @@ from dsl.diagnostics import RuleError
 from runtime.commands.options import EXIT_ERROR, EXIT_OK, Failure, print_rule_error
 
 
+def _never_unencodable() -> None:
+    """Reports use a few characters beyond ASCII (→, ✅, ·). On a stream whose encoding lacks them
+    (`PYTHONIOENCODING=cp1252`, a Windows console or file) they are written as backslash escapes
+    (\\u2192), so the output keeps the user's encoding, loses nothing and never crashes."""
+    for stream in (sys.stdout, sys.stderr):
+        enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if enc and enc not in ("utf8", "utf8sig") and getattr(stream, "errors", "") == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):
+                pass
+
+
 class LeadrulesGroup(click.Group):
     """Turns every user-facing failure into a message and exit code 2 instead of a traceback."""
 
     def invoke(self, ctx):
+        _never_unencodable()
         from runtime.io.readers import BadRowsError, InputError
         from runtime.backends.load import RulesInputError
         from runtime.report.term import clean
