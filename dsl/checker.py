@@ -19,6 +19,7 @@ from fnmatch import fnmatchcase
 
 from dsl import nodes as n
 from dsl.diagnostics import Diagnostic, RuleError, diag, did_you_mean, sort_key
+from dsl.regex_safety import catastrophic
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 ANY = "any"  # the type of a name we could not resolve (already reported): matches everything
@@ -721,6 +722,13 @@ class _Checker:
                 self.add("LR212", f"the pattern does not compile: {e.msg}"
                          + (f" (at position {e.pos})" if e.pos is not None else ""), sp,
                          "check brackets and escapes; inside quotes a backslash is written \\\\")
+            else:
+                why = catastrophic(c.pattern)
+                if why:
+                    sp = c.pattern_span if c.pattern_span and c.pattern_span.line else c.span
+                    self.add("LR212", f"the pattern could take hours on a long value: {why}", sp,
+                             "match each piece once: `(a+)+` is `a+`, `(a|aa)*` is `a*`, `\\d+\\d+` is `\\d{2,}`; "
+                             "a character that ends each repetition, like `(\\w+\\.)+`, is fine")
         elif isinstance(c, n.Between):
             vt, lo, hi = self.value(c.value, ev), self.value(c.low, ev), self.value(c.high, ev)
             if ANY in (vt, lo, hi):
