@@ -21,7 +21,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # A spreadsheet runs a cell that starts with = + - @ (or a tab / carriage return before one) as a
 # formula: `=HYPERLINK(...)` in a lead's name must stay text. Such a text cell gets a leading ' (the
 # OWASP rule), unless it is a plain number like -5 or +1.5, which stays a number.
-_FORMULA = re.compile("[=+\-@\t\r]")
+_FORMULA = re.compile(r"[=+\-@\t\r]")
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 

@@ -164,6 +164,10 @@ def _never_fired(run: dict) -> str:
     nf = run.get("never_fired") or []
     if not run["criteria"]:
         return "No criteria."
+    if not run["leads"].get("graded"):
+        return "No criterion fired: no lead was graded (every lead was disqualified, or there were none)."
+    if not nf and any(c["fired"] == 0 for c in run["criteria"]):
+        return "Which criteria fired is not known: the engine gave no points per criterion."
     if not nf:
         return "Every criterion fired at least once."
     return "Never fired: " + ", ".join(f"{printer.quote(c['name'])} ({c['dimension']})" for c in nf)
