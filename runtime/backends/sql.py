@@ -1029,7 +1029,7 @@ class _Gen:
         if order_column:
             q = q.order_by(col("lr_ord"))
         for name, body in ctes:
-            q = q.with_(ident(name), as_=body)
+            q = q.with_(ident(name), as_=body, copy=False)  # no copy of the query so far per CTE: linear
         return q
 
     def _lf_names(self, carry):
