@@ -99,13 +99,16 @@ def calibrate(file, leads_path, outcomes_path, fmt, min_support, plot_path, even
     schema = schema_of(rules, id_field)
     rej_fh = None
     if on_bad_row == "skip" and rejects:
-        try:
-            rej_fh = open(rejects, "w", encoding="utf-8")
-        except OSError as e:
-            raise Failure(f"{rejects}: cannot write the rejects file ({e.strerror or e})")
+        from runtime.io.files import open_output
+
+        rej_fh = open_output(rejects)
     try:
         doc = run(rules, schema, leads_path, outcomes_path, events_path=events_path, as_of=as_of or today_utc(),
                   on_bad_row=on_bad_row, rejects_fh=rej_fh, min_support=min_support)
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         if rej_fh:
             rej_fh.close()

@@ -45,8 +45,7 @@ def compile_cmd(file, target, dialect, output, as_of):
     if output in (None, "-"):
         click.echo(text, nl=False)
     else:
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as e:
-            raise Failure(f"{output}: cannot write ({e.strerror})")
+        from runtime.io.files import open_output
+
+        with open_output(output) as fh:  # whole or absent (runtime/io/files.py)
+            fh.write(text)

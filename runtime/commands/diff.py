@@ -151,10 +151,16 @@ def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on
     check_engine(old_rules, engine)
     check_engine(new_rules, engine)
     inputs = _inputs(old_rules, new_rules, new, leads_path, events_path, as_of)
-    rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
+    from runtime.io.files import open_output
+
+    rej_fh = open_output(rejects) if (on_bad_row == "skip" and rejects) else None
     try:
         doc, readers = run_diff(old_rules, new_rules, inputs, id_field=id_field, on_bad_row=on_bad_row,
                                 rejects=rej_fh, limit=limit, engine=engine, workers=workers)
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         if rej_fh:
             rej_fh.close()

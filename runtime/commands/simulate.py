@@ -150,13 +150,28 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
-    rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
-    writer = ScoredWriter(rules.engine, output) if output is not None else None
+    from runtime.io.files import check_writable, open_output
+
+    if output is not None:
+        check_writable(output)
+    rej_fh = open_output(rejects_path) if (on_bad_row == "skip" and rejects_path) else None
+    try:
+        writer = ScoredWriter(rules.engine, output) if output is not None else None
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     done = []
     try:
         for run in runs:
             done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
                                 engine=engine, workers=workers))
+    except BaseException:  # no half-written -o or --rejects file
+        if writer is not None:
+            writer.discard()
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         if writer is not None:
             writer.close()

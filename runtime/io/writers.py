@@ -6,8 +6,6 @@ with an accounts block adds `account, account_<dim>_score, account_<dim>_band â€
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import json
 import re
 import sys
@@ -51,11 +49,10 @@ class ScoredWriter:
         if path in (None, "-"):
             self.fh: IO[str] = sys.stdout
             self._own = False
-        elif lower.endswith(".gz"):
-            self.fh = io.TextIOWrapper(gzip.open(path, "wb"), encoding="utf-8", newline="")
-            self._own = True
-        else:
-            self.fh = open(path, "w", encoding="utf-8", newline="")
+        else:  # whole or absent: a temporary file renamed on close (runtime/io/files.py)
+            from runtime.io.files import open_output
+
+            self.fh = open_output(path)
             self._own = True
         self.dims = [d[0] for d in engine.dims]
         self.graded = [g[0] for g in engine.grade_blocks]
@@ -114,3 +111,8 @@ class ScoredWriter:
             self.fh.close()
         else:
             self.fh.flush()
+
+    def discard(self) -> None:
+        """The run failed or was interrupted: leave no half-written output file."""
+        if self._own:
+            self.fh.discard()
