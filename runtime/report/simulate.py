@@ -5,6 +5,8 @@ json (stable, `"version": 1`, documented in docs/simulate.md) and markdown (for 
 """
 from __future__ import annotations
 
+import html
+
 import json
 from typing import Any
 
@@ -238,7 +240,8 @@ def failure_lines(doc: dict) -> list[str]:
 
 
 def _md_cell(s: str) -> str:
-    return str(s).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Plain text for markdown: raw HTML in a name or value is shown, never rendered."""
+    return html.escape(str(s), quote=False).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _md_table(head: list[str], rows: list[list[str]], right: tuple[int, ...]) -> list[str]:
@@ -249,9 +252,9 @@ def _md_table(head: list[str], rows: list[list[str]], right: tuple[int, ...]) ->
 
 
 def as_markdown(doc: dict) -> str:
-    lines = [f"## leadrules simulate: `{doc['rules']}`", "", f"**{verdict(doc)}**", ""]
+    lines = [f"## leadrules simulate: `{str(doc['rules']).replace('`', '')}`", "", f"**{_md_cell(verdict(doc))}**", ""]
     for run in doc["runs"]:
-        lines += [f"### {_md_cell(run_title(run))}", "", run_summary(run), ""]
+        lines += [f"### {_md_cell(run_title(run))}", "", _md_cell(run_summary(run)), ""]
         gr = run.get("guardrails") or []
         tables = _rows(run)
         if gr:  # what a reviewer looks for first
@@ -263,5 +266,5 @@ def as_markdown(doc: dict) -> str:
                 head = head[:3]
                 rows = [r[:3] for r in rows]
             lines += [f"#### {_md_cell(title)}", ""] + _md_table(head, rows, right) + [""]
-        lines += [_never_fired(run), "", _unreached(run), ""]
+        lines += [_md_cell(_never_fired(run)), "", _md_cell(_unreached(run)), ""]
     return "\n".join(lines).rstrip() + "\n"
