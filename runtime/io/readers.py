@@ -320,10 +320,9 @@ class _Builder:
                 and (len(at) == 10 or at[10] == "T")):
             try:
                 t = _fromiso(at)
-            except ValueError:
-                day = self._day(at, typ)
-            else:
                 day = t.toordinal() if (t.tzinfo is None or at[-1] == "Z") else t.astimezone(_UTC).toordinal()
+            except (ValueError, OverflowError):  # OverflowError: its UTC time leaves years 1-9999
+                day = self._day(at, typ)
         else:
             day = self._day(at, typ)
         attrs = {}
