@@ -435,7 +435,7 @@ def test_verification_catches_a_broken_printer(monkeypatch):
 def test_docs_examples_are_what_fmt_prints():
     doc = (Path(__file__).parents[1] / "docs" / "formatting.md").read_text(encoding="utf-8")
     blocks = [textwrap.dedent(b) for b in re.findall(r"```\n(.*?)```", doc, re.S)]
-    src = next(b for b in blocks if b.startswith("route { A1,A2"))
+    src = next(b for b in blocks if b.startswith("route { A,B"))
     assert fmt(src) == blocks[blocks.index(src) + 1]
     src = next(b for b in blocks if b.startswith('disqualify "fake"'))
     assert fmt(src) == blocks[blocks.index(src) + 1]

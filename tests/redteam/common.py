@@ -1,0 +1,69 @@
+"""Shared pieces of the red-team suite: running a command in-process with a time limit, telling a
+clean failure (a message, exit 2) from an internal error, and counting cases per category so the
+session ends with a table of cases tried and failures (conftest.py prints it)."""
+from __future__ import annotations
+
+import os
+import signal
+from collections import defaultdict
+from contextlib import contextmanager
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+ACME = ROOT / "rulesets" / "acme.rules"
+LEADS = ROOT / "rulesets" / "samples" / "leads.jsonl"
+OUTCOMES = ROOT / "rulesets" / "samples" / "outcomes.csv"
+
+# LEADRULES_REDTEAM_SCALE multiplies the number of generated cases (bench/redteam.py runs it large).
+SCALE = max(1, int(os.environ.get("LEADRULES_REDTEAM_SCALE", "1")))
+CASE_SECONDS = 10  # a damaged file that takes longer than this is a hang, and a failure
+
+# category -> [cases tried, failures]
+COUNTS: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+
+
+class Hang(BaseException):
+    """A case ran past its time limit (a BaseException, so no `except Exception` swallows it)."""
+
+
+@contextmanager
+def time_limit(seconds: float = CASE_SECONDS):
+    def on_alarm(signum, frame):
+        raise Hang()
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def cli(args, *, input=None, seconds: float = CASE_SECONDS, env=None):
+    """Run `leadrules ARGS` in-process (fast) under a time limit; returns click's Result."""
+    with time_limit(seconds):
+        return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env)
+
+
+def problem(res) -> str | None:
+    """Why a command's result is not acceptable: an internal error, a traceback or an exception that
+    escaped, or an exit code other than 0, 1 and 2. None when it is fine."""
+    out = res.output
+    if "internal error" in out or "Traceback (most recent call last)" in out:
+        line = next((l for l in out.splitlines() if "internal error" in l or "Error" in l), out[-200:])
+        return f"internal error: {line.strip()[:200]}"
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        return f"exception escaped: {type(res.exception).__name__}: {res.exception}"
+    if res.exit_code not in (0, 1, 2):
+        return f"exit code {res.exit_code}"
+    return None
+
+
+def record(category: str, failed: bool) -> None:
+    c = COUNTS[category]
+    c[0] += 1
+    c[1] += int(bool(failed))
