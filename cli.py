@@ -41,7 +41,13 @@ def _on_sigterm():
     if threading.current_thread() is not threading.main_thread():
         return None
 
+    me = os.getpid()
+
     def handler(signum, frame):
+        if os.getpid() != me:  # a forked worker (--workers) inherits the handler: die as usual
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         raise Terminated()
     try:
         return signal.signal(signal.SIGTERM, handler)

@@ -67,3 +67,21 @@ def record(category: str, failed: bool) -> None:
     c = COUNTS[category]
     c[0] += 1
     c[1] += int(bool(failed))
+
+
+class _Proc:
+    def __init__(self, p):
+        self.exit_code, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
+        self.output, self.exception = p.stdout + p.stderr, None
+
+
+def cli_process(args, *, seconds: float = 120, stdin=None):
+    """Run `leadrules ARGS` in a process of its own: for --workers (forking a process that has loaded
+    DuckDB's threads, as the in-process runner has, could deadlock; a real run starts fresh)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    p = subprocess.run([sys.executable, "-m", "cli", *[str(a) for a in args]], capture_output=True, text=True,
+                       env=env, timeout=seconds, cwd=ROOT, stdin=stdin)
+    return _Proc(p)
