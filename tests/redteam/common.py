@@ -32,15 +32,20 @@ class Hang(BaseException):
 
 @contextmanager
 def time_limit(seconds: float = CASE_SECONDS):
+    """At most `seconds` of CPU time (a spinning parser), and six times that of wall time (a process
+    stuck waiting): on a machine shared with other jobs, wall time alone would blame the neighbours."""
     def on_alarm(signum, frame):
         raise Hang()
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    old = signal.signal(signal.SIGPROF, on_alarm), signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, 6 * seconds)
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.signal(signal.SIGPROF, old[0])
+        signal.signal(signal.SIGALRM, old[1])
 
 
 def cli(args, *, input=None, seconds: float = CASE_SECONDS, env=None):
