@@ -88,5 +88,6 @@ def cli_process(args, *, seconds: float = 120, stdin=None):
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     p = subprocess.run([sys.executable, "-m", "cli", *[str(a) for a in args]], capture_output=True, text=True,
-                       env=env, timeout=seconds, cwd=ROOT, stdin=stdin)
+                       env=env, timeout=seconds, cwd=ROOT,
+                       stdin=stdin if stdin is not None else subprocess.DEVNULL)
     return _Proc(p)
