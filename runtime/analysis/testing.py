@@ -27,6 +27,7 @@ class TestOutcome:
     result: Result | None = None
     fired: list[str] = field(default_factory=list)   # "NAME +P" of criteria that fired
     as_of: str = ""
+    lead: Lead | None = None   # the lead the test built (runtime/analysis/coverage.py looks deeper)
 
 
 def _coerce(value, typ: str):
@@ -102,7 +103,11 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
         res = model.alone(lead, res, asof)
     account_dims = {d for d, _mx, _fl, _o in model.dims} if model is not None else set()
     fails: list[str] = []
-    crit_index = {c.name: i for i, c in enumerate(engine.criteria)}
+    # a criterion is named by its quoted name, or as DIM.NAME (needed when two dimensions share a name)
+    crit_index: dict[str, int] = {}
+    for i, c in enumerate(engine.criteria):
+        crit_index.setdefault(c.name, i)
+        crit_index[f"{c.dim}.{c.name}"] = i
     for e in test.expects:
         if e.kind == "grade":
             ok = fnmatchcase(res.grade, e.arg) if "*" in e.arg else res.grade == e.arg
@@ -153,7 +158,7 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
                 got = ", ".join(f"{d} {b} ({_fmt(res.account_scores.get(d))})" for d, b in bands.items()) or "no account band"
                 fails.append(f"expected account {e.arg}, got account {got}")
     fired = [f"{c.key} {printer.points(round2(p))}" for c, p, f in zip(engine.criteria, res.points, res.fired) if f]
-    return TestOutcome(test.name, test.span, not fails, fails, res, fired, asof_text)
+    return TestOutcome(test.name, test.span, not fails, fails, res, fired, asof_text, lead)
 
 
 def run_tests(engine: Engine, default_asof: dt.date, select: str | None = None) -> list[TestOutcome]:
