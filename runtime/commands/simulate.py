@@ -268,7 +268,9 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
     rules = load_rules(file)
     runs = _plan(rules, file, leads_path, events_path, dates[-1], pick)
     schema = schema_of(rules, id_field)
-    rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
+    from runtime.io.files import open_output
+
+    rej_fh = open_output(rejects) if (on_bad_row == "skip" and rejects) else None  # whole or absent
     done = []
     try:
         for run in runs:
@@ -295,6 +297,10 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
             done.append(out)
             if reader.rejected or reader.bad_events:
                 input_summary(reader, load.scored, rejects if rej_fh else None)
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         if rej_fh:
             rej_fh.close()
