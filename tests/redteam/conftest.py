@@ -8,9 +8,13 @@ def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.section("red-team cases")
     total = failures = 0
-    for cat in sorted(COUNTS):
+    for cat in sorted(c for c in COUNTS if not c.startswith("xfail")):
         tried, failed = COUNTS[cat]
         total += tried
         failures += failed
-        tr.write_line(f"{cat:<34} {tried:>7,} cases  {failed:>3} failures")
-    tr.write_line(f"{'total':<34} {total:>7,} cases  {failures:>3} failures")
+        tr.write_line(f"{cat:<44} {tried:>7,} cases  {failed:>3} failures")
+    tr.write_line(f"{'total':<44} {total:>7,} cases  {failures:>3} failures")
+    # known gaps, each a strict xfail test (it fails the day the gap closes, so it cannot hide)
+    for cat in sorted(c for c in COUNTS if c.startswith("xfail")):
+        tried, failed = COUNTS[cat]
+        tr.write_line(f"{cat:<44} {tried:>7,} cases  {failed:>3} expected failures")

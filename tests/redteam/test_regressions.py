@@ -391,7 +391,7 @@ def test_every_rule_example_in_the_docs_compiles_and_its_tests_pass(name, block,
         if block.lstrip().startswith("accounts"):
             text = acme[:acme.index("\naccounts ")] + "\n" + block  # (the example's tests need its routes)
         elif block.lstrip().startswith("simulation"):
-            text = acme + "\n" + block
+            text = acme[:acme.index("\nsimulation ")] + "\n" + block  # in place of the example's own
         else:
             from dsl.parser import parse
 
