@@ -75,19 +75,24 @@ def record(category: str, failed: bool) -> None:
 
 
 class _Proc:
-    def __init__(self, p):
-        self.exit_code, self.stdout, self.stderr = p.returncode, p.stdout, p.stderr
-        self.output, self.exception = p.stdout + p.stderr, None
+    def __init__(self, code, out, err):
+        self.exit_code, self.stdout, self.stderr = code, out, err
+        self.output, self.exception = out + err, None
 
 
 def cli_process(args, *, seconds: float = 120, stdin=None):
     """Run `leadrules ARGS` in a process of its own: for --workers (forking a process that has loaded
-    DuckDB's threads, as the in-process runner has, could deadlock; a real run starts fresh)."""
+    DuckDB's threads, as the in-process runner has, could deadlock; a real run starts fresh).
+    Output goes through files, not pipes: a run is over when its main process exits."""
     import subprocess
     import sys
+    import tempfile
 
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    p = subprocess.run([sys.executable, "-m", "cli", *[str(a) for a in args]], capture_output=True, text=True,
-                       env=env, timeout=seconds, cwd=ROOT,
-                       stdin=stdin if stdin is not None else subprocess.DEVNULL)
-    return _Proc(p)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+        p = subprocess.run([sys.executable, "-m", "cli", *[str(a) for a in args]], stdout=out, stderr=err,
+                           env=env, timeout=seconds, cwd=ROOT,
+                           stdin=stdin if stdin is not None else subprocess.DEVNULL)
+        out.seek(0)
+        err.seek(0)
+        return _Proc(p.returncode, out.read(), err.read())
