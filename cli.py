@@ -166,6 +166,7 @@ LAZY_COMMANDS = {
     "sample": "runtime.commands.sample:sample",
     "calibrate": "runtime.commands.calibrate:calibrate",
     "lsp": "runtime.commands.lsp:lsp",
+    "serve": "runtime.commands.serve:serve",
 }
 
 
@@ -185,6 +186,7 @@ SUMMARIES = {
     "sample": "Write N synthetic leads (JSON Lines, events embedded) that fit FILE's fields and events and are "
               "varied enough to reach every band.",
     "score": "Score leads and stream one result per lead, in input order.",
+    "serve": "Serve FILE(s) over HTTP: POST /v1/score, POST /v1/explain, GET /healthz, GET /readyz.",
     "simulate": "Score a sample of leads and report grades, routes, score histograms and criteria; check the "
                 "file's simulation guardrails (exit 1 when one breaks).",
     "test": "Run the `test` blocks of rule files.",

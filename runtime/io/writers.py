@@ -40,8 +40,9 @@ def needs_ascii(r) -> bool:
 
 
 class ScoredWriter:
-    def __init__(self, engine: Engine, path: str | None, *, explain: bool = False):
+    def __init__(self, engine: Engine, path: str | None, *, explain: bool = False, as_of_column: bool = False):
         self.engine = engine
+        self.as_of_column = as_of_column   # each lead's own scoring date (calibrate --scores-out)
         self.path = path
         self.explain = explain
         lower = (path or "").lower()
@@ -78,11 +79,20 @@ class ScoredWriter:
                         cols.append(f"account_{d}_band")
             if explain:
                 cols.append("criteria")
+            if as_of_column:
+                cols.append("as_of")
             self.csv.writerow(cols)
 
-    def write(self, r: Result) -> None:
+    def write(self, r: Result, as_of: int | None = None) -> None:
+        day = None
+        if self.as_of_column and as_of is not None:
+            import datetime as dt
+
+            day = dt.date.fromordinal(as_of).isoformat()
         if self.fmt == "jsonl":
             d = r.record(self.engine.criteria if self.explain else None)
+            if self.as_of_column:
+                d["as_of"] = day
             self.fh.write(json.dumps(d, separators=(", ", ": ")) if needs_ascii(r) else self._dumps(d))
             self.fh.write("\n")
             return
@@ -104,6 +114,8 @@ class ScoredWriter:
         if self.explain:
             crit = {c.key: round2(p) for c, p, f in zip(self.engine.criteria, r.points, r.fired) if f}
             row.append(json.dumps(crit, ensure_ascii=False))
+        if self.as_of_column:
+            row.append(day or "")
         self.csv.writerow([csv_cell(c) for c in row])
 
     def close(self) -> None:
