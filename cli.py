@@ -7,6 +7,7 @@ compile, bad input rows under `--on-bad-row fail`). A user's mistake never ends 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import click
@@ -14,15 +15,101 @@ import click
 from runtime.core.errors import EXIT_ERROR, EXIT_OK, Failure
 
 
+def _never_unencodable() -> None:
+    """Reports use a few characters beyond ASCII (→, ✅, ·). On a stream whose encoding lacks them
+    (`PYTHONIOENCODING=cp1252`, a Windows console or file) they are written as backslash escapes
+    (\\u2192), so the output keeps the user's encoding, loses nothing and never crashes."""
+    for stream in (sys.stdout, sys.stderr):
+        enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        if enc and enc not in ("utf8", "utf8sig") and getattr(stream, "errors", "") == "strict":
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (AttributeError, ValueError, OSError):
+                pass
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is so that output files are discarded (runtime/io/files.py)."""
+
+
+def _on_sigterm():
+    """Turn SIGTERM into `Terminated` while a command runs (main thread only); returns the old handler."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    me = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != me:  # a forked worker (--workers) inherits the handler: die as usual
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated()
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except (ValueError, OSError):
+        return None
+
+
+class _ClosedStdout:
+    """sys.stdout when the process started without one: writing is a clear error, not a crash."""
+
+    encoding, errors = "utf-8", "strict"
+
+    def write(self, s):
+        if s:
+            raise Failure("standard output is closed: nothing can be printed (write to a file with -o FILE, "
+                          "or redirect the output)")
+        return 0
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+def _flush_stdout(ctx) -> None:
+    """Output still buffered for stdout is written now, where a full disk can be reported."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    except OSError as e:
+        try:
+            sys.stdout = open(os.devnull, "w")  # nothing more to write there
+        except OSError:
+            pass
+        click.echo(f"error: cannot write the output: {e.strerror or e}", err=True)
+        ctx.exit(EXIT_ERROR)
+
+
 class LeadrulesGroup(click.Group):
     """Turns every user-facing failure into a message and exit code 2 instead of a traceback."""
 
     def invoke(self, ctx):
+        _never_unencodable()
+        if sys.stdout is None:  # started with stdout closed (`>&-`): say so if anything is printed
+            sys.stdout = _ClosedStdout()
+        old_term = _on_sigterm()
+        try:
+            code = self._invoke(ctx)
+            _flush_stdout(ctx)
+            return code
+        finally:
+            if old_term is not None:
+                signal.signal(signal.SIGTERM, old_term)
+
+    def _invoke(self, ctx):
         # imported here, not at the top, so that `leadrules --help` starts without them
         from dsl.diagnostics import RuleError
         from runtime.backends.load import RulesInputError
         from runtime.commands.options import print_rule_error
         from runtime.io.readers import BadRowsError, InputError
+        from runtime.report.term import clean
 
         try:
             return super().invoke(ctx)
@@ -30,13 +117,14 @@ class LeadrulesGroup(click.Group):
             print_rule_error(e)
             ctx.exit(EXIT_ERROR)
         except (RulesInputError, InputError) as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(clean(f"error: {e}"), err=True)
             ctx.exit(EXIT_ERROR)
         except BadRowsError as e:
-            click.echo(f"error: bad input rows (use --on-bad-row skip --rejects FILE to set them aside):\n{e}", err=True)
+            click.echo(clean(f"error: bad input rows (use --on-bad-row skip --rejects FILE to set them aside):\n{e}"),
+                       err=True)
             ctx.exit(EXIT_ERROR)
         except Failure as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(clean(f"error: {e}"), err=True)
             ctx.exit(e.code)
         except BrokenPipeError:
             try:
@@ -47,6 +135,13 @@ class LeadrulesGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+        except Terminated:
+            click.echo("terminated", err=True)
+            ctx.exit(143)
+        except OSError as e:  # the disk is full, a device fails: what and where, not a traceback
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            click.echo(clean(f"error: {where}{e.strerror or e}"), err=True)
+            ctx.exit(EXIT_ERROR)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as e:  # an internal bug: say so plainly; the traceback only on request

@@ -19,6 +19,7 @@ from fnmatch import fnmatchcase
 
 from dsl import nodes as n
 from dsl.diagnostics import Diagnostic, RuleError, diag, did_you_mean, sort_key
+from dsl.regex_safety import catastrophic
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 ANY = "any"  # the type of a name we could not resolve (already reported): matches everything
@@ -285,6 +286,9 @@ class _Checker:
             self.add("LR214", "an account dimension has no events to decay", s.half_life.span,
                      "delete the `decay` line; to favour recent activity, ask about the leads' events: "
                      "`has lead where has form_submit within 30 days`")
+        if s.dim == "total":
+            self.add("LR208", 'a dimension cannot be named "total"', s.dim_span or s.span,
+                     "`expect total …` in a test means the sum of every dimension: rename this one")
         if s.max <= s.floor:
             self.add("LR311", f"{where} {s.dim}: max {_n(s.max)} is not above its floor {_n(s.floor)}", s.span,
                      "a dimension runs from its floor (default 0) up to its max: `max 100`")
@@ -408,7 +412,21 @@ class _Checker:
         if not lists or total > _MAX_GRADES:
             c.grades = []
             return
-        c.grades = ["".join(p) for p in itertools.product(*lists)]
+        seen: dict[str, tuple[str, ...]] = {}
+        for p in itertools.product(*lists):
+            g = "".join(p)
+            if g in seen and len(lists) > 1:
+                a, b = seen[g], p
+                grades = self.rf.of(n.Grade)
+                where = next((x for x in grades if x.dim == c.graded[0]), None)
+                self.add("LR208", f'grades collide: {" + ".join(a)} and {" + ".join(b)} both read "{g}"',
+                         where.span if where else None,
+                         "routes and tests could not tell them apart: rename bands so each combination "
+                         "reads differently (e.g. letters for one dimension, digits for the other, "
+                         "without digits inside names)")
+                break
+            seen[g] = p
+        c.grades = list(seen) if len(seen) == total else ["".join(p) for p in itertools.product(*lists)]
 
     def grade_pattern_matches(self, pat: str) -> bool:
         if not self.c.graded:
@@ -534,6 +552,10 @@ class _Checker:
     # ---- tests ----------------------------------------------------------------------------------
     def test(self, t: n.Test) -> None:
         c = self.c
+        if not (t.lead_span and t.lead_span.line):
+            self.add("LR407", f'test "{t.name}" has no `lead {{ … }}` line', t.span,
+                     "say which lead the test scores, e.g. `lead { email: \"ana@bigco.com\" }` "
+                     "(`lead { }` for a lead with no fields)")
         for key, value in t.lead:
             if key == "id":
                 continue
@@ -561,6 +583,10 @@ class _Checker:
                 if problem:
                     self.add("LR407", f'test "{t.name}": {e.type}.{k} {problem}', e.span,
                              f"{k} is declared as {_type_word(attrs[k])}")
+            if e.days_ago is not None and e.days_ago < 0:
+                self.add("LR205", f'test "{t.name}": an event {_n(-e.days_ago)} days in the future ("{_n(e.days_ago)} days ago")',
+                         e.span, "write how many days ago it happened as a positive number: `event "
+                         f"{e.type} {_n(-e.days_ago)} days ago` means it already happened")
             if e.ago_text is not None and e.ago_text.unit == "hour":
                 self.add("LR205", "`N hours ago` is finer than scoring, which counts whole days", e.span,
                          "write `N days ago`")
@@ -750,6 +776,13 @@ class _Checker:
                 self.add("LR212", f"the pattern does not compile: {e.msg}"
                          + (f" (at position {e.pos})" if e.pos is not None else ""), sp,
                          "check brackets and escapes; inside quotes a backslash is written \\\\")
+            else:
+                why = catastrophic(c.pattern)
+                if why:
+                    sp = c.pattern_span if c.pattern_span and c.pattern_span.line else c.span
+                    self.add("LR212", f"the pattern could take hours on a long value: {why}", sp,
+                             "match each piece once: `(a+)+` is `a+`, `(a|aa)*` is `a*`, `\\d+\\d+` is `\\d{2,}`; "
+                             "a character that ends each repetition, like `(\\w+\\.)+`, is fine")
         elif isinstance(c, n.Between):
             vt, lo, hi = self.value(c.value, ev), self.value(c.low, ev), self.value(c.high, ev)
             if ANY in (vt, lo, hi):

@@ -66,8 +66,8 @@ def _verify(rf: n.RuleFile, out: str, path: str) -> None:
 # Just enough of a lexer to find brackets and statement keywords the tree keeps no position for.
 _TOKEN = re.compile(r'(?P<s>"(?:[^"\\\n]|\\.)*")|(?P<q>`[^`\n]*`)|(?P<c>#[^\n]*)'
                     r'|(?P<d>\d{4}-\d{2}-\d{2}(?:T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?)'
-                    r'|(?P<w>[A-Za-z0-9_.+\-*%]+)|(?P<p>->|[^\sA-Za-z0-9_])')
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|`[A-Za-z_][A-Za-z0-9_]*`")
+                    r'|(?P<w>[\w.+\-*%]+)|(?P<p>->|[^\s\w])')
+_IDENT = re.compile(r"[^\W\d]\w*|`[^\W\d]\w*`")  # names: letters as Python's identifiers
 
 Pos = tuple[int, int]  # (line, col), 1-based
 

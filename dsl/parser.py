@@ -35,16 +35,46 @@ class _LiteralError(Exception):
         self.token, self.hint = token, hint
 
 
+# Control characters in a quoted text: NUL breaks PostgreSQL and C strings, the others (ESC above
+# all) would reach a terminal raw when the text is printed. A rule file is typed text: none belongs there.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _unescape(tok: Token) -> str:
     body = str(tok)[1:-1]
+    bad = _CONTROL_RE.search(body)
+    if bad:
+        ch = bad.group(0)
+        what = "the NUL character (\\x00)" if ch == "\x00" else f"the control character {ch!r}"
+        raise _LiteralError(f"a quoted text cannot hold {what}", tok,
+                            "delete it: texts in a rule file are printable characters (write a line break as \\n)")
     return re.sub(r'\\(["\\n])', lambda m: "\n" if m.group(1) == "n" else m.group(1), body)
+
+
+# Numbers in a rule file are points, thresholds, caps, day counts and compared values: a bound far
+# above any of them keeps every one exact as a float (2**53) and out of overflow in any backend.
+MAX_NUMBER = 10 ** 15
+MAX_DAYS = 36_525  # durations up to 100 years: date arithmetic stays inside years 1-9999
 
 
 def _number(tok: Token) -> int | float:
     s = str(tok)
+    whole = s.split(".")[0].lstrip("+-").lstrip("0")
+    if len(whole) > 16 or abs(float(s)) > MAX_NUMBER:
+        shown = s if len(s) <= 24 else s[:20] + "…"
+        raise _LiteralError(f"the number {shown} is too large", tok,
+                            "numbers in a rule file are at most 1,000,000,000,000,000 (10^15) either way")
     if "." in s:
         return float(s)
     return int(s)
+
+
+def _duration(amount, unit: str, tok: Token, span: n.Span) -> n.Duration:
+    d = n.Duration(amount, unit, span)
+    if abs(d.days) > MAX_DAYS:
+        raise _LiteralError(f"a duration of {tok} {unit}s is too long", tok,
+                            "durations go up to 100 years (36,525 days, 5,217 weeks)")
+    return d
 
 
 def _check_date(tok: Token) -> str:
@@ -313,12 +343,12 @@ class _Build(Transformer):
     @v_args(meta=True)
     def sla(self, meta, ch):
         unit = str(ch[1]).rstrip("s")
-        return n.Duration(_number(ch[0]), unit, self.span(meta))
+        return _duration(_number(ch[0]), unit, ch[0], self.span(meta))
 
     # -- durations --
     @v_args(meta=True)
     def duration(self, meta, ch):
-        return n.Duration(_number(ch[0]), ch[1], self.span(meta))
+        return _duration(_number(ch[0]), ch[1], ch[0], self.span(meta))
 
     def u_day(self, _):
         return "day"
@@ -733,16 +763,24 @@ def _hint_for(expected: set[str], tok: Token | None) -> str | None:
     words = _expected_words(expected)
     text = str(tok) if tok is not None else ""
     if tok is not None and tok.type in ("NUMBER",) and "WHEN" in expected:
-        return None
+        return "a criterion has one number of points, then `when`, `each` or `first of`"
     if "STRING" in expected and tok is not None and text.startswith("'"):
         return 'text is written in double quotes: "like this"'
     if tok is not None and text in {"max", "when", "each", "first", "score", "grade", "route", "test",
                                     "list", "fields", "events", "lead", "event", "count", "days"} \
             and ("NAME" in expected or "QNAME" in expected):
         return f'"{text}" is a keyword; write a name that collides with one in backticks: `{text}`'
-    if len(words) <= 6:
-        return "expected " + ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1] if words else None
-    return None
+    if words and len(words) <= 6:
+        return "expected " + ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1]
+    return _broad_hint(words)
+
+
+def _broad_hint(words: list[str]) -> str:
+    """A hint when many things could come next: what kind of thing, and the most likely mistakes."""
+    if words and len(words) <= 12:
+        return "expected one of " + ", ".join(words)
+    return ("a word or symbol is missing or doubled just before this point: compare the line with an example "
+            "in docs/language.md (a condition is like `company_size >= 1000`, joined with `and` / `or`)")
 
 
 def _syntax_diag(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
@@ -757,6 +795,11 @@ def _syntax_diag(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
             hint = "this text is never closed: add the closing double quote on the same line"
         elif ch == "`":
             hint = "a backticked name is a plain identifier in backticks, like `max`"
+        elif ch == "\x00":
+            hint = "delete it: a NUL character has no place in a rule file (the file may be damaged)"
+        elif ch.isalpha() or ch == "_":
+            hint = ("a letter that cannot start a word here: check the spelling, or the word before it"
+                    if not ch.isascii() else _broad_hint(_expected_words(err.allowed or set())))
         else:
             allowed = _expected_words(err.allowed or set())
             if allowed and len(allowed) <= 6:
@@ -764,14 +807,16 @@ def _syntax_diag(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
             else:
                 hint = ("delete it: outside quotes a rule file uses names, numbers, dates and the "
                         "punctuation { } [ ] ( ) , : = < > ! -> # (comments)")
-        what = repr(ch)[1:-1] if ch.strip() else "this character"
+        what = repr(ch)[1:-1] if ch.strip() and ch.isprintable() else (
+            f"U+{ord(ch):04X}" if ch else "this character")
         return diag("LR102", f'unexpected character "{what}"', n.Span(path, line, col, line, col), hint)
     if isinstance(err, UnexpectedEOF) or (isinstance(err, UnexpectedToken) and err.token.type == "$END"):
         lines = text.splitlines() or [""]
         line = len(lines)
         col = len(lines[-1]) + 1 if lines else 1
         exp = set(err.expected) if isinstance(err, UnexpectedEOF) else set(err.expected)
-        hint = "a block is not closed: check that every { has its }" if "RBRACE" in exp else _hint_for(exp, None)
+        hint = ("a block is not closed: check that every { has its }" if "RBRACE" in exp
+                else _hint_for(exp, None) or "the last line is cut short: finish it, or delete it")
         return diag("LR103", "the file ends too early", n.Span(path, line, max(col, 1), line, max(col, 1)), hint)
     assert isinstance(err, UnexpectedToken)
     tok = err.token
@@ -786,19 +831,66 @@ def _syntax_diag(err: UnexpectedInput, text: str, path: str) -> Diagnostic:
     return diag("LR101", msg, n.Span(path, line, col, tok.end_line or line, end_col), hint)
 
 
+# How deep the syntax tree may go. Everything after the parser (checker, formatter, code generators,
+# sqlglot, Python's own compiler) walks conditions recursively; a bound here, with a clear message,
+# keeps a file of 500 nested `not`s from ending in a RecursionError anywhere downstream. Real rule
+# files stay below 20.
+MAX_DEPTH = 60
+# How many `and`/`or` operands one condition may have: SQL engines and sqlglot nest them one per level.
+MAX_OPERANDS = 500
+
+
+def _too_deep(tree) -> tuple[object, str] | None:
+    """The first node past the nesting or width bounds, and what is wrong, found without recursion."""
+    from lark import Tree
+
+    stack = [(tree, 1)]
+    while stack:
+        t, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return t, "deep"
+        if t.data in ("or_cond", "and_cond") and len(t.children) > MAX_OPERANDS:
+            return t, "wide"
+        for c in t.children:
+            if isinstance(c, Tree):
+                stack.append((c, depth + 1))
+    return None
+
+
+def _first_pos(node) -> tuple[int, int]:
+    meta = getattr(node, "meta", None)
+    if meta is not None and not getattr(meta, "empty", True):
+        return meta.line, meta.column
+    return 1, 1
+
+
 def parse(text: str, path: str = "<string>") -> n.RuleFile:
     """Parse rule text; raise `RuleError` (LR1xx) on a syntax error."""
+    # A UTF-8 byte order mark (Notepad writes one) is not part of the text.
+    text = text.removeprefix("\ufeff")
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as e:
         raise RuleError([_syntax_diag(e, text, path)]) from None
+    bad = _too_deep(tree)
+    if bad is not None:
+        node, why = bad
+        line, col = _first_pos(node)
+        if why == "deep":
+            d = diag("LR101", f"conditions are nested more than {MAX_DEPTH} levels deep", n.Span(path, line, col, line, col),
+                     "simplify the condition: `not not x` is `x`, and a long chain reads better as a `list` "
+                     "and `in`")
+        else:
+            d = diag("LR101", f"a condition joins more than {MAX_OPERANDS} parts with `and`/`or`",
+                     n.Span(path, line, col, line, col), "put the values in a `list` and test `x in LIST`")
+        raise RuleError([d])
     try:
         items = _Build(path).transform(tree)
     except VisitError as e:
         orig = e.orig_exc
         if isinstance(orig, _LiteralError):
             tok = orig.token
-            sp = n.Span(path, tok.line, tok.column, tok.end_line, tok.end_column - 1)
+            sp = n.Span(path, tok.line, tok.column, tok.end_line, max(tok.end_column - 1, tok.column))
             raise RuleError([diag("LR104", str(orig), sp, orig.hint)]) from None
         raise
     # Comments are found by a scan that skips strings and backticked names (a '#' inside a string

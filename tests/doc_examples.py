@@ -110,7 +110,9 @@ def wrap(fragment: str) -> str:
     elif _SIM_STMT.match(first):
         body = 'simulation "example" {\n' + fragment + "\n}\n"
     elif _TEST_STMT.match(first):
-        body = 'test "example" {\n' + fragment + "\n}\n"
+        # a test says which lead it scores (LR407): an empty one when the fragment does not
+        lead = "" if re.search(r"^\s*lead\b", fragment, re.M) else "lead { }\n"
+        body = 'test "example" {\n' + lead + fragment + "\n}\n"
     else:
         body = fragment
     parts = [text for key, text in PRELUDE.items() if not _declares(body, key)] + [body]

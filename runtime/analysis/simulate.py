@@ -285,7 +285,7 @@ class Aggregator:
         out["dimensions"] = [self._dimension(d, mx, fl) for d, mx, fl in self.dims]
         out["criteria"] = self._criteria()
         out["never_fired"] = [{"dimension": c["dimension"], "name": c["name"]}
-                              for c in out["criteria"] if c["fired"] == 0] if self.with_points else []
+                              for c in out["criteria"] if c["fired"] == 0] if self.with_points or not graded else []
         out["unreached_bands"] = [{"dimension": d["dimension"], "band": b["band"]}
                                   for d in out["dimensions"] for b in (d["bands"] or []) if b["count"] == 0]
         if self.account_model is not None:

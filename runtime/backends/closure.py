@@ -163,8 +163,9 @@ class _Compiler:
             fname = v.field
 
             def days_since(X, E):
+                # a date after the as-of day is not yet known: the lead was not created in the future
                 d = X.f.get(fname)
-                return None if d is None else X.asof - d
+                return None if d is None or d > X.asof else X.asof - d
             return days_since
         raise TypeError(f"unsupported value {v!r}")
 

@@ -21,6 +21,7 @@ import threading
 from typing import Iterator
 
 from runtime.core.model import BadRow
+from runtime.io.writers import csv_cell, needs_ascii
 
 BATCH = 2000
 
@@ -199,8 +200,10 @@ class LineFormatter:
         from runtime.backends.closure import round2
 
         if self.fmt == "jsonl":
-            if self.explain or getattr(r, "account_scores", None) is not None or r.id.__class__ is not str:
-                out.write(self._dumps(r.record(self.engine.criteria if self.explain else None)))
+            if self.explain or getattr(r, "account_scores", None) is not None or r.id.__class__ is not str \
+                    or needs_ascii(r):
+                d = r.record(self.engine.criteria if self.explain else None)
+                out.write(json.dumps(d, separators=(", ", ": ")) if needs_ascii(r) else self._dumps(d))
                 out.write("\n")
                 return
             sk = self._score_keys
@@ -220,7 +223,7 @@ class LineFormatter:
         if self.explain:
             crit = {c.key: round2(p) for c, p, f in zip(self.engine.criteria, r.points, r.fired) if f}
             row.append(json.dumps(crit, ensure_ascii=False))
-        self._csv.writerow(row)
+        self._csv.writerow([csv_cell(c) for c in row])
 
 
 def _csv_line(row) -> str:

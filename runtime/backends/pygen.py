@@ -396,7 +396,9 @@ class _Gen:
             return V(N(self.last(v.event)), True, NUMBER)
         if isinstance(v, n.DaysSince):
             f = self.value(n.Name(v.field), ev)
-            e = ast.IfExp(test=is_none(f.e), body=C(None), orelse=ast.BinOp(left=N("asof"), op=ast.Sub(), right=f.e))
+            # a date after the as-of day is not yet known (as in closure.py): None, like a missing date
+            future = ast.BoolOp(op=ast.Or(), values=[is_none(f.e), cmp(f.e, ast.Gt(), N("asof"))])
+            e = ast.IfExp(test=future, body=C(None), orelse=ast.BinOp(left=N("asof"), op=ast.Sub(), right=f.e))
             return self.derive(f"days since {v.field}", e, True, NUMBER, ev)
         raise Unsupported(type(v).__name__)
 
@@ -655,10 +657,11 @@ class _Gen:
         body += self.fields_from_lead() + self.derived + self.init + self.loop_over_lead() + tail
         fn = _function("score", ["lead", "asof"], body)
 
-        import copy
-
-        body2 = self.fields_from_obj(id_field) + copy.deepcopy(self.derived) + copy.deepcopy(self.init)
-        body2 += self.loop_over_obj() + copy.deepcopy(tail)
+        # The two functions share the statements they have in common: compile(), ast.unparse and
+        # fix_missing_locations only read a tree, and a deep copy of a 10,000-criterion body costs
+        # more than generating it.
+        body2 = self.fields_from_obj(id_field) + list(self.derived) + list(self.init)
+        body2 += self.loop_over_obj() + list(tail)
         fn2 = _function("score_obj", ["obj", "asof", "line", "idf"], body2)
         fn2.args.defaults = [C(id_field)]
 
@@ -821,13 +824,12 @@ class _Gen:
             branch += [assign("at_", call(attr(N("e_"), "get"), C("at"))), fast,
                        assign("age", ast.BinOp(left=N("asof"), op=ast.Sub(), right=N("age"))),
                        if_(cmp(N("age"), ast.Lt(), C(0)), [ast.Continue()])]
-            import copy
-
-            branch += copy.deepcopy(self.weights_for(None) + self.loop_any)
+            # statements shared between branches, not copied (see module())
+            branch += self.weights_for(None) + self.loop_any
             if et in self.loop_by_type:
                 branch += self.attr_values(et, None)
-                branch += copy.deepcopy(self.ev_derived.get(et, []))
-                branch += copy.deepcopy(self.weights_for(et) + self.loop_by_type[et])
+                branch += list(self.ev_derived.get(et, []))
+                branch += self.weights_for(et) + self.loop_by_type[et]
             chain = [if_(cmp(N("t"), ast.Eq(), C(et)), branch, chain)]
         return [ast.For(target=St("e_"), iter=N("evs_"), body=head + chain, orelse=[])]
 
@@ -849,9 +851,9 @@ class _Gen:
         # dimension scores: sum in file order, clamp, round
         score_keys, score_vals = [], []
         for dim, mx, fl, idx in dim_parts:
-            total: ast.expr = C(0)
-            for j in idx:
-                total = ast.BinOp(left=total, op=ast.Add(), right=N(f"p{j}"))
+            # sum() adds left to right from 0, exactly as `0 + p0 + p1 + ...` does, but as one flat call:
+            # a chain of 10,000 `+` nodes is 10,000 levels deep for compile(), ast.unparse and deepcopy
+            total: ast.expr = call("sum", ast.Tuple(elts=[N(f"p{j}") for j in idx], ctx=ast.Load())) if idx else C(0)
             sname = f"s_{dim}"
             body.append(assign(sname, total))
             body.append(if_(cmp(N(sname), ast.Gt(), C(mx)), [assign(sname, C(mx))],

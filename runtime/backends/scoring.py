@@ -21,10 +21,8 @@ def check_engine(rules, engine: str, leads_path: str | None = None, events_path:
         return
     try:
         import duckdb  # noqa: F401
-        import sqlglot  # noqa: F401
     except ImportError:
-        raise Failure("--engine duckdb needs DuckDB and sqlglot: pip install 'leadrules[sql]' "
-                      "(or use --engine python)")
+        raise Failure("--engine duckdb needs DuckDB: pip install 'leadrules[sql]' (or use --engine python)")
     from runtime.backends.sql import SqlGenError, build_query
 
     try:

@@ -349,7 +349,11 @@ class _Gen:
             return self.event_value(v)
         if isinstance(v, n.DaysSince):
             f = self.field_col(v.field, ev)
-            return Val(self.D.days_between(f.sql, self.asof), True, NUMBER)
+            # a date after the as-of day is not yet known (as in closure.py): NULL, like a missing date
+            days = self.D.days_between(f.sql, self.asof)
+            known = exp.Case(ifs=[exp.If(this=exp.LT(this=days, expression=exp.Literal.number(0)),
+                                         true=exp.Null())], default=days.copy())
+            return Val(known, True, NUMBER)
         raise SqlGenError(f"unsupported value {type(v).__name__}")
 
     def call(self, v: n.Call, ev) -> Val:
@@ -1045,7 +1049,7 @@ class _Gen:
         if order_column:
             q = q.order_by(col("lr_ord"))
         for name, body in ctes:
-            q = q.with_(ident(name), as_=body)
+            q = q.with_(ident(name), as_=body, copy=False)  # no copy of the query so far per CTE: linear
         return q
 
     def _lf_names(self, carry):

@@ -266,14 +266,17 @@ def calibrate(file, leads_path, outcomes_path, fmt, report_path, min_support, pl
     schema = schema_of(rules, id_field, strict_events)
     rej_fh = None
     if on_bad_row == "skip" and rejects:
-        try:
-            rej_fh = open(rejects, "w", encoding="utf-8")
-        except OSError as e:
-            raise Failure(f"{rejects}: cannot write the rejects file ({e.strerror or e})")
+        from runtime.io.files import open_output
+
+        rej_fh = open_output(rejects)
     try:
         doc = run(rules, schema, leads_path, outcomes_path, events_path=events_path, as_of=as_of or today_utc(),
                   on_bad_row=on_bad_row, rejects_fh=rej_fh, min_support=min_support, as_of_field=as_of_field,
                   scores_out=scores_out, suggest_path=suggest_path, keep_bands=keep_bands, delimiter=delimiter)
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         if rej_fh:
             rej_fh.close()

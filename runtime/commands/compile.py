@@ -66,11 +66,10 @@ def compile_cmd(file, target, dialect, output, out_dir, dbt_source, source_schem
     if output in (None, "-"):
         click.echo(text, nl=False)
     else:
-        try:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as e:
-            raise Failure(f"{output}: cannot write ({e.strerror})")
+        from runtime.io.files import open_output
+
+        with open_output(output) as fh:  # whole or absent (runtime/io/files.py)
+            fh.write(text)
 
 
 def _dbt(file, dialect, out_dir, source, source_schema, leads_table, events_table, model, force, as_of):

@@ -172,11 +172,17 @@ def diff(old, new, leads_path, fmt, report_path, limit, fail_on, max_changed, ev
             raise Failure("--as-of-field: diff scores accounts as of one date; with an accounts block, diff "
                           "without --as-of-field (or replay each version with `leadrules calibrate --scores-out`)")
         day_of_for = lambda d: day_of_field(new_rules, as_of_field, d, worked_days=worked_days)  # noqa: E731
-    rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
+    from runtime.io.files import open_output
+
+    rej_fh = open_output(rejects) if (on_bad_row == "skip" and rejects) else None
     try:
         doc, readers = run_diff(old_rules, new_rules, inputs, id_field=id_field, on_bad_row=on_bad_row,
                                 rejects=rej_fh, limit=limit, engine=engine, workers=workers, day_of_for=day_of_for,
                                 delimiter=delimiter, strict_events=strict_events)
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         if rej_fh:
             rej_fh.close()

@@ -47,7 +47,8 @@ def lint(files, fmt, strict):
 
         if diags:
             click.echo(render.text(diags, sources, color=is_tty()))
-        click.echo(render.summary(diags, len(sources)))
+        if sources or not unreadable:  # "0 files checked: no problems" would read as success
+            click.echo(render.summary(diags, len(sources)))
     for msg in unreadable:
         click.echo(f"error: {msg}", err=True)
     if unreadable:

@@ -174,9 +174,10 @@ def input_summary(reader, scored: int, rejects_path: str | None, notes: bool = T
     click.echo(line, err=True)
     if reader.rejected and not rejects_path:
         from runtime.io.readers import where
+        from runtime.report.term import clean
 
         for b in reader.bad_rows[:5]:
-            click.echo(f"  {where(b)}: {b.reason}", err=True)
+            click.echo(clean(f"  {where(b)}: {b.reason}"), err=True)
         if reader.rejected > 5:
             click.echo(f"  ... and {reader.rejected - 5:,} more (use --rejects FILE to keep them)", err=True)
 

@@ -4,8 +4,6 @@ as JSON Lines, for demos and benchmarks. See docs/simulate.md.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import io
 import sys
 
 import click
@@ -49,17 +47,19 @@ def sample(file, count, seed, output, as_of, id_field):
         low = output.lower()
         if not low.endswith((".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".json.gz")):
             raise Failure(f"{output}: sample writes JSON Lines; name the file .jsonl (or .jsonl.gz)")
-        try:
-            raw = gzip.open(output, "wb") if low.endswith(".gz") else open(output, "wb")
-        except OSError as e:
-            raise Failure(f"{output}: cannot write ({e.strerror})")
-        fh = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        from runtime.io.files import open_output
+
+        fh = open_output(output)  # whole or absent (runtime/io/files.py)
         own = True
     else:
         fh, own = sys.stdout, False
     try:
         with progress(range(1, count + 1), "sampling") as it:
             write_sample(rules.checked, fh, count, seed=seed, as_of=day, id_field=id_field, progress=it)
+    except BaseException:
+        if own:
+            fh.discard()
+        raise
     finally:
         if own:
             fh.close()

@@ -32,7 +32,11 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
-    rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
+    from runtime.io.files import check_writable, open_output
+
+    if output not in (None, "-"):
+        check_writable(output)  # before any work: a bad -o is exit 2 with a message
+    rej_fh = open_output(rejects_path) if (on_bad_row == "skip" and rejects_path) else None
     opts = dict(as_of=day, workers=workers, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh,
                 id_field=id_field, note=lambda text: click.echo(text, err=True), day_of=day_of, delimiter=delimiter,
                 strict_events=strict_events)
@@ -41,7 +45,12 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
     chunks = scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
     src = chunks if chunks is not None else \
         scoring.results(rules, leads_path, engine=engine, criteria=with_explain, **opts)
-    writer = ScoredWriter(rules.engine, output, explain=with_explain)
+    try:
+        writer = ScoredWriter(rules.engine, output, explain=with_explain)
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     scored = 0
     try:
         if chunks is not None:
@@ -55,6 +64,11 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
                 for r in results:
                     w(r)
                     scored += 1
+    except BaseException:  # an error, Ctrl-C or SIGTERM: no half-written -o or --rejects file
+        writer.discard()
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         writer.close()
         if rej_fh:

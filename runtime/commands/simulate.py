@@ -222,14 +222,29 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
-    rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
-    writer = ScoredWriter(rules.engine, output) if output is not None else None
+    from runtime.io.files import check_writable, open_output
+
+    if output is not None:
+        check_writable(output)
+    rej_fh = open_output(rejects_path) if (on_bad_row == "skip" and rejects_path) else None
+    try:
+        writer = ScoredWriter(rules.engine, output) if output is not None else None
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     done = []
     try:
         for run in runs:
             done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
                                 engine=engine, workers=workers, as_of_field=as_of_field, worked_days=worked_days,
                                 delimiter=delimiter))
+    except BaseException:  # no half-written -o or --rejects file
+        if writer is not None:
+            writer.discard()
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         if writer is not None:
             writer.close()
@@ -318,7 +333,9 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
     rules = load_rules(file)
     runs = _plan(rules, file, leads_path, events_path, dates[-1], pick)
     schema = schema_of(rules, id_field, strict_events)
-    rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
+    from runtime.io.files import open_output
+
+    rej_fh = open_output(rejects) if (on_bad_row == "skip" and rejects) else None  # whole or absent
     done = []
     try:
         for run in runs:
@@ -346,6 +363,10 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
             done.append(out)
             if reader.rejected or reader.bad_events:
                 input_summary(reader, load.scored, rejects if rej_fh else None)
+    except BaseException:
+        if rej_fh:
+            rej_fh.discard()
+        raise
     finally:
         if rej_fh:
             rej_fh.close()

@@ -51,11 +51,10 @@ def _report(results, covs, fmt, cov_format, cov_out, color, want_coverage) -> No
         click.echo(_tests_doc(results, fmt, color))
         text = {"json": covreport.as_json, "cobertura": covreport.as_cobertura,
                 "text": covreport.as_text}[cov_format](covs)
-        try:
-            with open(cov_out, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text if text.endswith("\n") else text + "\n")
-        except OSError as e:
-            raise click.ClickException(f"cannot write {cov_out} ({e.strerror})")
+        from runtime.io.files import open_output
+
+        with open_output(cov_out) as fh:  # whole or absent; a bad path is exit 2 with a message
+            fh.write(text if text.endswith("\n") else text + "\n")
         from runtime.analysis.coverage import total_percent
 
         click.echo(f"coverage {total_percent(covs):.1f}% written to {cov_out} ({cov_format})", err=True)
@@ -141,6 +140,11 @@ def test(files, select, fmt, as_of, want_coverage, cov_format, cov_out, fail_und
     from runtime.report.term import is_tty
 
     results, covs, broken = _run(files, select, default, want_coverage)
+    if broken and not results:
+        # nothing ran: a "0 passed, 0 failed" summary would read as success
+        click.echo(f"error: no tests ran: {'the rule file does' if len(files) == 1 else 'no rule file does'} "
+                   "not compile", err=True)
+        sys.exit(EXIT_ERROR)
     _report(results, covs, fmt, cov_format, cov_out, is_tty(), want_coverage)
     if fail_under is not None and not broken:
         _gate_message(covs, fail_under)

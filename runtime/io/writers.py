@@ -6,13 +6,37 @@ with an accounts block adds `account, account_<dim>_score, account_<dim>_band â€
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import json
+import re
 import sys
 from typing import IO
 
 from runtime.backends.closure import Engine, Result, round2
+
+# A lone surrogate (from a JSON "\udc80" escape in the input) cannot be written as UTF-8: JSONL
+# writes such a record with \u escapes (the value round-trips exactly), CSV shows it as \udc80.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A spreadsheet runs a cell that starts with = + - @ (or a tab / carriage return before one) as a
+# formula: `=HYPERLINK(...)` in a lead's name must stay text. Such a text cell gets a leading ' (the
+# OWASP rule), unless it is a plain number like -5 or +1.5, which stays a number.
+_FORMULA = re.compile(r"[=+\-@\t\r]")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def csv_cell(v):
+    """A value as a CSV cell that a spreadsheet shows, never runs (see above)."""
+    if not isinstance(v, str) or not v:
+        return v
+    if _SURROGATE.search(v):
+        v = v.encode("utf-8", "backslashreplace").decode("utf-8")
+    if _FORMULA.match(v) and not _PLAIN_NUMBER.fullmatch(v):
+        return "'" + v
+    return v
+
+
+def needs_ascii(r) -> bool:
+    """Does this result hold a lone surrogate (see above) in a value that came from the input?"""
+    return any(isinstance(x, str) and _SURROGATE.search(x) for x in (r.id, getattr(r, "account", None)))
 
 
 class ScoredWriter:
@@ -26,11 +50,10 @@ class ScoredWriter:
         if path in (None, "-"):
             self.fh: IO[str] = sys.stdout
             self._own = False
-        elif lower.endswith(".gz"):
-            self.fh = io.TextIOWrapper(gzip.open(path, "wb"), encoding="utf-8", newline="")
-            self._own = True
-        else:
-            self.fh = open(path, "w", encoding="utf-8", newline="")
+        else:  # whole or absent: a temporary file renamed on close (runtime/io/files.py)
+            from runtime.io.files import open_output
+
+            self.fh = open_output(path)
             self._own = True
         self.dims = [d[0] for d in engine.dims]
         self.graded = [g[0] for g in engine.grade_blocks]
@@ -70,7 +93,7 @@ class ScoredWriter:
             d = r.record(self.engine.criteria if self.explain else None)
             if self.as_of_column:
                 d["as_of"] = day
-            self.fh.write(self._dumps(d))
+            self.fh.write(json.dumps(d, separators=(", ", ": ")) if needs_ascii(r) else self._dumps(d))
             self.fh.write("\n")
             return
         row = [r.id]
@@ -93,10 +116,15 @@ class ScoredWriter:
             row.append(json.dumps(crit, ensure_ascii=False))
         if self.as_of_column:
             row.append(day or "")
-        self.csv.writerow(row)
+        self.csv.writerow([csv_cell(c) for c in row])
 
     def close(self) -> None:
         if self._own:
             self.fh.close()
         else:
             self.fh.flush()
+
+    def discard(self) -> None:
+        """The run failed or was interrupted: leave no half-written output file."""
+        if self._own:
+            self.fh.discard()

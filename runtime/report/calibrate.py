@@ -6,6 +6,8 @@ runtime/commands/calibrate.py from `runtime.analysis.calibrate.Calibrator.report
 """
 from __future__ import annotations
 
+import html
+
 import json
 from typing import Any
 
@@ -285,7 +287,8 @@ def print_text(doc: dict, con=None) -> None:
 
 
 def _md_cell(s: str) -> str:
-    return str(s).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """Plain text for markdown: raw HTML in a name or value is shown, never rendered."""
+    return html.escape(str(s), quote=False).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def _md_table(head: list[str], rows: list[list[str]], right: tuple[int, ...]) -> list[str]:
@@ -296,7 +299,7 @@ def _md_table(head: list[str], rows: list[list[str]], right: tuple[int, ...]) ->
 
 
 def as_markdown(doc: dict) -> str:
-    lines = [f"## leadrules calibrate: `{doc['rules']}`", "", f"**{_md_cell(headline(doc))}**", "",
+    lines = [f"## leadrules calibrate: `{str(doc['rules']).replace('`', '')}`", "", f"**{_md_cell(headline(doc))}**", "",
              _md_cell(sources(doc)), ""]
     lines += [f"- {_md_cell(x)}" for x in input_lines(doc)] + [""]
     for title, head, rows, right, after in _tables(doc, tty=False):

@@ -7,10 +7,13 @@ import json
 
 from dsl.diagnostics import Diagnostic
 
+from runtime.report.term import clean
+
 
 def _source_lines(sources: dict[str, str], file: str) -> list[str]:
     text = sources.get(file)
-    return text.splitlines() if text is not None else []
+    # lines as the parser counts them: at "\n" only (str.splitlines also breaks at \x0c, \x1c, U+2028, ...)
+    return [l.removesuffix("\r") for l in text.removeprefix("\ufeff").split("\n")] if text is not None else []
 
 
 def text(diags: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:
@@ -18,20 +21,21 @@ def text(diags: list[Diagnostic], sources: dict[str, str], color: bool = False) 
     out = []
     for d in diags:
         sev = d.severity
-        head = f"{d.file}:{d.line}:{d.col}: {sev} {d.code} {d.message}" if d.line else f"{d.file}: {sev} {d.code} {d.message}"
+        file, message = clean(d.file), clean(d.message)  # a rule file's text never reaches a terminal raw
+        head = f"{file}:{d.line}:{d.col}: {sev} {d.code} {message}" if d.line else f"{file}: {sev} {d.code} {message}"
         if color:
             c = "\x1b[31m" if d.is_error else "\x1b[33m"
-            head = f"\x1b[1m{d.file}:{d.line}:{d.col}:\x1b[0m {c}{sev}\x1b[0m \x1b[1m{d.code}\x1b[0m {d.message}"
+            head = f"\x1b[1m{file}:{d.line}:{d.col}:\x1b[0m {c}{sev}\x1b[0m \x1b[1m{d.code}\x1b[0m {message}"
         out.append(head)
         lines = _source_lines(sources, d.file)
         if d.line and 0 < d.line <= len(lines):
-            src = lines[d.line - 1].expandtabs(1)
+            src = clean(lines[d.line - 1].expandtabs(1))
             out.append(f"  {d.line:>4} | {src}")
             width = (d.end_col - d.col + 1) if d.end_line == d.line and d.end_col >= d.col else 1
             width = max(1, min(width, max(1, len(src) - d.col + 1)))
             out.append("       | " + " " * (d.col - 1) + "^" * width)
         if d.hint:
-            out.append(f"  hint: {d.hint}")
+            out.append(f"  hint: {clean(d.hint)}")
     return "\n".join(out)
 
 

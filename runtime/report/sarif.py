@@ -40,7 +40,7 @@ RULE_HELP: dict[str, str] = {
              "appears twice.",
     "LR211": "A test expects the score of a dimension that does not exist, or a route line names an account band "
              "that does not exist.",
-    "LR212": "The pattern of `matches` is not a valid regular expression.",
+    "LR212": "The pattern of `matches` is not a valid regular expression, or could take exponential time on a long value (a repeat inside a repeat, like `(a+)+`).",
     "LR213": "`has lead`, `count lead` or `each lead` outside an `accounts` block, or `within` on leads.",
     "LR214": "Something an account does not have: events, fields or a decay of its own (it is the group of its "
              "leads), or an account key that is not a field or `domain(field)`.",

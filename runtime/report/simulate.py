@@ -6,6 +6,7 @@ plus the input counts and guardrail results.
 """
 from __future__ import annotations
 
+
 import json
 import re
 from typing import Any
@@ -258,6 +259,10 @@ def _never_fired(run: dict) -> str:
     nf = run.get("never_fired") or []
     if not run["criteria"]:
         return "No criteria."
+    if not run["leads"].get("graded"):
+        return "No criterion fired: no lead was graded (every lead was disqualified, or there were none)."
+    if not nf and any(c["fired"] == 0 for c in run["criteria"]):
+        return "Which criteria fired is not known: the engine gave no points per criterion."
     if not nf:
         return "Every criterion fired at least once."
     return "Never fired: " + ", ".join(f"{printer.quote(c['name'])} ({c['dimension']})" for c in nf)
@@ -344,9 +349,9 @@ def _md_table(head: list[str], rows: list[list[str]], right: tuple[int, ...]) ->
 
 
 def as_markdown(doc: dict) -> str:
-    lines = [f"## leadrules simulate: `{doc['rules']}`", "", f"**{verdict(doc)}**", ""]
+    lines = [f"## leadrules simulate: `{str(doc['rules']).replace('`', '')}`", "", f"**{_md_cell(verdict(doc))}**", ""]
     for run in doc["runs"]:
-        lines += [f"### {_md_cell(run_title(run))}", "", run_summary(run), ""]
+        lines += [f"### {_md_cell(run_title(run))}", "", _md_cell(run_summary(run)), ""]
         cl = column_lines(run)
         if cl:
             lines += [f"- {_md_cell(x)}" for x in cl] + [""]
@@ -361,5 +366,5 @@ def as_markdown(doc: dict) -> str:
                 head = head[:3]
                 rows = [r[:3] for r in rows]
             lines += [f"#### {_md_cell(title)}", ""] + _md_table(head, rows, right) + [""]
-        lines += [_never_fired(run), "", _unreached(run), ""]
+        lines += [_md_cell(_never_fired(run)), "", _md_cell(_unreached(run)), ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -2,9 +2,18 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from runtime.analysis.testing import TestOutcome
+from runtime.report.term import clean
+
+# Characters XML 1.0 cannot hold at all (even as &#...;): shown as \xNN so the report stays valid XML.
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _x(s) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group(0)):02x}", str(s))
 
 
 def _counts(results) -> tuple[int, int]:
@@ -17,22 +26,22 @@ def as_text(results: list[tuple[str, list[TestOutcome]]], color: bool = False) -
     green, red, dim, reset = ("\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[0m") if color else ("", "", "", "")
     lines = []
     for f, outs in results:
-        lines.append(f)
+        lines.append(clean(f))
         if not outs:
             lines.append("  (no tests)")
         for o in outs:
             if o.passed:
-                lines.append(f"  {green}PASS{reset}  {o.name}")
+                lines.append(f"  {green}PASS{reset}  {clean(o.name)}")
             else:
-                lines.append(f"  {red}FAIL{reset}  {o.name}  {dim}({o.span.file}:{o.span.line}){reset}")
+                lines.append(f"  {red}FAIL{reset}  {clean(o.name)}  {dim}({clean(o.span.file)}:{o.span.line}){reset}")
                 for msg in o.failures:
-                    lines.append(f"        {msg}")
+                    lines.append(f"        {clean(msg)}")
                 r = o.result
                 if r is not None:
                     got = f"grade {r.grade}" + (f", scores {_scores(r.scores)}" if r.scores else "")
                     route = (r.route or "no route") + (f' "{r.queue}"' if r.queue else "")
-                    lines.append(f"        got: {got}, route {route} (as of {o.as_of})")
-                lines.append("        fired: " + (", ".join(o.fired) if o.fired else "nothing"))
+                    lines.append(clean(f"        got: {got}, route {route} (as of {o.as_of})"))
+                lines.append(clean("        fired: " + (", ".join(o.fired) if o.fired else "nothing")))
     p, f = _counts(results)
     lines.append(f"{p} passed, {f} failed")
     return "\n".join(lines)
@@ -64,12 +73,13 @@ def as_junit(results) -> str:
     p, f = _counts(results)
     root = ET.Element("testsuites", name="leadrules", tests=str(p + f), failures=str(f))
     for file, outs in results:
-        suite = ET.SubElement(root, "testsuite", name=file, tests=str(len(outs)),
+        suite = ET.SubElement(root, "testsuite", name=_x(file), tests=str(len(outs)),
                               failures=str(sum(1 for o in outs if not o.passed)))
         for o in outs:
-            case = ET.SubElement(suite, "testcase", name=o.name, classname=file, file=file, line=str(o.span.line))
+            case = ET.SubElement(suite, "testcase", name=_x(o.name), classname=_x(file), file=_x(file),
+                                 line=str(o.span.line))
             if not o.passed:
-                fail = ET.SubElement(case, "failure", message="; ".join(o.failures))
-                fail.text = "\n".join(o.failures + ["fired: " + (", ".join(o.fired) or "nothing")])
+                fail = ET.SubElement(case, "failure", message=_x("; ".join(o.failures)))
+                fail.text = _x("\n".join(o.failures + ["fired: " + (", ".join(o.fired) or "nothing")]))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
