@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import cli
 from dsl.parser import parse
 from runtime.analysis.diff import KINDS, DiffAggregator, Views, rule_changes
-from runtime.backends.closure import date_ordinal
+from runtime.core.kernel import date_ordinal
 from runtime.core.model import Event, Lead
 from tests.helpers import HEADER, engine
 

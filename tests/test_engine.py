@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.backends.closure import round2
+from runtime.core.kernel import round2
 from tests.helpers import AS_OF, engine, ev, lead
 
 ENG = """

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 import cli
 from dsl.checker import check
 from dsl.parser import parse
-from runtime.backends.closure import compile_checked, date_ordinal
+from runtime.backends.closure import compile_checked
+from runtime.core.kernel import date_ordinal
 from runtime.core.model import Schema
 from runtime.io.readers import LeadReader
 from runtime.analysis.sample import NEG, POS, DISQ, Cand, Planner, Sampler, write_sample

@@ -16,7 +16,7 @@ from rich.console import Console
 import cli
 from dsl import nodes as n
 from runtime.report import simulate as simreport
-from runtime.backends.closure import Result
+from runtime.core.model import Result
 from runtime.analysis.simulate import (Aggregator, bin_edges, check_guardrail, grade_pattern, histogram, nice_width,
                               quantile)
 from tests.helpers import AS_OF, HEADER, engine, ev, lead

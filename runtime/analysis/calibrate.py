@@ -18,7 +18,11 @@ from typing import Any, Callable, Iterable, Iterator
 
 from dsl import nodes as n
 
-from runtime.backends.closure import Engine, Result, round2
+from runtime.backends.closure import Engine
+
+from runtime.core.model import Result
+
+from runtime.core.kernel import round2
 from runtime.core.model import BOOL, NUMBER, TEXT, TEXT_LIST, Lead, Schema
 from runtime.analysis.simulate import nice_width
 

@@ -21,7 +21,11 @@ from typing import Any, Iterable
 from dsl import nodes as n
 from dsl import printer
 
-from runtime.backends.closure import Engine, Result, date_ordinal, round2
+from runtime.backends.closure import Engine
+
+from runtime.core.model import Result
+
+from runtime.core.kernel import date_ordinal, round2
 from runtime.core.model import BOOL, DATE, NUMBER, TEXT_LIST, Event, Lead, Schema
 
 DEFAULT_LIMIT = 20

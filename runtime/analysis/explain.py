@@ -11,7 +11,9 @@ from rich.text import Text
 
 from dsl import printer
 
-from runtime.backends.closure import Engine, round2
+from runtime.backends.closure import Engine
+
+from runtime.core.kernel import round2
 from runtime.core.model import Lead
 from runtime.report.term import table
 

@@ -19,7 +19,11 @@ from typing import Any, Iterable
 from dsl import nodes as n
 from dsl import printer
 
-from runtime.backends.closure import Engine, Result, round2
+from runtime.backends.closure import Engine
+
+from runtime.core.model import Result
+
+from runtime.core.kernel import round2
 
 REPORT_VERSION = 1
 HIST_BINS = 10          # a dimension's [floor, max] is cut into about this many bins of a round width

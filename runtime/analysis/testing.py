@@ -14,7 +14,9 @@ from dsl import nodes as n
 from dsl import printer
 
 from runtime.backends.accounts import account_model
-from runtime.backends.closure import Engine, Result, date_ordinal, round2
+from runtime.backends.closure import Engine
+from runtime.core.model import Result
+from runtime.core.kernel import date_ordinal, round2
 from runtime.core.model import Event, Lead
 
 

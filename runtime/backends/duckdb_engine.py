@@ -17,7 +17,7 @@ from sqlglot import exp
 from runtime.backends import sql as sqlgen
 from runtime.backends.sql import ident, s
 
-from runtime.backends.closure import Result
+from runtime.core.model import Result
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 _SQL_TYPE = {TEXT: "VARCHAR", NUMBER: "DOUBLE", DATE: "VARCHAR", BOOL: "BOOLEAN", TEXT_LIST: "VARCHAR[]"}

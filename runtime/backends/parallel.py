@@ -92,7 +92,7 @@ def _score_batch(task):
     W = _W
     schema, score, asof, fmt = W["schema"], W["engine"].score, W["asof"], W["formatter"]
     # generated code that scores a JSON object directly when it is in the plain form (dsl/pycodegen.py)
-    score_obj = getattr(W["engine"], "score_obj", None) if kind == "jsonl" else None
+    score_obj = W["engine"].score_obj if kind == "jsonl" else None
     idf = schema.id_field
     mode = W["fmt"]
     if fmt is not None:
@@ -216,7 +216,7 @@ class LineFormatter:
         return _csv_line(cols)
 
     def write(self, out, r) -> None:
-        from runtime.backends.closure import round2
+        from runtime.core.kernel import round2
 
         if self.fmt == "jsonl":
             if self.explain or getattr(r, "account_scores", None) is not None or r.id.__class__ is not str:
@@ -371,7 +371,7 @@ class ParallelScore:
         failing = False
         rebuild = self.fmt == "results" and self.workers > 1
         if rebuild:
-            from runtime.backends.closure import Result
+            from runtime.core.model import Result
         with self._results() as results:
             for text, read, bad, cut, cut_good in results:
                 if rebuild:

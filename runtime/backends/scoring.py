@@ -77,7 +77,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
     """An iterable of `Result`s in input order with LeadReader's counters. `criteria=False` lets the
     duckdb engine leave out the per-criterion points (faster; `score` without `--explain`).
     `note(text)` is told when --workers cannot be honoured (an events file, Parquet)."""
-    from runtime.backends.closure import date_ordinal
+    from runtime.core.kernel import date_ordinal
 
     asof = date_ordinal(as_of.isoformat())
     if engine == "duckdb":
@@ -113,7 +113,7 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
             note(f"note: --workers {n}: the accounts block scores each account from all its leads; "
                  "scoring in one process")
         return None
-    if n == 1 and not hasattr(rules.engine, "score_obj"):
+    if n == 1 and rules.engine.score_obj is None:
         return None  # the closure engine: the reader path is as fast
     try:
         return score_parallel(rules, leads_path, as_of_ordinal=asof, workers=n, fmt=fmt, explain=explain,
@@ -159,7 +159,7 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
     """`score`'s output as text chunks (JSONL or CSV lines, no CSV header): straight from the python
     engine's fast path, or the duckdb engine's results formatted a batch at a time; None when the
     input does not take that path (then score `results`)."""
-    from runtime.backends.closure import date_ordinal
+    from runtime.core.kernel import date_ordinal
 
     if engine == "duckdb":
         from runtime.backends.accounts import account_model

@@ -19,6 +19,9 @@ from sqlglot import exp
 
 from dsl import nodes as n
 
+from runtime.core import kernel as K
+from runtime.core.plan import Resolver
+
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
@@ -280,7 +283,6 @@ class Dialect:
 
 class _Gen:
     def __init__(self, checked, dialect: str, as_of: dt.date | None):
-        from runtime.backends.closure import _Compiler
 
         self.checked = checked
         self.rf: n.RuleFile = checked.file
@@ -288,7 +290,7 @@ class _Gen:
         self.fields: dict[str, str] = dict(checked.fields)
         self.events: dict[str, dict[str, str]] = {k: dict(v) for k, v in checked.events.items()}
         # the reference engine's own constant folding, so literals and lists mean exactly the same
-        self.comp = _Compiler(self.fields, self.events, checked.lists, {})
+        self.comp = Resolver(self.fields, self.events, checked.lists)
         self.asof = exp.CurrentDate() if as_of is None else \
             exp.cast(s(as_of.isoformat()), exp.DataType.build("date"))
         self.lead_fields: set[str] = set()        # fields used at lead level
@@ -657,9 +659,7 @@ class _Gen:
             fired = exp.GT(this=matched, expression=exp.Literal.number(0))
         if c.max is None:
             return total, None, fired
-        if c.points >= 0:
-            return case([(exp.GT(this=total, expression=num(c.max)), num(c.max))], total.copy()), total.copy(), fired
-        return case([(exp.LT(this=total, expression=num(-c.max)), num(-c.max))], total.copy()), total.copy(), fired
+        return cap_sql(total, c.points, c.max), total.copy(), fired
 
     # -- accounts --------------------------------------------------------------------------------
     def lead_count(self, f: n.EventFilter) -> exp.Expression:
@@ -743,12 +743,12 @@ class _Gen:
         keep = keep + fired_cols
         as_ = [col(c_) for c_ in keep]
         for (dim, mx, fl, _c), nm in zip(acc_dims, names):
-            as_.append(alias(_clamp_round([col(x) for x in nm], mx, fl), f"lr_as_{dim}"))
+            as_.append(alias(clamp_round_sql([col(x) for x in nm], mx, fl), f"lr_as_{dim}"))
         ctes.append(("lr_as", exp.select(*as_).from_(table("lr_ap"))))
         keep = keep + [f"lr_as_{d[0]}" for d in acc_dims]
         ab = [col(c_) for c_ in keep]
         for dim, bands in acc_grades:
-            ab.append(alias(_bands(col(f"lr_as_{dim}"), bands), f"lr_ab_{dim}"))
+            ab.append(alias(band_sql(col(f"lr_as_{dim}"), bands), f"lr_ab_{dim}"))
         ctes.append(("lr_abx", exp.select(*ab).from_(table("lr_as"))))
         return "lr_abx"
 
@@ -765,8 +765,6 @@ class _Gen:
     def build(self, *, id_column: str, key_column: str, order_column: str | None,
               passthrough: tuple[str, ...] = (), criteria: bool = False,
               skip_column: str | None = None) -> exp.Expression:
-        from runtime.backends.closure import _pattern_matches
-
         rf = self.rf
         self.want_criteria = criteria
         disq = [(d.reason, self.cond(d.cond)) for d in rf.of(n.Disqualify)]
@@ -821,7 +819,7 @@ class _Gen:
                 ev_cols.append(alias(self.normalize(col(a_, "e"), t), "e_" + a_))
             for wname, hl in self.weights.values():
                 # exactly the reference's 0.5 ** (age / H): age and H as doubles, one division, one power
-                ev_cols.append(alias(exp.Pow(this=num(0.5), expression=exp.Div(this=dbl(age()), expression=dbl(num(hl)))), wname))
+                ev_cols.append(alias(decay_sql(age(), hl), wname))
             where = [exp.GTE(this=age(), expression=exp.Literal.number(0))]
             if self.any_event_agg:
                 # events of undeclared types are not the language's (the Python reader rejects them)
@@ -881,7 +879,7 @@ class _Gen:
         # dimension scores: sum in file order, clamp, round
         s_cols = [col(c_) for c_ in carry + acc_carry] + [col("lr_dq")]
         for (dim, mx, fl, _), names in zip(dims, crit_names):
-            s_cols.append(alias(_clamp_round([col(nm) for nm in names], mx, fl), "s_" + dim))
+            s_cols.append(alias(clamp_round_sql([col(nm) for nm in names], mx, fl), "s_" + dim))
         ctes.append(("lr_s", exp.select(*s_cols).from_(table("lr_p"))))
         b_from = "lr_s"
         acc_out = []  # (output column, carried column)
@@ -903,7 +901,7 @@ class _Gen:
         g_cols += [col("s_" + d[0]) for d in dims]
         grade_parts = []
         for dim, bands in grade_blocks:
-            g_cols.append(alias(_bands(col("s_" + dim), bands), "b_" + dim))
+            g_cols.append(alias(band_sql(col("s_" + dim), bands), "b_" + dim))
             grade_parts.append(exp.Coalesce(this=col("b_" + dim), expressions=[s("")]))
         ctes.append(("lr_b", exp.select(*g_cols).from_(table(b_from))))
         grade: exp.Expression = s("")
@@ -914,13 +912,10 @@ class _Gen:
 
         # routes: every possible grade is known, so route lines are matched here, in Python, with
         # the reference engine's own pattern matcher; the query only looks the answer up
+        route_view = [(tuple((p.kind, p.text) for p in ln.patterns), ln.account_band) for ln in lines]
+
         def line_for(g: str | None, dq: bool):
-            for i, line in enumerate(lines):
-                if line.account_band is not None:
-                    continue
-                if any(_pattern_matches(p, g, dq) for p in line.patterns):
-                    return i
-            return None
+            return K.route_choice(route_view, g, dq)
 
         choices = []
         for _dim, bands in grade_blocks:
@@ -942,7 +937,7 @@ class _Gen:
             all_grades = list(dict.fromkeys("".join(combo) for combo in itertools.product(*choices)))
             graded_acc = [g[0] for g in acc_grades]
             for i, line in enumerate(lines):
-                gs = [g for g in all_grades if any(_pattern_matches(p, g, False) for p in line.patterns)]
+                gs = [g for g in all_grades if any(K.pattern_matches(p.kind, p.text, g, False) for p in line.patterns)]
                 if not gs:
                     continue
                 cond = TRUE if len(gs) == len(all_grades) else exp.In(this=gcol, expressions=[s(g) for g in gs])
@@ -1037,17 +1032,39 @@ class _Gen:
     def normalize(self, c: exp.Expression, typ: str) -> exp.Expression:
         """A column as the language sees it: text trimmed and lower-cased, empty text missing."""
         if typ == TEXT:
-            return exp.Nullif(this=exp.Lower(this=self.D.trim_ws(c)), expression=s(""))
+            return norm_sql(c, self.D)
         if typ == TEXT_LIST:
-            item = exp.Nullif(this=exp.Lower(this=self.D.trim_ws(exp.column("lr_i"))), expression=s(""))
+            item = norm_sql(exp.column("lr_i"), self.D)
             lst = self.D.array_map_filter(c, "lr_i", item, "lr_j", is_not_null(exp.column("lr_j")))
             return case([(exp.EQ(this=exp.Coalesce(this=self.D.array_len(lst), expressions=[exp.Literal.number(0)]),
                                  expression=exp.Literal.number(0)), exp.Null())], lst)
         return c
 
 
-def _clamp_round(terms: list[exp.Expression], mx, fl) -> exp.Expression:
-    """Sum in order, clamp to [floor, max], round as floor(x*100+0.5)/100, as a double."""
+# ---- one builder per rule of the kernel (runtime/core/kernel.py), each pinned to it by a property
+# test that runs the SQL in DuckDB (tests/test_kernel.py) ------------------------------------------
+
+
+def norm_sql(c: exp.Expression, dialect: "Dialect") -> exp.Expression:
+    """kernel.norm: trimmed (str.strip's whitespace), lower case, empty text missing."""
+    return exp.Nullif(this=exp.Lower(this=dialect.trim_ws(c)), expression=s(""))
+
+
+def decay_sql(age: exp.Expression, hl) -> exp.Expression:
+    """kernel.decay_weight: 0.5 ** (age / H), age and H as doubles, one division, one power."""
+    return exp.Pow(this=num(0.5), expression=exp.Div(this=dbl(age), expression=dbl(num(hl))))
+
+
+def cap_sql(total: exp.Expression, points, limit) -> exp.Expression:
+    """kernel.cap: positive points capped at M, negative ones at -M."""
+    if points >= 0:
+        return case([(exp.GT(this=total, expression=num(limit)), num(limit))], total.copy())
+    return case([(exp.LT(this=total, expression=num(-limit)), num(-limit))], total.copy())
+
+
+def clamp_round_sql(terms: list[exp.Expression], mx, fl) -> exp.Expression:
+    """kernel.clamp_round of the sum of `terms` (in order): clamp to [floor, max], round as
+    floor(x*100+0.5)/100, as a double."""
     total: exp.Expression = exp.Literal.number(0)
     if terms:
         total = terms[0]
@@ -1061,8 +1078,8 @@ def _clamp_round(terms: list[exp.Expression], mx, fl) -> exp.Expression:
     return dbl(rounded)
 
 
-def _bands(score: exp.Expression, bands) -> exp.Expression:
-    """A grade block's band of a (rounded) score: first band whose threshold it reaches."""
+def band_sql(score: exp.Expression, bands) -> exp.Expression:
+    """kernel.band: a grade block's band of a (rounded) score, the first whose threshold it reaches."""
     ifs = [(TRUE if th is None else exp.GTE(this=score.copy(), expression=num(th)), s(name)) for name, th in bands]
     b = case(ifs) if not (ifs and ifs[0][0] is TRUE) else ifs[0][1]
     if ifs and ifs[-1][0] is TRUE and len(ifs) > 1:

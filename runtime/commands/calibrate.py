@@ -18,7 +18,7 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
         rejects_fh=None, min_support: int = 5) -> dict:
     """The whole report as a JSON-ready dict (plus the readers, under "_readers", for the summary)."""
     from runtime.analysis.calibrate import REPORT_VERSION, Calibrator, account_model_of, replay
-    from runtime.backends.closure import date_ordinal
+    from runtime.core.kernel import date_ordinal
     from runtime.io.outcomes import OutcomeBook, OutcomeReader
     from runtime.report.progress import progress
     from runtime.io.readers import LeadReader

@@ -20,7 +20,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
-    from runtime.backends.closure import date_ordinal
+    from runtime.core.kernel import date_ordinal
     from runtime.io.readers import lead_from_object
     from runtime.backends.load import load_rules
     from runtime.report.term import console, is_tty

@@ -12,7 +12,11 @@ import json
 import sys
 from typing import IO
 
-from runtime.backends.closure import Engine, Result, round2
+from runtime.backends.closure import Engine
+
+from runtime.core.model import Result
+
+from runtime.core.kernel import round2
 
 
 class ScoredWriter:
