@@ -143,7 +143,7 @@ def _reference(rules, path, fmt, on_bad_row, tmp_path):
     rej = io.StringIO()
     reader = LeadReader(path, schema_of(rules), on_bad_row=on_bad_row, rejects=rej)
     out = tmp_path / ("ref.csv" if fmt == "csv" else "ref.jsonl")
-    w = ScoredWriter(rules.engine, str(out))
+    w = ScoredWriter(rules.engine, str(out), as_of=dt.date.fromordinal(A))
     error = None
     try:
         for lead in reader:
@@ -246,7 +246,7 @@ def test_score_output_is_byte_identical_across_engines_and_workers(tmp_path, out
     rules = load_rules(str(ACME))
     ref = compile_checked(rules.checked)
     want_path = tmp_path / ("ref." + out.split(".")[1])
-    w = ScoredWriter(ref, str(want_path), explain=explain)
+    w = ScoredWriter(ref, str(want_path), explain=explain, as_of=AS_OF)
     try:  # an accounts block: leads grouped by account (runtime/accounts.py), output in input order
         from runtime.backends.accounts import score_leads
     except ImportError:  # pragma: no cover - before accounts

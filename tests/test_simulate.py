@@ -529,7 +529,8 @@ def test_cli_output_writes_every_scored_lead(tmp_path):
     csv_out = tmp_path / "scored.csv"
     assert invoke("simulate", rules, "--leads", leads, "--as-of", "2026-11-01", "-o", csv_out).exit_code == 0
     head = csv_out.read_text().splitlines()[0]
-    assert head == "id,profile_score,profile_band,engagement_score,engagement_band,grade,route,queue,sla,disqualified"
+    assert head == ("id,profile_score,profile_band,engagement_score,engagement_band,grade,route,queue,sla,disqualified,"
+                    "reasons,ruleset,ruleset_version,rules_sha256,as_of")
 
 
 def test_cli_text_report_when_piped_is_plain(tmp_path):

@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import datetime as dt
 import heapq
 from dataclasses import asdict, dataclass
@@ -825,13 +827,22 @@ class Input:
     as_of: dt.date
 
 
+@contextmanager
+def _no_progress(items, _label=None):
+    yield items
+
+
 def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_row: str = "fail",
              rejects=None, limit: int = DEFAULT_LIMIT, progress_label: str = "diffing",
-             engine: str = "python", workers: int | None = None) -> tuple[dict, list]:
+             engine: str = "python", workers: int | None = None, progress=None) -> tuple[dict, list]:
     """Score every input under both versions (`old`, `new`: runtime.backends.load.LoadedRules) and fold the
-    pairs of results. Returns the json document (without gates) and the readers (input summaries)."""
-    from runtime.report.progress import progress
+    pairs of results. Returns the json document (without gates) and the readers (input summaries).
+    `progress(items, label)`: a context manager that shows progress (the command passes
+    runtime.report.progress.progress); none by default."""
     from runtime.io.readers import LeadReader
+
+    if progress is None:
+        progress = _no_progress
 
     views = Views(old.checked, new.checked, id_field)
     agg = DiffAggregator(old.engine, new.engine, limit)

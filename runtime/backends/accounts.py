@@ -534,7 +534,7 @@ def input_grouped(path: str, engine) -> bool:
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return False
-        rows = readers._rows(path, path, {model.key_field})
+        rows = readers.rows_of(path, path, {model.key_field})
     except (OSError, readers.InputError):
         return False
     closed = _KeySet()

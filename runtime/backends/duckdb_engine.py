@@ -552,6 +552,7 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
     i_f = [pos[f"lr_fired_{j}"] for j in range(k)]
     zeros, nones = (0,) * k, (False,) * k
     i_li = pos.get("lr_route_line")
+    i_reasons = pos.get("reasons")  # kernel.reasons, computed in the query
     # accounts: the account key, scores and bands of every lead
     i_acc = pos.get("account")
     acc_score_pos = [(nm[len("account_"):-len("_score")], i) for nm, i in pos.items()
@@ -581,6 +582,8 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
             else:
                 res = Result(r[i_id], {d: r[i] for d, i in score_pos}, {d: r[i] for d, i in band_pos}, r[i_grade],
                              r[i_route], r[i_queue], r[i_sla], None, numbered=bool(r[i_num]))
+            if i_reasons is not None:
+                res.reasons = r[i_reasons]
             if i_acc is not None:
                 res.account = r[i_acc]
                 res.account_scores = {d: r[i] for d, i in acc_score_pos}
@@ -651,3 +654,6 @@ def score_leads(checked, leads, as_of: dt.date, *, con=None, criteria: bool = Fa
     finally:
         if own:
             con.close()
+
+
+file_kind = _kind  # public name (runtime/backends/scoring.py checks the input up front with it)

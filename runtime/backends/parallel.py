@@ -9,6 +9,7 @@ events file (`--events`) and Parquet input are read by one process (`ParallelUns
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import multiprocessing as mp
@@ -17,6 +18,7 @@ import threading
 from typing import Iterator
 
 from runtime.core.model import BadRow
+from runtime.io.writers import LineFormatter
 
 BATCH = 2000
 
@@ -33,23 +35,20 @@ _W: dict = {}
 def _init_worker(rules_spec: str, id_field: str, fmt: str, explain: bool, asof: int, engine=None):
     """`fmt`: "jsonl" or "csv" (batches come back as output text), "results" (as lists of Results:
     in this process) or "tuples" (as lists of plain tuples: from another process, cheap to send)."""
-    from runtime.commands.options import schema_of
     from runtime.backends.load import load_rules
+    from runtime.core.model import schema_of
 
     if engine is None:  # spawned, not forked: build it here
         engine = load_rules(rules_spec).engine
-
-    class _R:
-        checked = engine.checked
-
-    _W.update(engine=engine, schema=schema_of(_R, id_field), fmt=fmt, explain=explain, asof=asof,
-              formatter=LineFormatter(engine, fmt, explain) if fmt in ("jsonl", "csv") else None)
+    _W.update(engine=engine, schema=schema_of(engine.checked, id_field), fmt=fmt, explain=explain, asof=asof,
+              formatter=LineFormatter(engine.plan, fmt, explain, dt.date.fromordinal(asof))
+              if fmt in ("jsonl", "csv") else None)
 
 
 def _json_objects(lines: list[str], first: int, src: str):
     """(line, obj | BadRow) as runtime.io.readers reads JSON Lines: blank lines skipped, a leading BOM
     ignored, the same reasons for lines that are not JSON objects."""
-    from runtime.io.readers import _json_kind  # the reader's own wording
+    from runtime.io.readers import json_kind as _json_kind  # the reader's own wording
 
     loads = json.loads
     for i, line in enumerate(lines):
@@ -173,82 +172,6 @@ def _csv_text(row) -> str:
     return buf.getvalue()
 
 
-class LineFormatter:
-    """score's output lines (runtime/output.py's JSONL and CSV shapes), into any text buffer."""
-
-    def __init__(self, engine, fmt: str, explain: bool):
-        self.engine = engine
-        self.fmt = fmt
-        self.explain = explain
-        self.dims = [d[0] for d in engine.dims]
-        self.graded = [g[0] for g in engine.grade_blocks]
-        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-        # JSONL without --explain, written in pieces: the id and the scores change from lead to lead,
-        # everything after them depends only on the grade (bands, route, queue, sla, disqualified):
-        # encoded once per distinct tail. Byte for byte what json.JSONEncoder writes for record().
-        from json.encoder import encode_basestring
-
-        self._enc = encode_basestring
-        self._score_keys = {d: encode_basestring(d) + ": " for d in self.dims}
-        self._tails: dict = {}
-        self._out = self._csv = None
-
-    def _tail(self, r) -> str:
-        key = (r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()))
-        t = self._tails.get(key)
-        if t is None:
-            d = self._dumps({"bands": r.bands, "grade": r.grade, "route": r.route, "queue": r.queue, "sla": r.sla,
-                             "disqualified": r.disqualified})
-            t = "}, " + d[1:] + "\n"
-            if len(self._tails) < 100_000:
-                self._tails[key] = t
-        return t
-
-    def header(self) -> str:
-        cols = ["id"]
-        for d in self.dims:
-            cols.append(f"{d}_score")
-            if d in self.graded:
-                cols.append(f"{d}_band")
-        cols += ["grade", "route", "queue", "sla", "disqualified"]
-        if self.explain:
-            cols.append("criteria")
-        return _csv_line(cols)
-
-    def write(self, out, r) -> None:
-        from runtime.core.kernel import round2
-
-        if self.fmt == "jsonl":
-            if self.explain or getattr(r, "account_scores", None) is not None or r.id.__class__ is not str:
-                out.write(self._dumps(r.record(self.engine.criteria if self.explain else None)))
-                out.write("\n")
-                return
-            sk = self._score_keys
-            # a score is a float (or an int): its repr is what the encoder writes
-            scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
-            out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r))
-            return
-        if out is not self._out:  # one csv writer per output buffer
-            self._out, self._csv = out, csv.writer(out)
-        row = [r.id]
-        for d in self.dims:
-            s = r.scores.get(d)
-            row.append("" if s is None else s)
-            if d in self.graded:
-                row.append(r.bands.get(d, ""))
-        row += [r.grade, r.route or "", r.queue or "", r.sla or "", r.disqualified or ""]
-        if self.explain:
-            crit = {c.key: round2(p) for c, p, f in zip(self.engine.criteria, r.points, r.fired) if f}
-            row.append(json.dumps(crit, ensure_ascii=False))
-        self._csv.writerow(row)
-
-
-def _csv_line(row) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerow(row)
-    return buf.getvalue()
-
-
 # ---- the main side ------------------------------------------------------------------------------
 
 
@@ -261,7 +184,8 @@ class ParallelScore:
     def __init__(self, rules, leads_path: str, *, as_of_ordinal: int, workers: int, fmt: str = "jsonl",
                  explain: bool = False, id_field: str = "id", events_path: str | None = None,
                  on_bad_row: str = "fail", rejects=None, batch: int = BATCH):
-        from runtime.io.readers import _check_file, _kind
+        from runtime.io.readers import check_file as _check_file
+        from runtime.io.readers import file_kind as _kind
 
         if events_path:
             raise ParallelUnsupported("--events: the events file is joined by one process")
@@ -280,10 +204,12 @@ class ParallelScore:
 
     def header(self) -> str:
         """The CSV header line ('' for JSONL)."""
-        return LineFormatter(self.rules.engine, self.fmt, self.explain).header() if self.fmt == "csv" else ""
+        return LineFormatter(self.rules.engine.plan, self.fmt, self.explain,
+                             dt.date.fromordinal(self.asof)).header() if self.fmt == "csv" else ""
 
     def _batches(self, gate: threading.Semaphore) -> Iterator[tuple]:
-        from runtime.io.readers import _open_text, _read_error
+        from runtime.io.readers import open_text as _open_text
+        from runtime.io.readers import read_error as _read_error
 
         src = self.source
         if self.kind == "jsonl":

@@ -15,8 +15,18 @@ from typing import Iterator
 
 from runtime.core.errors import Failure
 
+def say_limits(rules, engine: str, note) -> None:
+    """With the python engine, tell `note(text)` (once per command) when the generated fast path
+    does not take the file: the closure engine scores it, with the same results, more slowly."""
+    lim = rules.engine.limits
+    if engine == "python" and lim:
+        more = f" (and {len(lim) - 1} more)" if len(lim) > 1 else ""
+        note(f"note: {lim[0].text(rules.display)}{more}; scoring with the closure engine (same results, slower)")
+
+
 def check_engine(rules, engine: str, leads_path: str | None = None, events_path: str | None = None) -> None:
-    """Fail early (exit 2, before any output) when the engine cannot score this file or input."""
+    """Fail early (exit 2, before any output) when the engine cannot score this file or input, with
+    the reason (runtime.backends.capability)."""
     if engine != "duckdb":
         return
     try:
@@ -25,21 +35,21 @@ def check_engine(rules, engine: str, leads_path: str | None = None, events_path:
     except ImportError:
         raise Failure("--engine duckdb needs DuckDB and sqlglot: pip install 'leadrules[sql]' "
                       "(or use --engine python)")
-    from runtime.backends.sql import SqlGenError, build_query
+    from runtime.backends.capability import sql_limits
 
-    try:
-        build_query(rules.checked, "duckdb", dt.date(2000, 1, 1))
-    except SqlGenError as e:
-        raise Failure(f"{rules.display}: --engine duckdb cannot score this file: {e}")
+    lim = sql_limits(rules.checked)
+    if lim:
+        raise Failure(f"--engine duckdb cannot score this file: {lim[0].text(rules.display)} "
+                      "(use --engine python)")
     if leads_path == "-":
         raise Failure("--engine duckdb reads files, not stdin: give the leads file's path (or use --engine python)")
-    from runtime.backends.duckdb_engine import _kind
-    from runtime.io.readers import _check_file
+    from runtime.backends.duckdb_engine import file_kind
+    from runtime.io.readers import check_file
 
     for p in (leads_path, events_path):
         if p is not None:
-            _check_file(p)
-            _kind(p)
+            check_file(p)
+            file_kind(p)
 
 
 class _ReaderResults:
@@ -89,10 +99,10 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
                    note)
     if ps is not None:
         return _ParallelResults(ps)
-    from runtime.commands.options import schema_of
+    from runtime.core.model import schema_of
     from runtime.io.readers import LeadReader
 
-    reader = LeadReader(leads_path, schema_of(rules, id_field), events_path=events_path, on_bad_row=on_bad_row,
+    reader = LeadReader(leads_path, schema_of(rules.checked, id_field), events_path=events_path, on_bad_row=on_bad_row,
                         rejects=rejects)
     from runtime.backends.accounts import account_results
 
@@ -127,10 +137,10 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
 class _TextOf:
     """Results as output text, a batch of lines at a time, with the source's counters and `scored`."""
 
-    def __init__(self, src, engine, fmt: str, explain: bool, batch: int = 2000):
-        from runtime.backends.parallel import LineFormatter
+    def __init__(self, src, engine, fmt: str, explain: bool, as_of: dt.date, batch: int = 2000):
+        from runtime.io.writers import LineFormatter
 
-        self.src, self.fmt, self.batch = src, LineFormatter(engine, fmt, explain), batch
+        self.src, self.fmt, self.batch = src, LineFormatter(engine.plan, fmt, explain, as_of), batch
         self.scored = 0
 
     def __iter__(self) -> Iterator[str]:
@@ -168,7 +178,7 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
             return None  # account columns: runtime/output.py's writer
         return _TextOf(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
                                events_path=events_path, on_bad_row=on_bad_row, rejects=rejects, id_field=id_field,
-                               criteria=explain), rules.engine, fmt, explain)
+                               criteria=explain), rules.engine, fmt, explain, as_of)
 
     # no note here: when this gives None, the caller goes on to `results`, which says why
     return _parallel(rules, leads_path, date_ordinal(as_of.isoformat()), workers, fmt, explain, events_path,

@@ -20,7 +20,7 @@ from sqlglot import exp
 from dsl import nodes as n
 
 from runtime.core import kernel as K
-from runtime.core.plan import Resolver
+from runtime.core.plan import Resolver, lower
 
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
 
@@ -282,9 +282,10 @@ class Dialect:
 
 
 class _Gen:
-    def __init__(self, checked, dialect: str, as_of: dt.date | None):
-
+    def __init__(self, checked, dialect: str, as_of: dt.date | None, provenance=None):
         self.checked = checked
+        self.as_of_date = as_of
+        self.provenance = provenance if provenance is not None else lower(checked).provenance
         self.rf: n.RuleFile = checked.file
         self.D = Dialect(dialect)
         self.fields: dict[str, str] = dict(checked.fields)
@@ -875,12 +876,16 @@ class _Gen:
         ctes.append(("lr_p", exp.select(*p_cols).from_(table("lr_x"))))
         if criteria:  # carried to the output like the id
             carry = carry + sorted({c_ for triple in crit_out for c_ in triple})
+        # the reasons a rep reads (kernel.reasons), carried to the output like the id
+        crit_names_flat = [c.name for sc in rf.of(n.Score) for c in sc.criteria]
+        ctes += reasons_ctes(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
+        carry = carry + ["lr_reasons"]
 
         # dimension scores: sum in file order, clamp, round
         s_cols = [col(c_) for c_ in carry + acc_carry] + [col("lr_dq")]
         for (dim, mx, fl, _), names in zip(dims, crit_names):
             s_cols.append(alias(clamp_round_sql([col(nm) for nm in names], mx, fl), "s_" + dim))
-        ctes.append(("lr_s", exp.select(*s_cols).from_(table("lr_p"))))
+        ctes.append(("lr_s", exp.select(*s_cols).from_(table("lr_rs"))))
         b_from = "lr_s"
         acc_out = []  # (output column, carried column)
         if acc is not None:
@@ -1007,6 +1012,16 @@ class _Gen:
             out.append(alias(case(ifs, None) if ifs else exp.cast(exp.Null(), exp.DataType.build("text")), what))
         out.append(alias(dq, "disqualified"))
         out += [alias(col(c_), name) for name, c_ in acc_out]
+        # reasons and provenance (runtime/io/writers.py: the same columns as `score`'s CSV)
+        prov = self.provenance
+        out.append(alias(col("lr_reasons"), "reasons"))
+        out.append(alias(s(prov.ruleset), "ruleset"))
+        out.append(alias(num(prov.version) if prov.version is not None else
+                         exp.cast(exp.Null(), exp.DataType.build("double")), "ruleset_version"))
+        out.append(alias(s(prov.rules_sha256) if prov.rules_sha256 else
+                         exp.cast(exp.Null(), exp.DataType.build("text")), "rules_sha256"))
+        out.append(alias(s(self.as_of_date.isoformat()) if self.as_of_date is not None else _text(exp.CurrentDate()),
+                         "as_of"))
         out += [alias(col("x_" + pcol), pcol) for pcol in passthrough]
         if acc is not None and criteria:  # for simulate's account statistics
             out.append(alias(col("lr_asize"), "lr_account_size"))
@@ -1050,6 +1065,68 @@ def norm_sql(c: exp.Expression, dialect: "Dialect") -> exp.Expression:
     return exp.Nullif(this=exp.Lower(this=dialect.trim_ws(c)), expression=s(""))
 
 
+def whole_points_sql(p: exp.Expression) -> exp.Expression:
+    """kernel.whole_points, without its sign: floor(|p| + 0.5), as a double."""
+    return exp.Floor(this=exp.Add(this=exp.Abs(this=p), expression=num(0.5)))
+
+
+def _text(e: exp.Expression) -> exp.Expression:
+    return exp.cast(e, exp.DataType.build("text"))
+
+
+def _concat(*parts: exp.Expression) -> exp.Expression:
+    out = parts[0]
+    for p in parts[1:]:
+        out = exp.DPipe(this=out, expression=p, safe=True)
+    return out
+
+
+def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: str) -> list[tuple[str, exp.Expression]]:
+    """kernel.reasons as CTEs over `source` (which has the criteria's points in `point_cols` and the
+    disqualification reason in `dq_col`): each criterion's whole points and rank (largest first, ties
+    in file order), the text at every rank, then `lr_reasons`, as many whole items as fit in
+    kernel.REASONS_MAX characters. Plain arithmetic, CASE and ||: every dialect runs it."""
+    k = len(names)
+    a = [f"lr_ra{i}" for i in range(k)]
+    cols1 = [exp.Star()] + [alias(whole_points_sql(col(c)), a[i]) for i, c in enumerate(point_cols)]
+    ranks = []
+    for i in range(k):
+        terms: exp.Expression = exp.Literal.number(1)
+        for j in range(k):
+            if j == i:
+                continue
+            ahead = exp.GT(this=col(a[j]), expression=col(a[i])) if j > i else \
+                exp.GTE(this=col(a[j]), expression=col(a[i]))
+            terms = exp.Add(this=terms, expression=case([(ahead, exp.Literal.number(1))], exp.Literal.number(0)))
+        ranks.append(alias(terms, f"lr_rk{i}"))
+    for i, (name, c) in enumerate(zip(names, point_cols)):
+        sign = case([(exp.GTE(this=col(c), expression=exp.Literal.number(0)), s("+"))], s("-"))
+        ranks.append(alias(_concat(s(name + " "), sign, _text(exp.cast(col(a[i]), exp.DataType.build("bigint")))),
+                           f"lr_rp{i}"))
+    t = []
+    for r in range(1, k + 1):
+        ifs = [(and_(exp.GT(this=col(a[i]), expression=exp.Literal.number(0)),
+                     exp.EQ(this=col(f"lr_rk{i}"), expression=exp.Literal.number(r))), col(f"lr_rp{i}"))
+               for i in range(k)]
+        t.append(alias(case(ifs), f"lr_rt{r}"))
+    parts: list[exp.Expression] = []
+    size: exp.Expression = exp.Literal.number(-2)
+    for r in range(1, k + 1):
+        tr = col(f"lr_rt{r}")
+        size = exp.Add(this=size, expression=exp.Add(this=exp.Length(this=exp.Coalesce(this=tr, expressions=[s("")])),
+                                                     expression=exp.Literal.number(2)))
+        fits = and_(is_not_null(tr.copy()), exp.LTE(this=paren(size.copy()), expression=exp.Literal.number(K.REASONS_MAX)))
+        parts.append(case([(fits, _concat(s("; "), tr.copy()) if r > 1 else tr.copy())], s("")))
+    text = _concat(*parts) if parts else s("")
+    dq = col(dq_col)
+    reasons = case([(is_not_null(dq), exp.Substring(this=dq.copy(), start=exp.Literal.number(1),
+                                                      length=exp.Literal.number(K.REASONS_MAX)))], text)
+    return [("lr_rw", exp.select(*cols1).from_(table(source))),
+            ("lr_rr", exp.select(exp.Star(), *ranks).from_(table("lr_rw"))),
+            ("lr_rt", exp.select(exp.Star(), *t).from_(table("lr_rr"))),
+            ("lr_rs", exp.select(exp.Star(), alias(reasons, "lr_reasons")).from_(table("lr_rt")))]
+
+
 def decay_sql(age: exp.Expression, hl) -> exp.Expression:
     """kernel.decay_weight: 0.5 ** (age / H), age and H as doubles, one division, one power."""
     return exp.Pow(this=num(0.5), expression=exp.Div(this=dbl(age), expression=dbl(num(hl))))
@@ -1090,7 +1167,7 @@ def band_sql(score: exp.Expression, bands) -> exp.Expression:
 def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, id_column: str = "id",
                 key_column: str | None = None, order_column: str | None = None,
                 passthrough: tuple[str, ...] = (), criteria: bool = False,
-                skip_column: str | None = None) -> exp.Expression:
+                skip_column: str | None = None, provenance=None) -> exp.Expression:
     """The rule file as one sqlglot SELECT. `as_of=None` scores as of the engine's CURRENT_DATE.
     `key_column` is the leads column that events.lead_id refers to (default: `id_column`);
     `order_column`, if given, orders the output (the DuckDB engine passes the input row number);
@@ -1100,8 +1177,10 @@ def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, 
     `simulate` and `diff` need from a lead. With an accounts block the output also has `account` and
     `account_<dim>_score` / `account_<dim>_band` (after `disqualified`, as in `score`'s CSV), and
     `skip_column` (a passthrough boolean column) names rows that are no lead (the DuckDB engine's bad
-    rows): they count towards no account."""
-    g = _Gen(checked, dialect, as_of)
+    rows): they count towards no account. Every row also has `reasons`, `ruleset`, `ruleset_version`,
+    `rules_sha256` (from `provenance`, a runtime.core.plan.Provenance; by default the one of the
+    checked file's own source) and `as_of`, as `score` writes them."""
+    g = _Gen(checked, dialect, as_of, provenance)
     return g.build(id_column=id_column, key_column=key_column or id_column, order_column=order_column,
                    passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column)
 

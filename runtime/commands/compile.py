@@ -1,5 +1,5 @@
-"""`leadrules compile`: print a rule file as generated Python (dsl/pycodegen.py) or as one SQL query
-(dsl/sqlgen.py) for duckdb, postgres, spark, snowflake or bigquery. See docs/sql.md.
+"""`leadrules compile`: print a rule file as generated Python (runtime/backends/pygen.py) or as one SQL
+query (runtime/backends/sql.py) for duckdb, postgres, spark, snowflake or bigquery. See docs/sql.md.
 """
 from __future__ import annotations
 
@@ -26,22 +26,24 @@ def compile_cmd(file, target, dialect, output, as_of):
     of the generated `score(lead, asof)`."""
     from runtime.backends.load import load_rules
 
+    from runtime.backends.capability import python_limits, sql_limits
+
     rules = load_rules(file)
     if target == "sql":
-        from runtime.backends.sql import SqlGenError, to_sql
+        from runtime.backends.sql import to_sql
 
-        try:
-            text = to_sql(rules.checked, dialect, as_of) + ";\n"
-        except SqlGenError as e:
-            raise Failure(f"{rules.display}: cannot compile to SQL: {e}")
+        lim = sql_limits(rules.checked)
+        if lim:
+            raise Failure(f"cannot compile to SQL: {lim[0].text(rules.display)}")
+        text = to_sql(rules.checked, dialect, as_of, provenance=rules.engine.plan.provenance) + ";\n"
     else:
-        from runtime.backends.pygen import Unsupported, python_source
+        from runtime.backends.pygen import python_source
 
-        try:
-            text = python_source(rules.checked, as_of)
-        except Unsupported as e:
-            raise Failure(f"{rules.display}: cannot generate Python for it: {e} "
-                          "(the built-in engine still scores it: `leadrules score`)")
+        lim = python_limits(rules.checked)
+        if lim:
+            raise Failure(f"cannot generate Python: {lim[0].text(rules.display)} (the built-in engine still "
+                          "scores it: `leadrules score`)")
+        text = python_source(rules.checked, as_of)
     if output in (None, "-"):
         click.echo(text, nl=False)
     else:

@@ -87,17 +87,17 @@ def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
 
     from dsl import nodes as n
 
-    from runtime.commands.simulate import _plan, _resolve
+    from runtime.commands.simulate import resolve_path, simulation_runs
     from runtime.analysis.diff import Input
 
-    runs = _plan(new, new_spec, leads_path, events_path, as_of, None)
+    runs = simulation_runs(new, new_spec, leads_path, events_path, as_of, None)
     if leads_path is None:
         for r, s in zip(runs, new.checked.file.of(n.Simulation)):
-            alt = _resolve(old.base_dir, s.leads)
+            alt = resolve_path(old.base_dir, s.leads)
             if not Path(r.leads).exists() and Path(alt).exists():
                 r.leads = alt
                 if s.events:
-                    r.events = _resolve(old.base_dir, s.events)
+                    r.events = resolve_path(old.base_dir, s.events)
     out, seen = [], set()
     for r in runs:
         key = (r.leads, r.events, r.as_of)
@@ -153,7 +153,9 @@ def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on
     inputs = _inputs(old_rules, new_rules, new, leads_path, events_path, as_of)
     rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
     try:
-        doc, readers = run_diff(old_rules, new_rules, inputs, id_field=id_field, on_bad_row=on_bad_row,
+        from runtime.report.progress import progress
+
+        doc, readers = run_diff(old_rules, new_rules, inputs, progress=progress, id_field=id_field, on_bad_row=on_bad_row,
                                 rejects=rej_fh, limit=limit, engine=engine, workers=workers)
     finally:
         if rej_fh:

@@ -53,7 +53,9 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     if fmt == "json":
         click.echo(ex.as_json(d))
     else:
-        console().print(ex.render_text(d, is_tty()))
+        from runtime.report.explain import render_text
+
+        console().print(render_text(d, is_tty()))
 
 
 def _find_lead(path, schema, events_path, lead_id, on_bad_row):

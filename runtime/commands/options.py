@@ -51,10 +51,9 @@ def input_options(f):
 
 
 def schema_of(rules, id_field: str = "id"):
-    from runtime.core.model import Schema
+    from runtime.core import model
 
-    c = rules.checked
-    return Schema(dict(c.fields), {k: dict(v) for k, v in c.events.items()}, id_field)
+    return model.schema_of(rules.checked, id_field)
 
 
 def beside(path: str, suffix: str) -> str:

@@ -24,6 +24,7 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
 
     rules = load_rules(file)
     scoring.check_engine(rules, engine, leads_path, events_path)
+    scoring.say_limits(rules, engine, lambda text: click.echo(text, err=True))
     day = as_of or today_utc()
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
@@ -36,7 +37,7 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
     chunks = scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
     src = chunks if chunks is not None else \
         scoring.results(rules, leads_path, engine=engine, criteria=with_explain, **opts)
-    writer = ScoredWriter(rules.engine, output, explain=with_explain)
+    writer = ScoredWriter(rules.engine, output, explain=with_explain, as_of=day)
     scored = 0
     try:
         if chunks is not None:

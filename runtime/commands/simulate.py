@@ -27,7 +27,7 @@ HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
   }'''
 
 
-class _Run:
+class SimRun:
     __slots__ = ("name", "line", "leads", "events", "as_of", "expects")
 
     def __init__(self, name, line, leads, events, as_of, expects):
@@ -35,7 +35,8 @@ class _Run:
             name, line, leads, events, as_of, expects
 
 
-def _plan(rules, file: str, leads_path, events_path, as_of, pick) -> list[_Run]:
+def simulation_runs(rules, file: str, leads_path, events_path, as_of, pick) -> list[SimRun]:
+    """The runs of `simulate` (and `diff`): one over --leads, else one per simulation block."""
     import datetime as dt
 
     sims = list(rules.checked.file.of(n.Simulation))
@@ -48,7 +49,7 @@ def _plan(rules, file: str, leads_path, events_path, as_of, pick) -> list[_Run]:
     if leads_path is not None:
         # one run over the given leads, checked against every guardrail of the file's blocks
         expects = [(s.name, e) for s in sims for e in s.expects]
-        return [_Run(None, None, leads_path, events_path, as_of or today_utc(), expects)]
+        return [SimRun(None, None, leads_path, events_path, as_of or today_utc(), expects)]
     if events_path is not None:
         raise click.UsageError("--events goes with --leads; a simulation block names its own events file "
                                "(events \"path\")")
@@ -67,19 +68,19 @@ def _plan(rules, file: str, leads_path, events_path, as_of, pick) -> list[_Run]:
                 day = dt.date.fromisoformat(str(s.as_of)[:10])
             except ValueError:
                 raise Failure(f'{where}: simulation "{s.name}": "as of {s.as_of}" is not a date (YYYY-MM-DD)')
-        runs.append(_Run(s.name, s.span.line or None, _resolve(base, s.leads),
-                         _resolve(base, s.events) if s.events else None, day or today_utc(),
+        runs.append(SimRun(s.name, s.span.line or None, resolve_path(base, s.leads),
+                         resolve_path(base, s.events) if s.events else None, day or today_utc(),
                          [(s.name, e) for e in s.expects]))
     return runs
 
 
-def _resolve(base: Path, p: str) -> str:
+def resolve_path(base: Path, p: str) -> str:
     if p == "-" or Path(p).is_absolute():
         return p
     return str(base / p)
 
 
-def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
+def run_one(rules, run: SimRun, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
             workers: int | None = None) -> dict:
     """Score one sample and return its part of the report."""
     from runtime.report.progress import progress
@@ -142,7 +143,10 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     if output == "-":
         raise click.UsageError("--output - would mix scored leads into the report on stdout; give a file name")
     rules = load_rules(file)
-    runs = _plan(rules, file, leads_path, events_path, as_of, pick)
+    runs = simulation_runs(rules, file, leads_path, events_path, as_of, pick)
+    from runtime.backends.scoring import say_limits
+
+    say_limits(rules, engine, lambda text: click.echo(text, err=True))
     if output is not None and len(runs) > 1:
         raise Failure(f"{file}: --output writes one run's leads, but the file has {len(runs)} simulation blocks; "
                       "pick one with --simulation NAME, or pass --leads PATH")
@@ -151,7 +155,7 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
     rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
-    writer = ScoredWriter(rules.engine, output) if output is not None else None
+    writer = ScoredWriter(rules.engine, output, as_of=runs[0].as_of) if output is not None else None
     done = []
     try:
         for run in runs:

@@ -17,7 +17,7 @@ from dsl.nodes import grade_matches
 __all__ = [
     "norm", "norm_list", "domain", "words_regex", "word_match", "date_ordinal",
     "decay_weight", "decay_table", "DECAY_TABLE_SIZE", "cap", "clamp", "round2", "clamp_round",
-    "band", "grade_matches", "pattern_matches", "route_choice",
+    "band", "grade_matches", "pattern_matches", "route_choice", "whole_points", "reasons", "REASONS_MAX",
 ]
 
 
@@ -171,3 +171,36 @@ def route_choice(lines, grade: str | None, disqualified: bool, account_bands=Non
         if any(pattern_matches(k, t, grade, disqualified) for k, t in patterns):
             return i
     return None
+
+
+# ---- reasons -------------------------------------------------------------------------------------
+
+REASONS_MAX = 255  # characters: what fits a CRM text field
+
+
+def whole_points(p) -> int:
+    """A criterion's points as a reason shows them: whole points, half away from zero."""
+    w = math.floor(abs(p) + 0.5)
+    return w if p >= 0 else -w
+
+
+def reasons(names, points, disqualified: str | None = None) -> str:
+    """The short text a rep reads: the disqualification reason, or the criteria that contributed
+    most, largest first (ties in file order), as `Name +40; Other -20`, as many whole items as fit
+    in REASONS_MAX characters. Criteria whose whole points are 0 are left out. `names` and `points`
+    are per criterion, in file order."""
+    if disqualified is not None:
+        return disqualified[:REASONS_MAX]
+    items = []
+    for i, (name, p) in enumerate(zip(names, points)):
+        w = whole_points(p)
+        if w:
+            items.append((-abs(w), i, f"{name} {'+' if w > 0 else '-'}{abs(w)}"))
+    items.sort()
+    out, size = [], -2
+    for _a, _i, text in items:
+        size += 2 + len(text)
+        if size > REASONS_MAX:
+            break
+        out.append(text)
+    return "; ".join(out)

@@ -80,6 +80,8 @@ class Result:
     account: str | None = None          # the account key; None for a lead that is its own account
     account_scores: dict | None = None
     account_bands: dict | None = None
+    # the record's `reasons` when the engine computed them (the SQL query); else from `points`
+    reasons: str | None = None
 
     def total(self) -> float:
         return round2(sum(self.scores.values()))
@@ -95,3 +97,8 @@ class Result:
         if criteria is not None:
             d["criteria"] = {c.key: round2(p) for c, p, f in zip(criteria, self.points, self.fired) if f}
         return d
+
+
+def schema_of(checked, id_field: str = "id") -> Schema:
+    """What a reader needs from a checked rule file: its field and event attribute types."""
+    return Schema(dict(checked.fields), {k: dict(v) for k, v in checked.events.items()}, id_field)

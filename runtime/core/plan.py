@@ -201,23 +201,40 @@ def _grades(blocks) -> tuple[GradeBlock, ...]:
     return tuple(GradeBlock(g.dim, tuple((b.name, b.threshold) for b in g.bands)) for g in blocks)
 
 
+def canonical_text(text: str, path: str = "<string>") -> str:
+    """The rule file's meaning as text: its comments and blank lines removed, then laid out by `fmt`
+    (dsl/formatter.py). Two files that differ only in layout or comments give the same text (a
+    string never spans lines, so dropping blank lines changes no meaning)."""
+    from dsl.formatter import format_text
+    from dsl.parser import parse
+
+    lines = text.split("\n")
+    for c in parse(text, path).comments:  # a comment runs to the end of its line
+        ln = lines[c.line - 1]
+        lines[c.line - 1] = ln[: c.col - 1].rstrip() if ln[c.col - 1:].startswith(c.text) else ln
+    bare = "\n".join(ln for ln in lines if ln.strip())
+    return "\n".join(ln for ln in format_text(bare, path).split("\n") if ln.strip()) + "\n"
+
+
 def rules_sha256(text: str, path: str = "<string>") -> str | None:
-    """SHA-256 of the rule file's canonical `fmt` text (dsl/formatter.py): layout and comments do
-    not change it, any change of meaning does. None when the text does not format."""
+    """SHA-256 (hex) of `canonical_text`: layout and comments do not change it, any change of
+    meaning does. None when the text does not parse or format."""
     from dsl.diagnostics import RuleError
-    from dsl.formatter import FormatError, format_text
+    from dsl.formatter import FormatError
 
     try:
-        canonical = format_text(text, path)
+        canonical = canonical_text(text, path)
     except (FormatError, RuleError):
         return None
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def lower(checked, text: str | None = None) -> Plan:
-    """Lower a checked rule file without errors into its `Plan`. `text` (the file's source) gives
-    the provenance its `rules_sha256`."""
+    """Lower a checked rule file without errors into its `Plan`. `text` (the file's source; by
+    default the one it was parsed from) gives the provenance its `rules_sha256`."""
     rf: n.RuleFile = checked.file
+    if text is None:
+        text = rf.source or None
     rs = rf.first(n.Ruleset)
     prov = Provenance(rs.name if rs else "", rs.version if rs else None,
                       rules_sha256(text, getattr(rf, "path", "<string>")) if text is not None else None)

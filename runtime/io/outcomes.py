@@ -29,8 +29,16 @@ from dataclasses import dataclass
 from typing import IO
 
 from runtime.core.model import BadRow
-from runtime.io.readers import (MAX_FAIL_ROWS, MAX_KEPT_ROWS, BadRowsError, InputError, _Bad, _c_bool, _c_text,
-                      _check_file, _kind, _pyarrow_parquet, _raw_text, _rows, _show, day_ordinal)
+from runtime.io.readers import MAX_FAIL_ROWS, MAX_KEPT_ROWS, BadRowsError, InputError, day_ordinal
+from runtime.io.readers import BadValue as _Bad
+from runtime.io.readers import check_file as _check_file
+from runtime.io.readers import coerce_bool as _c_bool
+from runtime.io.readers import coerce_text as _c_text
+from runtime.io.readers import file_kind as _kind
+from runtime.io.readers import pyarrow_parquet as _pyarrow_parquet
+from runtime.io.readers import raw_text as _raw_text
+from runtime.io.readers import rows_of as _rows
+from runtime.io.readers import show_value as _show
 
 COLUMNS = ("lead_id", "worked_at", "converted", "converted_at", "stage")
 MAX_UNKNOWN_IDS = 20

@@ -822,3 +822,20 @@ class LeadReader:
                 if len(self.orphan_lead_ids) >= MAX_ORPHAN_IDS:
                     break
                 self.orphan_lead_ids.append(k)
+
+
+# Public names of the reader's pieces that other modules use (runtime/io/outcomes.py reads outcome
+# files with the same rules; runtime/backends/parallel.py and scoring.py check and open files the same
+# way). Other modules import these, never the underscored names.
+BadValue = _Bad
+show_value = _show
+coerce_text = _c_text
+coerce_bool = _c_bool
+raw_text = _raw_text
+file_kind = _kind
+check_file = _check_file
+pyarrow_parquet = _pyarrow_parquet
+open_text = _open_text
+read_error = _read_error
+json_kind = _json_kind
+rows_of = _rows
