@@ -368,9 +368,7 @@ class _Gen:
         elif v.func == "domain":
             if arg.type != TEXT:
                 raise SqlGenError("domain() of a non-text value is not supported by the SQL backend")
-            tail = self.D.trim_ws(self.D.after_last_at(arg.sql))
-            e = case([(self.D.contains(arg.sql, s("@")), exp.Nullif(this=tail, expression=s("")))])
-            out = Val(e, True, TEXT)
+            out = Val(domain_sql(arg.sql, self.D), True, TEXT)
         else:
             raise SqlGenError(f"unsupported function {v.func}()")
         if ev is None and isinstance(v.arg, n.Name):
@@ -1063,6 +1061,12 @@ class _Gen:
 def norm_sql(c: exp.Expression, dialect: "Dialect") -> exp.Expression:
     """kernel.norm: trimmed (str.strip's whitespace), lower case, empty text missing."""
     return exp.Nullif(this=exp.Lower(this=dialect.trim_ws(c)), expression=s(""))
+
+
+def domain_sql(v: exp.Expression, dialect: "Dialect") -> exp.Expression:
+    """kernel.domain of a normalized text: after the last `@`, trimmed, empty is missing."""
+    tail = dialect.trim_ws(dialect.after_last_at(v))
+    return case([(dialect.contains(v, s("@")), exp.Nullif(this=tail, expression=s("")))])
 
 
 def whole_points_sql(p: exp.Expression) -> exp.Expression:

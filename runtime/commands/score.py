@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from runtime.commands.options import (as_of_option, beside, engine_options, input_options, input_summary,
+from runtime.commands.options import (Failure, as_of_option, beside, engine_options, input_options, input_summary,
                                       today_utc)
 
 
@@ -12,10 +12,13 @@ from runtime.commands.options import (as_of_option, beside, engine_options, inpu
 @click.option("--leads", "leads_path", required=True, help="Leads: .jsonl, .csv, .parquet (.gz), or - for stdin.")
 @click.option("-o", "--output", default=None, help="Write here instead of stdout; .csv for CSV, else JSONL.")
 @click.option("--explain", "with_explain", is_flag=True, help="Add the points of every criterion that fired.")
+@click.option("--changed-since", "previous", default=None, metavar="PREVIOUS",
+              help="A file an earlier `score` wrote: write only leads that are new or whose grade, route, queue "
+                   "or a score changed.")
 @input_options
 @as_of_option
 @engine_options
-def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+def score(file, leads_path, output, with_explain, previous, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
     """Score leads and stream one result per lead, in input order."""
     from runtime.backends import scoring
     from runtime.io.writers import ScoredWriter
@@ -23,6 +26,14 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
     from runtime.backends.load import load_rules
 
     rules = load_rules(file)
+    before = None
+    if previous is not None:
+        from runtime.io.writers import PreviousError, read_previous
+
+        try:
+            before = read_previous(previous)
+        except PreviousError as e:
+            raise Failure(f"--changed-since {e}")
     scoring.check_engine(rules, engine, leads_path, events_path)
     scoring.say_limits(rules, engine, lambda text: click.echo(text, err=True))
     day = as_of or today_utc()
@@ -34,11 +45,13 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
                 id_field=id_field, note=lambda text: click.echo(text, err=True))
     # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
     fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
-    chunks = scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
+    # (with --changed-since, Results are compared with the previous file's before they are written)
+    chunks = None if before is not None else \
+        scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
     src = chunks if chunks is not None else \
         scoring.results(rules, leads_path, engine=engine, criteria=with_explain, **opts)
     writer = ScoredWriter(rules.engine, output, explain=with_explain, as_of=day)
-    scored = 0
+    scored = unchanged = 0
     try:
         if chunks is not None:
             write = writer.fh.write
@@ -48,11 +61,25 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
         else:
             with progress(src, "scoring") as results:
                 w = writer.write
-                for r in results:
-                    w(r)
-                    scored += 1
+                if before is None:
+                    for r in results:
+                        w(r)
+                        scored += 1
+                else:
+                    from runtime.io.writers import result_key
+
+                    get = before.get
+                    for r in results:
+                        scored += 1
+                        if get(r.id) == result_key(r):
+                            unchanged += 1
+                        else:
+                            w(r)
     finally:
         writer.close()
         if rej_fh:
             rej_fh.close()
     input_summary(src, scored, rejects_path if rej_fh else None)
+    if before is not None:
+        click.echo(f"{unchanged:,} unchanged since {previous} (not written) · {scored - unchanged:,} new or changed "
+                   "written", err=True)

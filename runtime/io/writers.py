@@ -185,3 +185,65 @@ class ScoredWriter:
             self.fh.close()
         else:
             self.fh.flush()
+
+
+# ---- score --changed-since PREVIOUS -------------------------------------------------------------
+
+
+def change_key(grade, route, queue, scores: dict, account_scores: dict | None) -> tuple:
+    """What `--changed-since` compares: grade, route, queue and every score (the account's too)."""
+    return (grade, route or None, queue or None,
+            tuple(sorted((k, float(v)) for k, v in scores.items() if v is not None)),
+            tuple(sorted((k, float(v)) for k, v in (account_scores or {}).items() if v is not None)))
+
+
+def result_key(r: Result) -> tuple:
+    return change_key(r.grade, r.route, r.queue, r.scores, r.account_scores)
+
+
+class PreviousError(Exception):
+    """The --changed-since file cannot be read as `score`'s output."""
+
+
+def read_previous(path: str) -> dict[str, tuple]:
+    """id -> change_key of every record in a file an earlier `score` wrote (JSONL or CSV, by its
+    suffix, .gz too). A later record of the same id wins."""
+    lower = path.lower()
+    try:
+        raw = gzip.open(path, "rb").read() if lower.endswith(".gz") else open(path, "rb").read()
+        text = raw.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PreviousError(f"{path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+    out: dict[str, tuple] = {}
+    if lower.endswith((".csv", ".csv.gz")):
+        rows = csv.DictReader(io.StringIO(text, newline=""))
+        need = {"id", "grade", "route", "queue"}
+        if not need.issubset(rows.fieldnames or ()):
+            raise PreviousError(f"{path}: not a file `leadrules score` wrote (its header has no "
+                                f"{', '.join(sorted(need - set(rows.fieldnames or ())))})")
+        for row in rows:
+            scores, acc = {}, {}
+            for k, v in row.items():
+                if k is None or v in (None, "") or not k.endswith("_score"):
+                    continue
+                try:
+                    x = float(v)
+                except ValueError:
+                    raise PreviousError(f"{path}: line {rows.line_num}: {k} {v!r} is not a number") from None
+                if k.startswith("account_"):
+                    acc[k[len("account_"):-len("_score")]] = x
+                else:
+                    scores[k[:-len("_score")]] = x
+            out[row["id"]] = change_key(row["grade"], row["route"], row["queue"], scores,
+                                        acc if "account" in row else None)
+        return out
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out[str(d["id"])] = change_key(d["grade"], d.get("route"), d.get("queue"), d.get("scores") or {},
+                                           d.get("account_scores"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise PreviousError(f"{path}:{i}: not a record `leadrules score` wrote") from None
+    return out
