@@ -194,7 +194,7 @@ def test_generated_code_imports_the_kernel_by_its_export_list():
     checked = check_text(textwrap.dedent('''
         ruleset "k" version 1
         fields { email: text }
-        score fit max 100 { "Work email" +10 when domain(email) = "acme.com" }
+        score fit "Fit" max 100 { "Work email" +10 when domain(email) = "acme.com" }
     '''), "k.rules")
     src = pygen.python_source(checked)
     line = next(ln for ln in src.splitlines() if ln.startswith("from runtime.core.kernel import"))
