@@ -22,7 +22,7 @@ from dsl.diagnostics import Diagnostic, RuleError, diag, did_you_mean, sort_key
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 ANY = "any"  # the type of a name we could not resolve (already reported): matches everything
 
-# The order LANGUAGE.md lists the sections in (LR406 warns when a file departs from it).
+# The order docs/language.md lists the sections in (LR406 warns when a file departs from it).
 SECTION_ORDER = [n.Ruleset, n.Owners, n.Fields, n.Events, n.ListDecl, n.Disqualify, n.Score, n.Grade,
                  n.Accounts, n.Route, n.Test, n.Simulation]
 SECTION_WORDS = {n.Ruleset: "ruleset", n.Owners: "owners", n.Fields: "fields", n.Events: "events",

@@ -1,4 +1,4 @@
-"""Accounts (LANGUAGE.md "Accounts"): checker errors, each construct, keyless and disqualified leads,
+"""Accounts (docs/language.md "Accounts"): checker errors, each construct, keyless and disqualified leads,
 `account BAND and` routes, input order, the grouped and the spilled paths, memory, and the commands."""
 from __future__ import annotations
 

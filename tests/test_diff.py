@@ -1,4 +1,4 @@
-"""runtime/diff.py (rule changes, the streaming aggregate, gates), runtime/diffreport.py (markdown
+"""runtime/analysis/diff.py (rule changes, the streaming aggregate, gates), runtime/report/diff.py (markdown
 tables) and `leadrules diff` end to end: the "open the funnel" change on the bundled example, the git
 form, gates and exit codes. Plus the CI recipe files (workflow, pre-commit hooks) parse and say what
 docs/ci.md says they do."""

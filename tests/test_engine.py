@@ -1,4 +1,4 @@
-"""The scoring arithmetic of LANGUAGE.md, case by case, and its properties under hypothesis."""
+"""The scoring arithmetic of docs/language.md, case by case, and its properties under hypothesis."""
 from __future__ import annotations
 
 import datetime as dt

@@ -1,6 +1,6 @@
-"""The fast paths against the reference: generated Python (dsl/pycodegen.py: `score` over a Lead and
-`score_obj` over a JSON object) and `score --workers N` (runtime/parallel.py), which must give what
-runtime/readers.py + runtime/engine.py + runtime/output.py give, bad rows included."""
+"""The fast paths against the reference: generated Python (runtime/backends/pygen.py: `score` over a Lead and
+`score_obj` over a JSON object) and `score --workers N` (runtime/backends/parallel.py), which must give what
+runtime/io/readers.py + runtime/backends/closure.py + runtime/io/writers.py give, bad rows included."""
 from __future__ import annotations
 
 import datetime as dt
@@ -247,7 +247,7 @@ def test_score_output_is_byte_identical_across_engines_and_workers(tmp_path, out
     ref = compile_checked(rules.checked)
     want_path = tmp_path / ("ref." + out.split(".")[1])
     w = ScoredWriter(ref, str(want_path), explain=explain, as_of=AS_OF)
-    try:  # an accounts block: leads grouped by account (runtime/accounts.py), output in input order
+    try:  # an accounts block: leads grouped by account (runtime/backends/accounts.py), output in input order
         from runtime.backends.accounts import score_leads
     except ImportError:  # pragma: no cover - before accounts
         def score_leads(engine, leads, asof):

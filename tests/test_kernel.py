@@ -199,3 +199,10 @@ def test_generated_code_imports_the_kernel_by_its_export_list():
     src = pygen.python_source(checked)
     line = next(ln for ln in src.splitlines() if ln.startswith("from runtime.core.kernel import"))
     assert all(f"{name} as _{name}" in line for name in K.__all__)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="AB12*?[].", min_size=1, max_size=5), st.text(alphabet="AB12?[].", max_size=5))
+def test_grade_patterns_as_sql_regex_are_the_kernels(pattern, grade):
+    q = f"SELECT regexp_matches({S.s(grade).sql('duckdb')}, {S.s(S.grade_pattern_regex(pattern)).sql('duckdb')})"
+    assert CON.execute(q).fetchone()[0] == K.grade_matches(pattern, grade)

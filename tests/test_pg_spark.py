@@ -116,7 +116,7 @@ def case(request):
 
 
 def _python_results(rules, leads, asof):
-    """The Python engine's results, accounts grouped (runtime/accounts.py) when the file has them."""
+    """The Python engine's results, accounts grouped (runtime/backends/accounts.py) when the file has them."""
     from dsl import nodes as n
 
     if rules.checked.file.first(n.Accounts) is None:

@@ -1,4 +1,4 @@
-"""runtime/sample.py and `leadrules sample`: synthetic leads that fit the rule file, deterministic by
+"""runtime/analysis/sample.py and `leadrules sample`: synthetic leads that fit the rule file, deterministic by
 seed, streamed, and varied enough that every band is reached and every criterion fires."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""runtime/simulate.py (the streaming aggregates and the guardrails), runtime/simreport.py (the json
+"""runtime/analysis/simulate.py (the streaming aggregates and the guardrails), runtime/report/simulate.py (the json
 report's shape, text and markdown) and `leadrules simulate` end to end through click."""
 from __future__ import annotations
 

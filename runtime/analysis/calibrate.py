@@ -291,7 +291,7 @@ def _unescape(s: str) -> str:
 
 
 def account_model_of(engine: Engine):
-    """The engine's compiled `accounts` block (runtime/accounts.py), or None without one."""
+    """The engine's compiled `accounts` block (runtime/backends/accounts.py), or None without one."""
     checked = getattr(engine, "checked", None)
     if checked is None or checked.file.first(n.Accounts) is None:
         return None

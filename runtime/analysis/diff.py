@@ -9,7 +9,7 @@
   beyond `limit` movers.
 - `run_diff` reads each input once and scores every lead under both versions; `evaluate_gates`
   applies `--fail-on` and `--max-changed`. The document it returns is the json report
-  (docs/cli.md, "diff"); runtime/diffreport.py renders it as text and markdown.
+  (docs/cli.md, "diff"); runtime/report/diff.py renders it as text and markdown.
 """
 from __future__ import annotations
 
@@ -879,7 +879,7 @@ def _result_pairs(old, new, views: Views, leads, inp: Input, asof: int, on_bad_r
     """(OLD's Result, NEW's Result) for every lead, in input order.
 
     Without accounts, one pass: each lead is read once and scored by both versions. With an accounts
-    block in either version, each version's results go through runtime/accounts.py `score_leads`
+    block in either version, each version's results go through runtime/backends/accounts.py `score_leads`
     (grouping by account key, then routing again), which holds leads until their account is complete
     (streamed when the file is grouped by key, spilled to disk otherwise); to keep memory bounded the
     leads file is then read a second time for the other version. stdin cannot be read twice: its

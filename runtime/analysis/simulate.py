@@ -149,7 +149,7 @@ class Aggregator:
         self.fires = [0] * k
         self.points = [0.0] * k
         self.binds = [0] * k
-        # accounts (runtime/accounts.py): leads per account band, leads an `account BAND and` line routed,
+        # accounts (runtime/backends/accounts.py): leads per account band, leads an `account BAND and` line routed,
         # and the per-account counts that score_leads fills in (`account_stats`, set by the command)
         from runtime.backends.accounts import account_model
 

@@ -1,5 +1,5 @@
 """The scoring engine: a checked rule file compiled to closures, and the exact arithmetic of
-LANGUAGE.md (decay by whole days, future events ignored, criterion caps, dimension clamp, rounding
+docs/language.md (decay by whole days, future events ignored, criterion caps, dimension clamp, rounding
 `floor(x*100+0.5)/100`, first-match disqualify and route).
 
 `Engine.score` is the hot path (no trace); `Engine.explain` evaluates the same compiled criteria with
@@ -403,7 +403,7 @@ class Engine:
 
     # -- explaining --
     def explain(self, lead: Lead, asof: int) -> dict:
-        """Everything that went into one lead's result, as plain data (see runtime/explain.py)."""
+        """Everything that went into one lead's result, as plain data (see runtime/analysis/explain.py)."""
         X = self.context(lead, asof)
         res = self.score(lead, asof)
         disq = []

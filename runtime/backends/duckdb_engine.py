@@ -1,4 +1,4 @@
-"""The DuckDB engine: score a leads file with the rule file's compiled SQL (dsl/sqlgen.py) in DuckDB.
+"""The DuckDB engine: score a leads file with the rule file's compiled SQL (runtime/backends/sql.py) in DuckDB.
 
 DuckDB reads JSONL (events embedded as `events: [{type, at, …}]`), CSV and Parquet directly, plus an
 optional separate events file; two views give the compiled query its `leads` and `events` tables, in
@@ -111,7 +111,7 @@ class _Col:
 
 
 def _coerce(c: _Col, typ: str) -> tuple[str, str]:
-    """(value, bad) SQL: the value as runtime/readers.py coerces it to the declared type (NULL when
+    """(value, bad) SQL: the value as runtime/io/readers.py coerces it to the declared type (NULL when
     missing), and whether the reader would call the row bad for it."""
     n, jt, s = c.native, c.jt, c.s
     if typ == TEXT and n in ("VARCHAR",):
@@ -166,7 +166,7 @@ class DuckSource:
     """`leads` and `events` over the input files, in the rule file's declared types, as CTEs to put
     in front of the compiled query (`self.ctes`). The raw input is numbered once (a materialized
     CTE, or Parquet's own row numbers) so that leads, their embedded events and the output order all
-    agree on the row number. Values are coerced as runtime/readers.py coerces them; `leads.lr_bad`
+    agree on the row number. Values are coerced as runtime/io/readers.py coerces them; `leads.lr_bad`
     says which rows the reader would reject (and `lr_reason` why)."""
 
     def __init__(self, con, checked, leads_path: str, events_path: str | None, id_field: str = "id", *,

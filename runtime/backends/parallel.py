@@ -90,7 +90,7 @@ def _score_batch(task):
     kind, first, rows, src, header = task
     W = _W
     schema, score, asof, fmt = W["schema"], W["engine"].score, W["asof"], W["formatter"]
-    # generated code that scores a JSON object directly when it is in the plain form (dsl/pycodegen.py)
+    # generated code that scores a JSON object directly when it is in the plain form (runtime/backends/pygen.py)
     score_obj = W["engine"].score_obj if kind == "jsonl" else None
     idf = schema.id_field
     mode = W["fmt"]

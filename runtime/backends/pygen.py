@@ -1,6 +1,6 @@
 """A checked rule file as generated Python: straight-line `score(lead, asof)` and `score_obj(obj, …)`.
 
-runtime/engine.py interprets the rule file through closures; this backend builds a Python `ast`
+runtime/backends/closure.py interprets the rule file through closures; this backend builds a Python `ast`
 module instead (every literal from the rule file is an `ast.Constant`, never pasted source text),
 compiles it with `compile()`, and gets a scorer that does what a hand-written one does: one pass over
 the lead's events with a branch per event type, locals for fields and accumulators, precompiled
@@ -646,21 +646,16 @@ class _Gen:
         """The module: `score(lead, asof)` over a runtime.core.model.Lead, and `score_obj(obj, asof, line)`
         over the JSON object of a leads-file line, which gives the same Result for the rows the
         reader would accept as they are (or None, and the caller goes the long way round)."""
-        base = self.checked.file
-        # an accounts block is scored after the leads (runtime/accounts.py): this module scores the lead
+        plan = self.base.plan
+        # an accounts block is scored after the leads (runtime/backends/accounts.py): this module scores the lead
         crit_stmts: list[ast.stmt] = []
-        i = 0
         dim_parts = []
-        for sc in base.of(n.Score):
-            hl = sc.half_life.days if sc.half_life else None
-            idx = []
-            for c in sc.criteria:
-                crit_stmts += self.criterion(i, c, hl)
-                idx.append(i)
-                i += 1
-            dim_parts.append((sc.dim, sc.max, sc.floor, idx))
-        self.ncrit = i
-        disq = [(d.reason, self.cond(d.cond)) for d in base.of(n.Disqualify)]
+        for d in plan.dimensions:
+            for c in d.criteria:
+                crit_stmts += self.criterion(c.index, c.node, d.half_life)
+            dim_parts.append((d.name, d.max, d.floor, [c.index for c in d.criteria]))
+        self.ncrit = len(plan.criteria)
+        disq = [(reason, self.cond(cond)) for reason, cond, _line in plan.disqualify]
         tail = self.tail(disq, crit_stmts, dim_parts)
 
         body = [assign("lid_", attr(N("lead"), "id")), assign("num_", attr(N("lead"), "numbered"))]
@@ -742,7 +737,7 @@ class _Gen:
         loop += chain or []
         return [ast.For(target=St("e_"), iter=attr(N("lead"), "events"), body=loop, orelse=[])]
 
-    # -- score_obj(obj, asof, line): a JSON object as runtime/readers.py would read it -----------
+    # -- score_obj(obj, asof, line): a JSON object as runtime/io/readers.py would read it -----------
     def fields_from_obj(self, id_field: str) -> list[ast.stmt]:
         """Every declared field checked for the reader's plain forms (else `return None`: the reader
         decides, and reports a bad row if it is one); the ones used normalized as the engine does."""

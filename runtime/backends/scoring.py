@@ -3,10 +3,10 @@
 runtime.io.readers.LeadReader (`read`, `rejected`, `bad_rows`, `bad_events`, `events_read`,
 `orphan_events`, `orphan_lead_ids`):
 
-- python, JSONL or CSV leads without `--events`: runtime/parallel.py, the generated scorer on each
-  JSON object (dsl/pycodegen.py `score_obj`), in this process or in N worker processes;
+- python, JSONL or CSV leads without `--events`: runtime/backends/parallel.py, the generated scorer on each
+  JSON object (runtime/backends/pygen.py `score_obj`), in this process or in N worker processes;
 - python, otherwise (Parquet, `--events`): runtime.io.readers.LeadReader and the engine, one process;
-- duckdb: runtime/duckdb_engine.py, the compiled query over the files (N = DuckDB's threads).
+- duckdb: runtime/backends/duckdb_engine.py, the compiled query over the files (N = DuckDB's threads).
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ class _ReaderResults:
 
 
 class _ParallelResults:
-    """runtime/parallel.py in results mode, flattened to one Result at a time."""
+    """runtime/backends/parallel.py in results mode, flattened to one Result at a time."""
 
     def __init__(self, ps):
         self.ps = ps
@@ -106,7 +106,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
                         rejects=rejects)
     from runtime.backends.accounts import account_results
 
-    # an accounts block groups the leads by account before they come out (runtime/accounts.py)
+    # an accounts block groups the leads by account before they come out (runtime/backends/accounts.py)
     return account_results(rules, reader, asof, leads_path) or _ReaderResults(rules, reader, asof)
 
 
@@ -175,7 +175,7 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
         from runtime.backends.accounts import account_model
 
         if account_model(rules.engine) is not None:
-            return None  # account columns: runtime/output.py's writer
+            return None  # account columns: runtime/io/writers.py's writer
         return _TextOf(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
                                events_path=events_path, on_bad_row=on_bad_row, rejects=rejects, id_field=id_field,
                                criteria=explain), rules.engine, fmt, explain, as_of)

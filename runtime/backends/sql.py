@@ -2,7 +2,7 @@
 
 The query reads table `leads` (`id` plus one column per declared field, `text list` as an array) and
 table `events` (`lead_id`, `type`, `at` timestamp in UTC, one column per event attribute) and returns
-one row per lead with `score`'s CSV columns. It follows runtime/engine.py's arithmetic exactly: text
+one row per lead with `score`'s CSV columns. It follows runtime/backends/closure.py's arithmetic exactly: text
 trimmed (the same whitespace as Python's `str.strip`) and lower-cased, empty text missing, whole days
 of age, future events ignored, caps after decay, clamp, `floor(x*100+0.5)/100`, first-match
 disqualify, bands and routes. Every literal is a sqlglot node (`exp.Literal`), so quoting is done by
@@ -172,7 +172,7 @@ def guard(vals: list[Val], pred: exp.Expression) -> exp.Expression:
 
 
 def words_of(phrase: str) -> list[str]:
-    """The words of a phrase as runtime/engine.py's words_regex splits them."""
+    """The words of a phrase as runtime/backends/closure.py's words_regex splits them."""
     return [w for w in re.split(r"[\W_]+", phrase.lower()) if w]
 
 
@@ -285,8 +285,8 @@ class _Gen:
     def __init__(self, checked, dialect: str, as_of: dt.date | None, provenance=None):
         self.checked = checked
         self.as_of_date = as_of
-        self.provenance = provenance if provenance is not None else lower(checked).provenance
-        self.rf: n.RuleFile = checked.file
+        self.plan = lower(checked)
+        self.provenance = provenance if provenance is not None else self.plan.provenance
         self.D = Dialect(dialect)
         self.fields: dict[str, str] = dict(checked.fields)
         self.events: dict[str, dict[str, str]] = {k: dict(v) for k, v in checked.events.items()}
@@ -616,7 +616,7 @@ class _Gen:
 
     # -- criteria ------------------------------------------------------------------------------
     def criterion(self, c: n.Criterion, half_life) -> tuple[exp.Expression, exp.Expression | None, exp.Expression]:
-        """(points, raw, fired) of one criterion, as runtime/engine.py's Result has them: points after
+        """(points, raw, fired) of one criterion, as runtime/backends/closure.py's Result has them: points after
         the cap, raw before it (None: the same as points) and whether it fired (a condition held,
         a tier matched, at least one event matched)."""
         if c.kind == "when":
@@ -663,7 +663,7 @@ class _Gen:
     # -- accounts --------------------------------------------------------------------------------
     def lead_count(self, f: n.EventFilter) -> exp.Expression:
         """Inside account criteria: how many of the account's leads (not disqualified) satisfy the
-        filter's `where` (runtime/accounts.py: one flag per distinct `where`, counted per account)."""
+        filter's `where` (runtime/backends/accounts.py: one flag per distinct `where`, counted per account)."""
         if not self.counting:
             raise SqlGenError("`lead` filters belong in the accounts block")
         if f.where not in self.lead_filters:
@@ -752,7 +752,7 @@ class _Gen:
         return "lr_abx"
 
     def account_key(self, acc: n.Accounts) -> exp.Expression:
-        """The account key as runtime/accounts.py takes it: the field's text, trimmed and lower case,
+        """The account key as runtime/backends/accounts.py takes it: the field's text, trimmed and lower case,
         or its e-mail domain; NULL (missing) makes the lead an account of its own."""
         key = acc.key
         name = key.arg.name if isinstance(key, n.Call) else getattr(key, "name", None)
@@ -764,17 +764,16 @@ class _Gen:
     def build(self, *, id_column: str, key_column: str, order_column: str | None,
               passthrough: tuple[str, ...] = (), criteria: bool = False,
               skip_column: str | None = None) -> exp.Expression:
-        rf = self.rf
+        plan = self.plan
         self.want_criteria = criteria
-        disq = [(d.reason, self.cond(d.cond)) for d in rf.of(n.Disqualify)]
+        disq = [(reason, self.cond(cond)) for reason, cond, _line in plan.disqualify]
         dims = []  # (dim, max, floor, [criterion exprs])
-        for sc in rf.of(n.Score):
-            hl = sc.half_life.days if sc.half_life else None
-            dims.append((sc.dim, sc.max, sc.floor, [self.criterion(c, hl) for c in sc.criteria]))
-        # accounts (runtime/accounts.py): the account criteria first, over per-account counts of the
+        for d in plan.dimensions:
+            dims.append((d.name, d.max, d.floor, [self.criterion(c.node, d.half_life) for c in d.criteria]))
+        # accounts (runtime/backends/accounts.py): the account criteria first, over per-account counts of the
         # leads that pass each distinct `lead where C`; then every C as a per-lead flag, which may read
         # the lead's fields, events and (rounded) dimension scores
-        acc = rf.first(n.Accounts)
+        acc = plan.accounts.node if plan.accounts is not None else None
         if acc is not None:
             if skip_column is not None and skip_column not in passthrough:
                 raise SqlGenError("skip_column must be a passthrough column")
@@ -788,9 +787,8 @@ class _Gen:
             self.dim_cols = {d[0]: "s_" + d[0] for d in dims}
             flags = [TRUE if where is None else self.cond(where) for where in self.lead_filters]
             self.dim_cols = {}
-        grade_blocks = [(g.dim, [(b.name, b.threshold) for b in g.bands]) for g in rf.of(n.Grade)]
-        route = rf.first(n.Route)
-        lines = list(route.lines) if route else []
+        grade_blocks = [(g.dim, list(g.bands)) for g in plan.grades]
+        lines = plan.routes.lines
 
         # lf: one row per lead, the fields it needs, normalized
         lf_cols = [alias(col(key_column, "l"), "lr_k"), alias(exp.cast(col(id_column, "l"), exp.DataType.build("text")), "lr_id")]
@@ -875,7 +873,7 @@ class _Gen:
         if criteria:  # carried to the output like the id
             carry = carry + sorted({c_ for triple in crit_out for c_ in triple})
         # the reasons a rep reads (kernel.reasons), carried to the output like the id
-        crit_names_flat = [c.name for sc in rf.of(n.Score) for c in sc.criteria]
+        crit_names_flat = [c.name for c in plan.criteria]
         ctes += reasons_ctes(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
         carry = carry + ["lr_reasons"]
 
@@ -915,7 +913,7 @@ class _Gen:
 
         # routes: every possible grade is known, so route lines are matched here, in Python, with
         # the reference engine's own pattern matcher; the query only looks the answer up
-        route_view = [(tuple((p.kind, p.text) for p in ln.patterns), ln.account_band) for ln in lines]
+        route_view = [(ln.patterns, ln.account_band) for ln in lines]
 
         def line_for(g: str | None, dq: bool):
             return K.route_choice(route_view, g, dq)
@@ -940,7 +938,7 @@ class _Gen:
             all_grades = list(dict.fromkeys("".join(combo) for combo in itertools.product(*choices)))
             graded_acc = [g[0] for g in acc_grades]
             for i, line in enumerate(lines):
-                gs = [g for g in all_grades if any(K.pattern_matches(p.kind, p.text, g, False) for p in line.patterns)]
+                gs = [g for g in all_grades if any(K.pattern_matches(kind, text, g, False) for kind, text in line.patterns)]
                 if not gs:
                     continue
                 cond = TRUE if len(gs) == len(all_grades) else exp.In(this=gcol, expressions=[s(g) for g in gs])
@@ -970,12 +968,11 @@ class _Gen:
                 if line.account_band is not None:
                     continue
                 conds = []
-                for p in line.patterns:
-                    if p.kind == "otherwise":
+                for kind, text in line.patterns:
+                    if kind == "otherwise":
                         conds.append(TRUE)
-                    elif p.kind == "grade":
-                        rx = "^" + ".*".join(re.escape(part) for part in p.text.split("*")) + "$"
-                        conds.append(self.D.regex_search(gcol, rx, icase=False))
+                    elif kind == "grade":
+                        conds.append(self.D.regex_search(gcol, grade_pattern_regex(text), icase=False))
                 cond = or_(*conds)
                 if cond is not FALSE:
                     li_ifs.append((cond, exp.Literal.number(i)))
@@ -1003,8 +1000,7 @@ class _Gen:
         for what in ("route", "queue", "sla"):
             ifs = []
             for i, line in enumerate(lines):
-                a = line.action
-                val = {"route": a.kind, "queue": a.queue, "sla": a.sla.text() if a.sla else None}[what]
+                val = {"route": line.action, "queue": line.queue, "sla": line.sla}[what]
                 if val is not None:
                     ifs.append((exp.EQ(this=li, expression=exp.Literal.number(i)), s(val)))
             out.append(alias(case(ifs, None) if ifs else exp.cast(exp.Null(), exp.DataType.build("text")), what))
@@ -1067,6 +1063,17 @@ def domain_sql(v: exp.Expression, dialect: "Dialect") -> exp.Expression:
     """kernel.domain of a normalized text: after the last `@`, trimmed, empty is missing."""
     tail = dialect.trim_ws(dialect.after_last_at(v))
     return case([(dialect.contains(v, s("@")), exp.Nullif(this=tail, expression=s("")))])
+
+
+def grade_pattern_regex(pattern: str) -> str:
+    """kernel.grade_matches as a regular expression (for files with too many grades to tabulate):
+    `*` any run of characters and, in a pattern with a `*`, `?` any one character."""
+    if "*" not in pattern:
+        return "^" + re.escape(pattern) + "$"
+    out = []
+    for ch in pattern:
+        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+    return "^" + "".join(out) + "$"
 
 
 def whole_points_sql(p: exp.Expression) -> exp.Expression:

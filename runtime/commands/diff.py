@@ -1,6 +1,6 @@
 """`leadrules diff OLD NEW`: score the same leads under two versions of a rule file and report what
-changes, for the pull request where the change is reviewed. See runtime/diff.py (the engine),
-runtime/diffreport.py (text, markdown, json) and docs/cli.md ("diff").
+changes, for the pull request where the change is reviewed. See runtime/analysis/diff.py (the engine),
+runtime/report/diff.py (text, markdown, json) and docs/cli.md ("diff").
 
 OLD and NEW are paths or `REV:PATH` git revisions. The leads are `--leads` (and `--events`), else
 NEW's `simulation` blocks' leads. Exit 1 when a gate (`--fail-on`, `--max-changed`) is crossed.

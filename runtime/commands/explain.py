@@ -47,7 +47,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     if leads_path is not None and engine.checked.file.first(n.Accounts) is not None:
         from runtime.io.readers import LeadReader
 
-        # the rest of its account: the file's other leads with the same key (runtime/accounts.py)
+        # the rest of its account: the file's other leads with the same key (runtime/backends/accounts.py)
         others = LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")
     d = ex.as_dict(engine, lead, asof, others)
     if fmt == "json":

@@ -103,7 +103,7 @@ def run_one(rules, run: SimRun, schema, *, on_bad_row: str, rejects_fh, writer, 
             for r in scored:
                 add(r)
                 write(r)
-    agg.account_stats = getattr(reader, "account_stats", None)  # per account (runtime/accounts.py)
+    agg.account_stats = getattr(reader, "account_stats", None)  # per account (runtime/backends/accounts.py)
     rep = agg.report()
     out = {"simulation": run.name, "line": run.line, "leads_file": run.leads, "events_file": run.events,
            "as_of": run.as_of.isoformat()}

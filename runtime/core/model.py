@@ -76,7 +76,7 @@ class Result:
     fired: tuple = ()      # per criterion: condition held / events matched
     numbered: bool = False
     route_line: int | None = None  # index of the route line taken
-    # set by runtime/accounts.py when the file has an accounts block (else None: keys left out)
+    # set by runtime/backends/accounts.py when the file has an accounts block (else None: keys left out)
     account: str | None = None          # the account key; None for a lead that is its own account
     account_scores: dict | None = None
     account_bands: dict | None = None
@@ -87,7 +87,7 @@ class Result:
         return round2(sum(self.scores.values()))
 
     def record(self, criteria: list[CritSpec] | None = None) -> dict:
-        """The JSON shape of CLI.md's `score` output."""
+        """The JSON shape of docs/cli.md's `score` output."""
         d = {"id": self.id, "scores": self.scores, "bands": self.bands, "grade": self.grade,
              "route": self.route, "queue": self.queue, "sla": self.sla, "disqualified": self.disqualified}
         if self.account_scores is not None:
