@@ -66,6 +66,25 @@ def is_module(module: str) -> bool:
     return p.with_suffix(".py").exists() or (p / "__init__.py").exists()
 
 
+def private_attributes(p: Path):
+    """(line, module, name) for every `mod._name` where `mod` is a project module imported here."""
+    tree = ast.parse(p.read_text(encoding="utf-8"), str(p))
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in ("runtime", "dsl") and a.asname:
+                    bound[a.asname] = a.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("runtime", "dsl"):
+            for a in node.names:
+                if is_module(f"{node.module}.{a.name}"):
+                    bound[a.asname or a.name] = f"{node.module}.{a.name}"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound \
+                and node.attr.startswith("_") and not node.attr.startswith("__"):
+            yield node.lineno, bound[node.value.id], node.attr
+
+
 def violations():
     out = []
     for p in modules():
@@ -86,6 +105,9 @@ def violations():
                 if name.startswith("_") and not name.startswith("__") and top in ("runtime", "dsl", "cli") \
                         and not is_module(f"{mod}.{name}"):
                     out.append(f"{where}: imports the private name {name} from {mod}")
+        for line, mod, name in private_attributes(p):
+            if mod != me:
+                out.append(f"{rel}:{line}: uses the private name {name} of {mod}")
     return out
 
 
@@ -98,10 +120,20 @@ def test_the_walk_sees_imports():
     assert "dsl.nodes" in seen and "click" in seen
 
 
-def test_rank_and_privacy_rules_detect_a_bad_module(tmp_path):
+def test_the_layers_are_in_the_houses_order():
     assert rank("runtime.core.kernel") < rank("runtime.io.readers") < rank("runtime.backends.sql")
     assert rank("runtime.backends.sql") < rank("runtime.analysis.diff") < rank("runtime.report.text") \
         < rank("runtime.commands.score") < rank("cli")
+
+
+def test_a_private_attribute_of_another_module_is_seen(tmp_path):
+    bad = ROOT / "runtime" / "core" / "zz_layering_probe.py"
+    bad.write_text("from runtime.io import readers\nx = readers._rows\n", encoding="utf-8")
+    try:
+        assert [(m, n) for _l, m, n in private_attributes(bad)] == [("runtime.io.readers", "_rows")]
+        assert any("zz_layering_probe.py" in v and "higher layer" in v for v in violations())
+    finally:
+        bad.unlink()
 
 
 def test_no_import_against_the_direction():

@@ -10,7 +10,6 @@ criterion the number of fires, the sum of points and the number of times its cap
 from __future__ import annotations
 
 import math
-import re
 from fractions import Fraction
 from itertools import product
 from operator import add
@@ -23,6 +22,7 @@ from runtime.backends.closure import Engine
 
 from runtime.core.model import Result
 
+from runtime.core import kernel as K
 from runtime.core.kernel import round2
 
 REPORT_VERSION = 1
@@ -102,17 +102,23 @@ def quantile(sorted_items: list[tuple[float, int]], total: int, q: float) -> flo
     return sorted_items[-1][0]
 
 
-def grade_pattern(pat: str) -> re.Pattern:
-    """A grade pattern as route lines read it: `*` stands for any run of characters, nothing else is
-    special."""
-    return re.compile("".join(".*" if ch == "*" else re.escape(ch) for ch in pat) + r"\Z", re.DOTALL)
+class grade_pattern:  # noqa: N801 - reads as the function it replaces
+    """A grade pattern as route lines read it (kernel.grade_matches); `.match(grade)`."""
+
+    __slots__ = ("pattern",)
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+
+    def match(self, grade: str) -> bool:
+        return K.grade_matches(self.pattern, grade)
 
 
 def _same_text(a: str | None, b: str | None) -> bool:
-    """Queues and reasons compare as the language compares text: trimmed, case-insensitive."""
+    """Queues and reasons compare as the language compares text (kernel.norm)."""
     if a is None or b is None:
         return a is b
-    return a.strip().lower() == b.strip().lower()
+    return K.norm(a) == K.norm(b)
 
 
 # ---- the aggregator -----------------------------------------------------------------------------

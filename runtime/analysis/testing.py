@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from dsl import nodes as n
 from dsl import printer
@@ -16,7 +15,7 @@ from dsl import printer
 from runtime.backends.accounts import account_model
 from runtime.backends.closure import Engine
 from runtime.core.model import Result
-from runtime.core.kernel import date_ordinal, round2
+from runtime.core.kernel import grade_matches, date_ordinal, round2
 from runtime.core.model import Event, Lead
 
 
@@ -107,7 +106,7 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
     crit_index = {c.name: i for i, c in enumerate(engine.criteria)}
     for e in test.expects:
         if e.kind == "grade":
-            ok = fnmatchcase(res.grade, e.arg) if "*" in e.arg else res.grade == e.arg
+            ok = grade_matches(e.arg, res.grade)
             if not ok:
                 fails.append(f"expected grade {e.arg}, got {res.grade}")
         elif e.kind == "route":

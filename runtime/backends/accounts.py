@@ -539,7 +539,7 @@ def input_grouped(path: str, engine) -> bool:
         return False
     closed = _KeySet()
     cur = None
-    c_text = readers._c_text
+    c_text = readers.coerce_text
     fname = model.key_field
     try:
         for _n, obj, _raw in rows:
@@ -549,7 +549,7 @@ def input_grouped(path: str, engine) -> bool:
             if v is not None:
                 try:
                     v = c_text(v)
-                except readers._Bad:
+                except readers.BadValue:
                     continue
             k = model.key_of_value(v)
             if k is None or k == cur:

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from dsl import nodes as n
 
+from runtime.core.model import BOOL, DATE, NUMBER, TEXT, TEXT_LIST  # noqa: F401
 from runtime.core import kernel as K
 from runtime.core.kernel import date_ordinal, domain, norm, norm_list, words_regex
 from runtime.core.model import CritSpec, Lead, Result
@@ -23,7 +24,6 @@ from runtime.core.plan import Plan, Resolver, lower
 __all__ = ["Compiler", "Each", "When", "First", "Ctx", "Engine", "CritSpec", "Result", "compile_checked",
            "score_dims", "band_dims", "date_ordinal"]
 
-TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 
 
 # ---- per-lead evaluation context ---------------------------------------------------------------

@@ -20,13 +20,13 @@ from typing import Any, Callable
 from dsl import nodes as n
 
 from runtime.backends.closure import Engine, compile_checked
+from runtime.core.model import BOOL, DATE, NUMBER, TEXT, TEXT_LIST  # noqa: F401
 from runtime.core import kernel
 from runtime.core.kernel import DECAY_TABLE_SIZE as WEIGHT_TABLE
 from runtime.core.plan import Resolver
 
 _fromiso = fromiso = _dt.datetime.fromisoformat
 
-TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 
 # What the generated module imports from this module (besides runtime.core.kernel's __all__):
 # the reader's fast forms of JSON values. Generated code imports nothing else.
@@ -907,10 +907,6 @@ class _Gen:
                    tuple_([N(f"k{j}") for j in range(ncrit)]), N("num_"), N("li"))
         body.append(ast.Return(value=res))
         return body
-
-
-def _sub(x: ast.expr, i: int) -> ast.Subscript:
-    return ast.Subscript(value=x, slice=C(i), ctx=ast.Load())
 
 
 def _function(name: str, args: list[str], body: list[ast.stmt]) -> ast.FunctionDef:

@@ -19,12 +19,12 @@ from sqlglot import exp
 
 from dsl import nodes as n
 
+from runtime.core.model import BOOL, DATE, NUMBER, TEXT, TEXT_LIST  # noqa: F401
 from runtime.core import kernel as K
 from runtime.core.plan import Resolver, lower
 
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
 
-TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 
 # Exactly the characters Python's str.strip() removes (the reference engine trims with it). The
 # full set is checked against str.isspace in tests/test_sql.py.
