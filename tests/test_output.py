@@ -178,3 +178,17 @@ def test_the_sql_output_has_the_same_columns(tmp_path):
     assert row["reasons"] == "Seniority +35; Enterprise +25" and row["as_of"] == AS_OF
     assert row["ruleset"] == "acme-b2b" and row["ruleset_version"] == 4
     assert row["rules_sha256"] == rules_sha256(EXAMPLE.read_text(encoding="utf-8"))
+
+
+def test_the_docs_example_record_is_what_score_writes(tmp_path):
+    """docs/output.md's CSV example, scored again."""
+    doc = (ROOT / "docs" / "output.md").read_text(encoding="utf-8")
+    block = doc.split("```\n", 2)[1].splitlines()
+    header, row = block[0], block[1]
+    o = tmp_path / "scored.csv"
+    score("score", ROOT / "rulesets" / "acme.rules", "--leads", SAMPLE, "--as-of", AS_OF, "-o", o)
+    lines = o.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == header
+    got = next(ln for ln in lines if ln.startswith("L00002,"))
+    prefix, rest = row.split("…", 1)
+    assert got.startswith(prefix) and got.endswith(rest)
