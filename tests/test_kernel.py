@@ -206,3 +206,19 @@ def test_generated_code_imports_the_kernel_by_its_export_list():
 def test_grade_patterns_as_sql_regex_are_the_kernels(pattern, grade):
     q = f"SELECT regexp_matches({S.s(grade).sql('duckdb')}, {S.s(S.grade_pattern_regex(pattern)).sql('duckdb')})"
     assert CON.execute(q).fetchone()[0] == K.grade_matches(pattern, grade)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(points, max_size=12))
+def test_reasons_use_whole_points(pts):
+    names = [f"c{i}" for i in range(len(pts))]
+    got = K.reasons(names, pts)
+    want = sorted(((-abs(K.whole_points(p)), i) for i, p in enumerate(pts) if K.whole_points(p)))
+    items = [f"c{i} {'+' if K.whole_points(pts[i]) > 0 else '-'}{abs(K.whole_points(pts[i]))}" for _a, i in want]
+    text = ""
+    for it in items:
+        nxt = it if not text else text + "; " + it
+        if len(nxt) > K.REASONS_MAX:
+            break
+        text = nxt
+    assert got == text

@@ -192,13 +192,18 @@ def reasons(names, points, disqualified: str | None = None) -> str:
     if disqualified is not None:
         return disqualified[:REASONS_MAX]
     items = []
-    for i, (name, p) in enumerate(zip(names, points)):
-        w = whole_points(p)
-        if w:
-            items.append((-abs(w), i, f"{name} {'+' if w > 0 else '-'}{abs(w)}"))
+    floor = math.floor
+    for i, p in enumerate(points):
+        if p:  # (this loop is whole_points, written out: it runs for every scored lead)
+            w = floor(p + 0.5) if p > 0 else -floor(-p + 0.5)
+            if w:
+                items.append((-abs(w), i, w))
+    if not items:
+        return ""
     items.sort()
     out, size = [], -2
-    for _a, _i, text in items:
+    for _a, i, w in items:
+        text = f"{names[i]} +{w}" if w > 0 else f"{names[i]} {w}"
         size += 2 + len(text)
         if size > REASONS_MAX:
             break
