@@ -1,4 +1,4 @@
-"""The `leadrules` command line (see docs/cli.md and ../shared/CLI.md).
+"""The `leadrules` command line (docs/cli.md): the group, the error → exit-code mapping and the command table.
 
 Exit codes for every command: 0 done; 1 a check failed (lint errors, a failing test, a broken
 guardrail, a diff over its gate); 2 could not run (bad usage, unreadable file, a rule file that does not
@@ -11,17 +11,18 @@ import sys
 
 import click
 
-from dsl.diagnostics import RuleError
-
-from runtime.commands.options import EXIT_ERROR, EXIT_OK, Failure, print_rule_error
+from runtime.core.errors import EXIT_ERROR, EXIT_OK, Failure
 
 
 class LeadrulesGroup(click.Group):
     """Turns every user-facing failure into a message and exit code 2 instead of a traceback."""
 
     def invoke(self, ctx):
-        from runtime.io.readers import BadRowsError, InputError
+        # imported here, not at the top, so that `leadrules --help` starts without them
+        from dsl.diagnostics import RuleError
         from runtime.backends.load import RulesInputError
+        from runtime.commands.options import print_rule_error
+        from runtime.io.readers import BadRowsError, InputError
 
         try:
             return super().invoke(ctx)
@@ -72,6 +73,26 @@ LAZY_COMMANDS = {
 }
 
 
+# What `leadrules --help` lists for each command, so that help needs no command module imported; a test
+# (tests/test_cli.py) keeps each line equal to its command's docstring.
+SUMMARIES = {
+    "calibrate": "Learn from outcomes: conversion by grade and route, cherry-picking, missed signals and the "
+                 "sales threshold, each lead scored as of the day sales worked it.",
+    "compile": "Print FILE compiled to Python or SQL.",
+    "diff": "Score the same leads under OLD and NEW (paths or REV:PATH) and report what changes: grades, routes "
+            "and queues, the rule changes themselves, and the leads that moved.",
+    "explain": "Show why one lead gets its scores, grade and route, criterion by criterion.",
+    "fmt": "Rewrite rule files in the one canonical layout, keeping every comment.",
+    "lint": "Parse and check rule files; report every finding with file, line, column, code and hint.",
+    "sample": "Write N synthetic leads (JSON Lines, events embedded) that fit FILE's fields and events and are "
+              "varied enough to reach every band.",
+    "score": "Score leads and stream one result per lead, in input order.",
+    "simulate": "Score a sample of leads and report grades, routes, score histograms and criteria; check the "
+                "file's simulation guardrails (exit 1 when one breaks).",
+    "test": "Run the `test` blocks of rule files.",
+}
+
+
 class LazyGroup(LeadrulesGroup):
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
@@ -83,6 +104,24 @@ class LazyGroup(LeadrulesGroup):
             mod, attr = LAZY_COMMANDS[name].split(":")
             return getattr(importlib.import_module(mod), attr)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter):
+        from click.utils import make_default_short_help
+
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            if name in SUMMARIES:
+                rows.append((name, make_default_short_help(SUMMARIES[name], limit)))
+            else:
+                cmd = self.get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

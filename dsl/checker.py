@@ -591,6 +591,17 @@ class _Checker:
                 if e.arg not in bands:
                     self.warn("LR211", f'"{e.arg}" is not an account band', e.span,
                              did_you_mean(e.arg, bands) or "declare an accounts block with a grade")
+        for e in s.flows:
+            if e.low is not None and e.high is not None and e.low > e.high:
+                self.add("LR205", f"between {_n(e.low)} and {_n(e.high)} leads per day holds no count", e.span,
+                         "write the smaller number first")
+            for v in (e.low, e.high):
+                if v is not None and v < 0:
+                    self.add("LR205", f"{_n(v)} is not a number of leads", e.span, "leads per day start at 0")
+            if self.rf.of(n.Route) and not any(k == e.arg and (e.queue is None or q == e.queue) for k, q in c.routes):
+                want = e.arg + (f' "{e.queue}"' if e.queue else "")
+                self.warn("LR402", f"no route line sends leads to {want}", e.span,
+                         "routes in this file: " + ", ".join(sorted(f'{k} "{q}"' if q else k for k, q in c.routes)))
 
     # ---- conditions and values ------------------------------------------------------------------
     def duration_days(self, d: n.Duration, what: str) -> None:

@@ -306,7 +306,7 @@ class _Builder:
         for key, value in (("leads", s.leads), ("events", s.events), ("as_of", s.as_of)):
             if value is not None and key in st:
                 out.append(_Unit((key, value), *st[key]))
-        out += [self.leaf(e) for e in s.expects]
+        out += sorted((self.leaf(e) for e in (*s.expects, *s.flows)), key=lambda u: u.start)
         return out
 
 
@@ -452,6 +452,18 @@ def _share(e: n.ShareExpect) -> str:
     else:
         bound = f"at least {_pct(e.low)}"
     return f"expect share of {subj} {bound}"
+
+
+def flow_text(e: n.FlowExpect) -> str:
+    """`expect new leads in route ACTION ["QUEUE"] per day BOUND`, canonical."""
+    subj = f"route {e.arg}" + (f" {p.quote(e.queue)}" if e.queue is not None else "")
+    if e.bound == "between":
+        bound = f"between {p.num(e.low)} and {p.num(e.high)}"
+    elif e.bound == "at_most":
+        bound = f"at most {p.num(e.high)}"
+    else:
+        bound = f"at least {p.num(e.low)}"
+    return f"expect new leads in {subj} per day {bound}"
 
 
 def _test_event(e: n.TestEvent) -> str:
@@ -725,6 +737,8 @@ class _Formatter:
                 key, value = node
                 code = f"as of {value}" if key == "as_of" else f"{key} {p.quote(value)}"
                 self.line(o, c, i, code)
+            elif isinstance(node, n.FlowExpect):
+                self.line(o, c, i, flow_text(node))
             else:
                 self.line(o, c, i, _share(node))
 

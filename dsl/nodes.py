@@ -411,6 +411,20 @@ class ShareExpect:
 
 
 @dataclass(frozen=True, slots=True)
+class FlowExpect:
+    """`expect new leads in route ACTION ["QUEUE"] per day BOUND`: checked by `simulate --from/--to` on
+    the leads entering that route (queue) per day, in every period of the range."""
+
+    subject: str        # "route"
+    arg: str            # the route action
+    queue: str | None
+    low: float | None   # leads per day
+    high: float | None
+    bound: str          # "between" | "at_most" | "at_least"
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Simulation:
     name: str
     leads: str | None
@@ -418,6 +432,7 @@ class Simulation:
     as_of: str | None
     expects: tuple[ShareExpect, ...]
     span: Span = _span()
+    flows: tuple[FlowExpect, ...] = ()   # over-time guardrails (simulate --from/--to)
 
 
 Item = Union[Ruleset, Owners, Fields, Events, ListDecl, Disqualify, Score, Grade, Accounts, Route,

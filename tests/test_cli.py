@@ -169,3 +169,22 @@ def test_bad_usage_exits_2():
     assert run("score", EXAMPLE).exit_code == 2
     assert run("explain", EXAMPLE, "--lead", "{not json").exit_code == 2
     assert run("score", EXAMPLE, "--leads", "x.jsonl", "--as-of", "2026-13-45").exit_code == 2
+
+
+def test_help_summaries_match_the_commands_and_need_no_imports():
+    """`leadrules --help` lists commands from cli.SUMMARIES without importing them; each line must stay
+    equal to its command's own docstring."""
+    import subprocess
+    import sys
+
+    import cli
+    from click.utils import make_default_short_help
+
+    for name, summary in cli.SUMMARIES.items():
+        cmd = cli.main.get_command(None, name)
+        assert make_default_short_help(cmd.help, 500) == make_default_short_help(summary, 500), name
+    code = ("import sys, cli\nsys.argv = ['leadrules', '--help']\ntry:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('runtime.commands.', 'pydantic', 'dsl.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    assert "calibrate" in out and "Print FILE compiled to Python or SQL." in out

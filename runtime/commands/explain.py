@@ -5,7 +5,7 @@ import json
 
 import click
 
-from runtime.commands.options import Failure, as_of_option, input_options, schema_of, today_utc
+from runtime.commands.options import DATE, EVERY, Failure, as_of_option, input_options, schema_of, today_utc
 
 
 @click.command()
@@ -13,10 +13,19 @@ from runtime.commands.options import Failure, as_of_option, input_options, schem
 @click.option("--lead", "lead_json", default=None, help="The lead as a JSON object (events embedded).")
 @click.option("--leads", "leads_path", default=None, help="A leads file to find the lead in (with --id).")
 @click.option("--id", "lead_id", default=None, help="The id of the lead to explain.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="markdown: for --from/--to and --next.")
+@click.option("--from", "date_from", type=DATE, default=None,
+              help="With --to: the lead's timeline, its scores, grade and route on each date from this one.")
+@click.option("--to", "date_to", type=DATE, default=None, help="The last date of the timeline (YYYY-MM-DD).")
+@click.option("--every", type=EVERY, default=None, metavar="N",
+              help="With --from/--to: a date every N days (7, `7 days`, `1 week`; default 1); --to is always included.")
+@click.option("--next", "next_step", is_flag=True, default=False,
+              help="The smallest changes that would give the lead a better grade or route, each verified.")
 @input_options
 @as_of_option
-def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of):
+def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of,
+            date_from=None, date_to=None, every=None, next_step=False):
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
@@ -42,6 +51,13 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
         if lead_id is None:
             raise click.UsageError("--leads needs --id ID to pick the lead")
         lead = _find_lead(leads_path, schema, events_path, lead_id, on_bad_row)
+    over_time = date_from is not None or date_to is not None or every is not None
+    if over_time or next_step:
+        _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_from, date_to, every,
+                           next_step, as_of)
+        return
+    if fmt == "markdown":
+        raise click.UsageError("--format markdown goes with --from/--to or --next")
     asof = date_ordinal((as_of or today_utc()).isoformat())
     others = ()
     if leads_path is not None and engine.checked.file.first(n.Accounts) is not None:
@@ -66,3 +82,54 @@ def _find_lead(path, schema, events_path, lead_id, on_bad_row):
         if lead.id == lead_id:
             return lead
     raise Failure(f"{path}: no lead with id {lead_id!r} ({reader.read:,} rows read)")
+
+
+def _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_from, date_to, every,
+                       next_step, as_of):
+    """`--from/--to [--every N]` (runtime/analysis/timeline.py) or `--next` (runtime/analysis/nextstep.py)."""
+    from runtime.analysis import timeline as tl
+    from runtime.report.term import console, is_tty
+
+    # the options first, so that a mistake is reported before the leads file is read again
+    dates = None
+    if next_step:
+        if date_from is not None or date_to is not None or every is not None:
+            raise click.UsageError("--next goes with --as-of, not with --from/--to/--every")
+    else:
+        if as_of is not None:
+            raise click.UsageError("--as-of goes with one date; a timeline takes --from and --to")
+        if date_from is None or date_to is None:
+            raise click.UsageError("a timeline needs both --from DATE and --to DATE")
+        if every is not None and every < 1:
+            raise click.BadParameter(f"{every} is not a step: give a whole number of days, 1 or more",
+                                     param_hint="'--every'")
+        dates = tl.date_range(date_from, date_to, every or 1)
+    members = []
+    if leads_path is not None:
+        from runtime.io.readers import LeadReader
+
+        # the rest of the lead's account, read once and kept (an account is a handful of leads)
+        members = tl.account_members(engine, lead, LeadReader(leads_path, schema, events_path=events_path,
+                                                              on_bad_row="skip"))
+    if next_step:
+        from runtime.analysis import nextstep
+        from runtime.core.kernel import date_ordinal
+        from runtime.report import nextstep as render
+
+        d = nextstep.next_steps(engine, lead, date_ordinal((as_of or today_utc()).isoformat()), members)
+        if fmt == "json":
+            click.echo(render.as_json(d))
+        elif fmt == "markdown":
+            click.echo(render.as_markdown(d), nl=False)
+        else:
+            console().print(render.as_text(d, is_tty()))
+        return
+    from runtime.report import timeline as render
+
+    t = tl.timeline(engine, lead, dates, members)
+    if fmt == "json":
+        click.echo(render.as_json(t))
+    elif fmt == "markdown":
+        click.echo(render.as_markdown(t), nl=False)
+    else:
+        console().print(render.as_text(t, is_tty()))

@@ -117,3 +117,28 @@ def print_rule_error(err: RuleError, sources: dict[str, str] | None = None) -> N
     n = sum(1 for d in diags if d.is_error)
     click.echo(f"{diags[0].file if diags else 'rule file'}: does not compile ({n} error{'s' if n != 1 else ''}); "
                f"run `leadrules lint` for details", err=True)
+
+
+class EveryType(click.ParamType):
+    """`--every N` for the over-time commands: whole days, written `7`, `7d`, `7 days` or `1 week`.
+    0 and negative steps are rejected here (exit 2)."""
+
+    name = "N"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            n = value
+        else:
+            import re
+
+            m = re.fullmatch(r"\s*(-?\d+)\s*(d|days?|w|weeks?)?\s*", str(value), re.IGNORECASE)
+            if not m:
+                self.fail(f"{value!r} is not a step: give a whole number of days, like 7 (or `7 days`, `1 week`)",
+                          param, ctx)
+            n = int(m.group(1)) * (7 if (m.group(2) or "d").lower().startswith("w") else 1)
+        if n < 1:
+            self.fail(f"{value} is not a step: give a whole number of days, 1 or more", param, ctx)
+        return n
+
+
+EVERY = EveryType()

@@ -16,7 +16,7 @@ from dsl import nodes as n
 
 from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_options, input_summary,
                       schema_of, today_utc)
-from runtime.commands.options import engine_options
+from runtime.commands.options import DATE, EVERY, engine_options
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
 
@@ -130,10 +130,16 @@ def run_one(rules, run: SimRun, schema, *, on_bad_row: str, rejects_fh, writer, 
 @click.option("--simulation", "pick", default=None, metavar="NAME", help="Run only the simulation block with this name.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("-o", "--output", default=None, help="Also write every scored lead here (.csv for CSV, else JSONL).")
+@click.option("--from", "date_from", type=DATE, default=None,
+              help="With --to: the sales load over time, leads entering and leaving each route per date.")
+@click.option("--to", "date_to", type=DATE, default=None, help="The last date of the range (YYYY-MM-DD).")
+@click.option("--every", type=EVERY, default=None, metavar="N",
+              help="With --from/--to: a date every N days (7, `7 days`, `1 week`; default 1); --to is always included.")
 @input_options
 @as_of_option
 @engine_options
-def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers,
+             date_from=None, date_to=None, every=None):
     """Score a sample of leads and report grades, routes, score histograms and criteria; check the
     file's simulation guardrails (exit 1 when one breaks)."""
     from runtime.report import simulate as simreport
@@ -142,11 +148,19 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
 
     if output == "-":
         raise click.UsageError("--output - would mix scored leads into the report on stdout; give a file name")
+    if date_from is not None or date_to is not None or every is not None:
+        _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine,
+                   workers, date_from, date_to, every)
+        return
     rules = load_rules(file)
     runs = simulation_runs(rules, file, leads_path, events_path, as_of, pick)
     from runtime.backends.scoring import say_limits
 
     say_limits(rules, engine, lambda text: click.echo(text, err=True))
+    for r in runs:
+        for block, e in _flows_of(rules, r):
+            click.echo(f'note: simulation "{block}": `expect {_flow_text(e)}` is checked by '
+                       "`leadrules simulate --from DATE --to DATE`, not in a one-date run", err=True)
     if output is not None and len(runs) > 1:
         raise Failure(f"{file}: --output writes one run's leads, but the file has {len(runs)} simulation blocks; "
                       "pick one with --simulation NAME, or pass --leads PATH")
@@ -191,3 +205,107 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
         sys.exit(EXIT_ERROR)
     if failed:
         sys.exit(EXIT_FAIL)
+
+
+def _flows_of(rules, run: SimRun):
+    """The over-time guardrails that go with a run: its block's, or every block's for a --leads run."""
+    sims = list(rules.checked.file.of(n.Simulation))
+    if run.name is not None:
+        sims = [s for s in sims if s.name == run.name]
+    return [(s.name, e) for s in sims for e in s.flows]
+
+
+def _flow_text(e) -> str:
+    from runtime.analysis.load import flow_expect_text
+
+    return flow_expect_text(e)
+
+
+LONG_RANGE = 92   # dates (a quarter, day by day) beyond which --from/--to warns about its cost
+
+
+def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine,
+               workers, date_from, date_to, every):
+    """`--from/--to [--every N]`: one pass over each run's leads, every lead scored at every date
+    (runtime/analysis/load.py); checks the `expect new leads …` guardrails (exit 1 when one breaks)."""
+    from runtime.analysis.load import Load, check_flow
+    from runtime.analysis.timeline import date_range
+    from runtime.backends.load import load_rules
+    from runtime.io.readers import LeadReader
+    from runtime.report import load as render
+    from runtime.report.progress import progress
+
+    if date_from is None or date_to is None:
+        raise click.UsageError("the sales load over time needs both --from DATE and --to DATE")
+    if as_of is not None:
+        raise click.UsageError("--as-of goes with a one-date run; --from/--to give the dates")
+    if every is not None and every < 1:
+        raise click.BadParameter(f"{every} is not a step: give a whole number of days, 1 or more",
+                                 param_hint="'--every'")
+    if output is not None:
+        raise click.UsageError("--output writes the leads of a one-date run; it does not go with --from/--to")
+    if engine != "python":
+        raise Failure("--from/--to scores each lead at every date on the python engine; "
+                      "--engine duckdb is not supported for it (drop --engine)")
+    if workers is not None:
+        raise click.UsageError("--workers is not used with --from/--to (one pass in one process)")
+    dates = date_range(date_from, date_to, every or 1)
+    if len(dates) > LONG_RANGE:
+        # the cost is dates x leads scorings (docs/over-time.md): say so before a long wait
+        click.echo(f"note: {len(dates):,} dates: each lead is scored {len(dates) + 1:,} times; "
+                   f"--every 7 would take about a seventh of the time", err=True)
+    rules = load_rules(file)
+    runs = simulation_runs(rules, file, leads_path, events_path, dates[-1], pick)
+    schema = schema_of(rules, id_field)
+    rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
+    done = []
+    try:
+        for run in runs:
+            reader = LeadReader(run.leads, schema, events_path=run.events, on_bad_row=on_bad_row, rejects=rej_fh)
+            load = Load(rules.engine, dates, every or 1)
+            label = f'load of "{run.name}"' if run.name else "load over time"
+            with progress(reader, label) as leads:
+                for lead in leads:
+                    load.add(lead)
+            rep = load.report(rules.checked)
+            guards = []
+            for block, e in _flows_of(rules, run):
+                g = check_flow(e, load)
+                g["simulation"] = block
+                guards.append(g)
+            out = {"simulation": run.name, "line": run.line, "leads_file": run.leads, "events_file": run.events,
+                   "every_days": every or 1, **rep,
+                   "leads": {"read": reader.read, "scored": load.scored, "rejected": reader.rejected},
+                   "scorings": load.scored * len(load.ords),
+                   "guardrails": guards,
+                   "not_checked": [{"simulation": b, "expect": expectation_text(e), "line": e.span.line or None}
+                                   for b, e in run.expects],
+                   "passed": all(g["passed"] for g in guards)}
+            done.append(out)
+            if reader.rejected or reader.bad_events:
+                input_summary(reader, load.scored, rejects if rej_fh else None)
+    finally:
+        if rej_fh:
+            rej_fh.close()
+    head = rules.checked.file.first(n.Ruleset)
+    failed = sum(1 for r in done for g in r["guardrails"] if g["passed"] is False)
+    doc = {"version": 1, "rules": rules.display, "ruleset": head.name if head else None,
+           "ruleset_version": head.version if head else None, "passed": failed == 0, "guardrails_failed": failed,
+           "runs": done}
+    if fmt == "json":
+        click.echo(render.as_json(doc))
+    elif fmt == "markdown":
+        click.echo(render.as_markdown(doc), nl=False)
+    else:
+        render.print_text(doc)
+    if fmt != "text":
+        for line in render.failure_lines(doc):
+            click.echo(line, err=True)
+    if failed:
+        sys.exit(EXIT_FAIL)
+
+
+def expectation_text(e) -> str:
+    from runtime.analysis.simulate import expectation_text as text
+
+    return text(e)
