@@ -40,7 +40,8 @@ def test_generated_score_equals_the_engine(text, data):
     c = check(parse(text, "gen.rules"))
     assume(not any(d.is_error for d in c.diagnostics))
     ref, fast = compile_checked(c), compile_fast(c)
-    assert isinstance(fast, FastEngine)
+    # generated code, or the closure engine with the construct it does not take named (capability.py)
+    assert isinstance(fast, FastEngine) != bool(fast.limits)
     for i in range(data.draw(st.integers(1, 8))):
         lead = data.draw(lead_(i))
         asof = A + data.draw(st.integers(-3, 3))

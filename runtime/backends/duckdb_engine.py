@@ -399,7 +399,8 @@ def query_sql(checked, as_of: dt.date, passthrough=("lr_numbered",), criteria: b
     """The compiled query over `DuckSource`'s CTEs (or tables of the same shape); `criteria=True`
     adds every criterion's points, raw points and whether it fired (see sqlgen.build_query)."""
     q = sqlgen.build_query(checked, "duckdb", as_of, id_column="id", key_column="lr_row", order_column="lr_row",
-                           passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column)
+                           passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column,
+                           reasons=False)  # each criterion's points instead: runtime/io/writers.py computes them
     return q.sql(dialect="duckdb")
 
 
@@ -548,8 +549,10 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
     while f"lr_points_{k}" in pos:
         k += 1
     i_p = [pos[f"lr_points_{j}"] for j in range(k)]
-    i_r = [pos[f"lr_raw_{j}"] for j in range(k)]
-    i_f = [pos[f"lr_fired_{j}"] for j in range(k)]
+    # without criteria=True only the points are there (for the reasons): raw and fired are left empty
+    full = k and "lr_raw_0" in pos
+    i_r = [pos[f"lr_raw_{j}"] for j in range(k)] if full else []
+    i_f = [pos[f"lr_fired_{j}"] for j in range(k)] if full else []
     zeros, nones = (0,) * k, (False,) * k
     i_li = pos.get("lr_route_line")
     i_reasons = pos.get("reasons")  # kernel.reasons, computed in the query

@@ -763,7 +763,7 @@ class _Gen:
     # -- the whole query -----------------------------------------------------------------------
     def build(self, *, id_column: str, key_column: str, order_column: str | None,
               passthrough: tuple[str, ...] = (), criteria: bool = False,
-              skip_column: str | None = None) -> exp.Expression:
+              skip_column: str | None = None, reasons: bool = True) -> exp.Expression:
         plan = self.plan
         self.want_criteria = criteria
         disq = [(reason, self.cond(cond)) for reason, cond, _line in plan.disqualify]
@@ -870,18 +870,25 @@ class _Gen:
                 k += 1
             crit_names.append(names)
         ctes.append(("lr_p", exp.select(*p_cols).from_(table("lr_x"))))
+        points_out = []  # reasons=False without criteria: each criterion's points, for the caller's kernel.reasons
         if criteria:  # carried to the output like the id
             carry = carry + sorted({c_ for triple in crit_out for c_ in triple})
+        elif not reasons:
+            points_out = [nm for names in crit_names for nm in names]
+            carry = carry + points_out
         # the reasons a rep reads (kernel.reasons), carried to the output like the id
-        crit_names_flat = [c.name for c in plan.criteria]
-        ctes += reasons_ctes(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
-        carry = carry + ["lr_reasons"]
+        p_from = "lr_p"
+        if reasons:
+            crit_names_flat = [c.name for c in plan.criteria]
+            ctes += reasons_ctes(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
+            carry = carry + ["lr_reasons"]
+            p_from = "lr_rs"
 
         # dimension scores: sum in file order, clamp, round
         s_cols = [col(c_) for c_ in carry + acc_carry] + [col("lr_dq")]
         for (dim, mx, fl, _), names in zip(dims, crit_names):
             s_cols.append(alias(clamp_round_sql([col(nm) for nm in names], mx, fl), "s_" + dim))
-        ctes.append(("lr_s", exp.select(*s_cols).from_(table("lr_rs"))))
+        ctes.append(("lr_s", exp.select(*s_cols).from_(table(p_from))))
         b_from = "lr_s"
         acc_out = []  # (output column, carried column)
         if acc is not None:
@@ -1008,7 +1015,8 @@ class _Gen:
         out += [alias(col(c_), name) for name, c_ in acc_out]
         # reasons and provenance (runtime/io/writers.py: the same columns as `score`'s CSV)
         prov = self.provenance
-        out.append(alias(col("lr_reasons"), "reasons"))
+        if reasons:
+            out.append(alias(col("lr_reasons"), "reasons"))
         out.append(alias(s(prov.ruleset), "ruleset"))
         out.append(alias(num(prov.version) if prov.version is not None else
                          exp.cast(exp.Null(), exp.DataType.build("double")), "ruleset_version"))
@@ -1023,6 +1031,7 @@ class _Gen:
             out += [alias(col(f"lr_afired{j}"), f"lr_account_fired_{j}") for j in range(nacc)]
         if criteria:
             out.append(alias(col("lr_li"), "lr_route_line"))
+        out += [alias(col(pc), f"lr_points_{k_}") for k_, pc in enumerate(points_out)]
         for k_, (pc, rc, fc) in enumerate(crit_out):
             out += [alias(col(pc), f"lr_points_{k_}"), alias(col(rc), f"lr_raw_{k_}"), alias(col(fc), f"lr_fired_{k_}")]
         q = exp.select(*out).from_(table("lr_r"))
@@ -1178,7 +1187,7 @@ def band_sql(score: exp.Expression, bands) -> exp.Expression:
 def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, id_column: str = "id",
                 key_column: str | None = None, order_column: str | None = None,
                 passthrough: tuple[str, ...] = (), criteria: bool = False,
-                skip_column: str | None = None, provenance=None) -> exp.Expression:
+                skip_column: str | None = None, provenance=None, reasons: bool = True) -> exp.Expression:
     """The rule file as one sqlglot SELECT. `as_of=None` scores as of the engine's CURRENT_DATE.
     `key_column` is the leads column that events.lead_id refers to (default: `id_column`);
     `order_column`, if given, orders the output (the DuckDB engine passes the input row number);
@@ -1190,10 +1199,12 @@ def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, 
     `skip_column` (a passthrough boolean column) names rows that are no lead (the DuckDB engine's bad
     rows): they count towards no account. Every row also has `reasons`, `ruleset`, `ruleset_version`,
     `rules_sha256` (from `provenance`, a runtime.core.plan.Provenance; by default the one of the
-    checked file's own source) and `as_of`, as `score` writes them."""
+    checked file's own source) and `as_of`, as `score` writes them. `reasons=False` leaves `reasons`
+    out and gives every criterion's `lr_points_k` instead (the DuckDB engine computes the reasons with
+    the kernel: the portable SQL form costs O(criteria²) per row)."""
     g = _Gen(checked, dialect, as_of, provenance)
     return g.build(id_column=id_column, key_column=key_column or id_column, order_column=order_column,
-                   passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column)
+                   passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column, reasons=reasons)
 
 
 def to_sql(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, pretty: bool = True, **kw) -> str:
