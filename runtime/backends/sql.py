@@ -1037,8 +1037,11 @@ class _Gen:
         q = exp.select(*out).from_(table("lr_r"))
         if order_column:
             q = q.order_by(col("lr_ord"))
+        # PostgreSQL inlines a CTE used once, which would paste every criterion's expression into the
+        # reasons' O(criteria²) comparisons many times over: there, the reasons' inputs are materialized
+        fence = {"lr_rw", "lr_rt"} if self.D.name == "postgres" else set()
         for name, body in ctes:
-            q = q.with_(ident(name), as_=body)
+            q = q.with_(ident(name), as_=body, materialized=name in fence or None)
         return q
 
     def _lf_names(self, carry):
