@@ -70,6 +70,8 @@ LAZY_COMMANDS = {
     "compile": "runtime.commands.compile:compile_cmd",
     "sample": "runtime.commands.sample:sample",
     "calibrate": "runtime.commands.calibrate:calibrate",
+    "lsp": "runtime.commands.lsp:lsp",
+    "serve": "runtime.commands.serve:serve",
 }
 
 
@@ -84,9 +86,12 @@ SUMMARIES = {
     "explain": "Show why one lead gets its scores, grade and route, criterion by criterion.",
     "fmt": "Rewrite rule files in the one canonical layout, keeping every comment.",
     "lint": "Parse and check rule files; report every finding with file, line, column, code and hint.",
+    "lsp": "Run the leadrules language server over stdio (diagnostics, formatting, hover, completion, go to "
+           "definition, outline, and a code lens that runs each test).",
     "sample": "Write N synthetic leads (JSON Lines, events embedded) that fit FILE's fields and events and are "
               "varied enough to reach every band.",
     "score": "Score leads and stream one result per lead, in input order.",
+    "serve": "Serve FILE(s) over HTTP: POST /v1/score, POST /v1/explain, GET /healthz, GET /readyz.",
     "simulate": "Score a sample of leads and report grades, routes, score histograms and criteria; check the "
                 "file's simulation guardrails (exit 1 when one breaks).",
     "test": "Run the `test` blocks of rule files.",

@@ -3,6 +3,8 @@
 Registered through the `pytest11` entry point. Each `test "NAME" { … }` becomes an item named after
 it; a file that does not compile becomes one failing item that shows the diagnostics. Set
 `leadrules_as_of = YYYY-MM-DD` in the pytest ini options for tests without their own `as of`.
+Only leadrules files are collected: a `.rules` file whose first statement is not `ruleset "…"` (udev,
+Firebase) is left alone. Turn the plugin off with `-p no:leadrules` or `leadrules_collect = false`.
 """
 from __future__ import annotations
 
@@ -19,7 +21,10 @@ def pytest_addoption(parser):
 
 def pytest_collect_file(parent, file_path):
     if file_path.suffix == ".rules" and parent.config.getini("leadrules_collect"):
-        return RulesFile.from_parent(parent, path=file_path)
+        from runtime.editor.detect import is_rules_file
+
+        if is_rules_file(file_path):
+            return RulesFile.from_parent(parent, path=file_path)
     return None
 
 

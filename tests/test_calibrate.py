@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cli
-from runtime.analysis.calibrate import (Mentions, benjamini_hochberg, compare, fisher_exact, lead_signals, norm_path,
-                               number_bucket, two_proportion_z, wilson)
+from runtime.analysis.calibrate import benjamini_hochberg, compare, fisher_exact, norm_path, two_proportion_z, wilson
+from runtime.analysis.signals import ScoredBy, lead_features
 from runtime.commands.options import schema_of
 from runtime.io.outcomes import OutcomeReader
 from runtime.io.readers import BadRowsError
@@ -112,13 +112,6 @@ def test_page_paths_group_by_first_segment():
     assert norm_path("demo-request") is None
 
 
-def test_number_buckets():
-    assert number_bucket(5) == "under 10"
-    assert number_bucket(450) == "100–999"
-    assert number_bucket(1000) == "1,000–9,999"
-    assert number_bucket(-3) == "below 0"
-
-
 # ---- signals and mentions -----------------------------------------------------------------------
 
 
@@ -126,28 +119,80 @@ def test_signals_ignore_events_after_the_scoring_day():
     r = load_rules(str(ACME))
     schema = schema_of(r)
     ld = lead("x", title="Engineer", company_size=60, interests=["crm", "AI "],
-              events=[ev("web_visit", 3, page="/integrations/hubspot"), ev("form_submit", -2, form="demo-request")])
-    sig = lead_signals(ld, AS_OF, schema)
-    assert ("attr", "web_visit", "page", "/integrations") in sig
-    assert ("event", "web_visit", "", "") in sig
-    assert ("field", "title", "engineer") in sig
-    assert ("field", "company_size", "10–99") in sig
-    assert ("field", "interests", "ai") in sig
-    assert not any(s[1] == "form_submit" for s in sig)  # two days after the as-of date
+              events=[ev("web_visit", 3, page="/integrations/hubspot"), ev("form_submit", -2, form="demo-request"),
+                      ev("web_visit", 10, page="/pricing"), ev("web_visit", 40, page="/pricing")])
+    cats, nums = lead_features(ld, AS_OF, schema)
+    assert ("attr", "web_visit", "page", "/integrations") in cats
+    assert ("event", "web_visit") in cats
+    assert ("field", "title", "engineer") in cats
+    assert ("field", "interests", "ai") in cats
+    assert nums[("num", "company_size")] == 60
+    assert nums[("count", "web_visit")] == 3
+    assert nums[("count", "web_visit", 7)] == 1 and nums[("count", "web_visit", 30)] == 2
+    assert nums[("count", "web_visit", "page", "/pricing")] == 2
+    assert nums[("recency", "web_visit")] == 3
+    assert not any(s[1] == "form_submit" for s in cats)  # two days after the as-of date
+    assert ("count", "form_submit") not in nums       # none yet: the analysis counts it as 0
 
 
-def test_mentions_know_what_acme_already_scores():
+def test_a_date_field_after_the_scoring_day_is_not_yet_known():
     r = load_rules(str(ACME))
-    m = Mentions(r.engine, r.checked.lists)
-    assert m.scored_by(("attr", "web_visit", "page", "/pricing")) == ["Pricing page"]
-    assert m.scored_by(("attr", "web_visit", "page", "/customers")) == ["Case studies"]
-    assert m.scored_by(("attr", "web_visit", "page", "/integrations")) == []
-    assert m.scored_by(("field", "industry", "software"), "text") == ["Target industry"]  # via the list
-    assert m.scored_by(("field", "country", "br"), "text") == []
-    assert m.scored_by(("field", "title", "vp marketing"), "text") == ["Seniority"]
-    assert m.scored_by(("field", "company_size", "1,000–9,999"), "number") == ["Enterprise", "Mid-market"]
-    assert "Demo request" in m.scored_by(("event", "form_submit", "", ""))
-    assert m.scored_by(("event", "email_open", "", "")) == ["Email opens"]
+    schema = schema_of(r)
+    import datetime as dt
+
+    day = dt.date.fromordinal(AS_OF)
+    past = lead("a", created_at=day - dt.timedelta(days=9))
+    future = lead("b", created_at=day + dt.timedelta(days=5))
+    assert lead_features(past, AS_OF, schema)[1][("age", "created_at")] == 9
+    assert ("age", "created_at") not in lead_features(future, AS_OF, schema)[1]
+
+
+def test_scored_by_evaluates_the_rules_not_their_text():
+    r = load_rules(str(ACME))
+    m = ScoredBy(r.engine, AS_OF)
+    assert m.of(("attr", "web_visit", "page", "/pricing")) == ["Pricing page"]
+    assert m.of(("attr", "web_visit", "page", "/customers")) == ["Case studies"]
+    assert m.of(("attr", "web_visit", "page", "/integrations")) == []
+    assert m.of(("field", "industry", "software")) == ["Target industry"]  # via the list
+    assert m.of(("field", "country", "br")) == []
+    assert m.of(("field", "title", "vp marketing")) == ["Seniority"]
+    # "supervisor" shares letters with no tier; "vpn engineer" contains "vp" but not the word
+    assert m.of(("field", "title", "vpn engineer")) == []
+    assert m.of(("field", "title", "it manager")) == ["Seniority"]
+    assert m.of(("field", "title", "intern")) == []      # a disqualify reason, not a criterion
+    assert "Demo request" in m.of(("event", "form_submit"))
+    assert m.of(("event", "email_open")) == ["Email opens", "Gone quiet"]   # "days since last event"
+    # a number bin is scored when a criterion tells it apart from the leads outside it
+    assert m.of(("num", "company_size"), 450, 60, 200) == ["Mid-market"]
+    assert m.of(("num", "company_size"), 5000, 60, 1000) == ["Enterprise"]
+    assert m.of(("num", "company_size"), 20, 15, 10) == []
+    # counts: an `each` scores counts below its cap; `has` only tells 0 from 1 or more
+    assert "Pricing page" in m.of(("count", "web_visit", "page", "/pricing"), None, None, 2)
+    assert "Pricing page" not in m.of(("count", "web_visit", "page", "/pricing"), None, None, 4)  # max 30 = 3 visits
+    assert m.of(("count", "unsubscribe"), None, None, 1) == ["Gone quiet", "Unsubscribed"]
+    assert m.of(("count", "unsubscribe"), None, None, 2) == []
+
+
+def test_scored_by_a_tier_that_quotes_a_word_but_does_not_match(tmp_path):
+    p = tmp_path / "t.rules"
+    p.write_text(HEADER + """
+score profile "Fit" max 100 {
+  "Seniority" first of {
+    +30 when title contains word "VP Sales"
+    +10 when title starts with "director"
+    +0 otherwise
+  }
+  "Demo views" +5 each web_visit where page = "/demo"
+}
+""", encoding="utf-8")
+    r = load_rules(str(p))
+    m = ScoredBy(r.engine, AS_OF)
+    assert m.of(("field", "title", "vp of finance")) == []        # quotes "vp", does not match
+    assert m.of(("field", "title", "senior vp sales")) == ["Seniority"]
+    assert m.of(("field", "title", "director of it")) == ["Seniority"]
+    assert m.of(("attr", "web_visit", "page", "/demo")) == ["Demo views"]
+    assert m.of(("attr", "web_visit", "page", "/demos")) == []
+    assert m.of(("field", "company", "demo views inc")) == []     # never named by a criterion
 
 
 # ---- a small case, computed by hand -------------------------------------------------------------
@@ -240,7 +285,7 @@ def small_report(small, *extra):
 
 def test_small_case_inputs_and_totals(small):
     d = small_report(small)
-    assert d["version"] == 1 and d["as_of"] == "2026-11-01"
+    assert d["version"] == 2 and d["as_of"] == "2026-11-01"
     assert d["inputs"]["leads"] == {"read": 8, "scored": 8, "rejected": 0}
     o = d["inputs"]["outcomes"]
     assert (o["read"], o["accepted"], o["rejected"], o["matched"], o["unknown_leads"]) == (8, 8, 0, 7, 1)
@@ -288,27 +333,53 @@ def test_small_case_cherry_picking(small):
 
 def test_small_case_missed_signals(small):
     ms = small_report(small)["missed_signals"]
-    assert (ms["converting_cherry_picks"], ms["non_converting_cherry_picks"], ms["min_support"]) == (2, 2, 1)
+    # every worked lead the rules scored: L1, L4, L5 converted; L2, L6, L8 did not
+    assert (ms["population"], ms["converting"], ms["not_converting"], ms["min_support"]) == ("worked", 3, 3, 1)
     rows = {r["label"]: r for r in ms["signals"]}
-    # over-represented only: title = analyst (2 vs 2) and the size buckets (1 vs 1) are not
-    assert set(rows) == {"web_visit page = /integrations", "has web_visit"}
-    integ = ms["signals"][0]
-    assert integ["label"] == "web_visit page = /integrations"
-    assert (integ["converting"], integ["not_converting"], integ["lift"]) == (2, 0, None)
-    assert integ["p_value"] == pytest.approx(1 / 6, abs=1e-6)        # Fisher [[2, 0], [0, 2]], one-sided
-    assert integ["q_value"] == pytest.approx(1 / 3, abs=1e-6)        # 1/6 x 2 tests / rank 1
-    assert integ["scored_by"] == [] and integ["meaningful"] is False
-    web = rows["has web_visit"]
-    assert (web["converting"], web["not_converting"], web["lift"]) == (2, 1, 2.0)
-    assert web["p_value"] == pytest.approx(0.5) and web["q_value"] == pytest.approx(0.5)
-    assert ms["top_unscored"] is None                                 # nothing meaningful with 4 leads
-    # L8's demo came after it was worked: not a signal
-    assert not any(r["name"] == "form_submit" for r in ms["signals"])
+    integ = rows["web_visit page = /integrations"]
+    assert (integ["leads"], integ["converting"], integ["not_converting"]) == (2, 2, 0)
+    assert (integ["rate_with"], integ["rate_without"], integ["lift"]) == (1.0, 0.25, 4.0)
+    # Cochran-Mantel-Haenszel, one stratum, continuity-corrected: U = 2 - 2*3/6 = 1,
+    # V = 2*4*3*3 / (6^2 * 5) = 0.4, chi2 = (1 - 0.5)^2 / 0.4
+    assert integ["p_value"] == pytest.approx(math.erfc(math.sqrt(0.625 / 2)), abs=1e-6)
+    assert integ["scored_by"] == [] and integ["meaningful"] is False and integ["direction"] == "for"
+    assert ms["top_unscored"] is None                                 # nothing meaningful with 6 leads
+    # L8's demo came after it was worked: the only demo signal is L1's
+    assert rows["has form_submit"]["leads"] == 1 and rows["has form_submit"]["scored_by"] == ["Demo"]
+    # what the rules score is said from their meaning
+    assert rows["title = vp sales"]["scored_by"] == ["Senior"] and rows["title = analyst"]["scored_by"] == []
+    assert rows["company_size >= 5,000"]["scored_by"] == ["Big"]
+    assert {e["key"] for e in ms["excluded_keys"]} == {"id"}
+    assert ms["tested"] == len(ms["signals"])
+
+
+def test_small_case_criteria_and_dimensions(small):
+    d = small_report(small)
+    crit = {c["criterion"]: c for c in d["criteria"]}
+    s = crit["Senior"]      # L1 (converted) and L2 (not)
+    assert (s["fires"], s["converted_when_fires"], s["rate_when_fires"], s["rate_otherwise"]) == (2, 1, 0.5, 0.5)
+    assert s["lift"] == 1.0 and s["verdict"] == "no signal" and s["fire_rate"] == pytest.approx(1 / 3, abs=1e-6)
+    demo = crit["Demo"]     # L1 only: L8's demo came after it was worked
+    assert (demo["fires"], demo["converted_when_fires"], demo["lift"]) == (1, 1, 2.5)
+    dm = d["dimensions"]
+    assert (dm["worked_scored"], dm["converted"]) == (6, 3)
+    # totals: L1 150, L2 70, L4 20, L5 0, L6 0, L8 20 -> converters (150, 20, 0) vs (70, 0, 20):
+    # pairs won 1 + 1 + 1 + 0.5 + 0.5 + 0.5 ... = 5 of 9
+    assert dm["total"]["auc"] == pytest.approx(5 / 9, abs=1e-4)
+    prof = dm["by_dimension"][0]
+    assert [(b["band"], b["worked"], b["converted"]) for b in prof["bands"]] == [("A", 2, 1), ("B", 2, 1), ("C", 2, 1)]
+    assert prof["bands"][0]["median_days_to_convert"] == 20.0      # L1: 2026-10-31 -> 2026-11-20
+    a1 = next(g for g in d["by_grade"] if g["grade"] == "A1")
+    assert a1["median_days_to_convert"] == 20.0
 
 
 def test_small_case_min_support_filters(small):
+    # no signal is held by 3 converting (or 3 non-converting) worked leads
     ms = small_report(small, "--min-support", "3")["missed_signals"]
     assert ms["signals"] == [] and ms["tested"] == 0
+    ms = small_report(small, "--min-support", "2")["missed_signals"]
+    assert ms["tested"] == len(ms["signals"]) >= 1
+    assert all(r["converting"] >= 2 or r["not_converting"] >= 2 for r in ms["signals"])
 
 
 def test_small_case_threshold_sweep(small):
@@ -569,8 +640,8 @@ def test_bundled_sample_counts_add_up(sample_report):
     cp = d["cherry_picking"]
     assert cp["cherry_picked"]["worked"] + cp["routed_to_sales"]["worked"] == t["worked"]
     assert sum(g["worked"] for g in cp["by_grade"]) == cp["cherry_picked"]["worked"]
-    assert cp["cherry_picked"]["worked"] == (d["missed_signals"]["converting_cherry_picks"]
-                                             + d["missed_signals"]["non_converting_cherry_picks"])
+    ms = d["missed_signals"]
+    assert ms["converting"] + ms["not_converting"] + d["dimensions"]["worked_disqualified"] == t["worked"]
     # the sweep at today's threshold is what the routes do today
     sales = sum(r["leads"] for r in d["by_route"] if r["route"] == "sales")
     assert {s["dimension"] for s in d["threshold_sweep"]} == {"profile", "engagement"}
@@ -681,3 +752,349 @@ def test_accounts_are_replayed_at_each_worked_day(tmp_path):
     r = CliRunner().invoke(cli.main, ["calibrate", str(rules), "--leads", "-", "--outcomes", str(outcomes)],
                            input=leads.read_text(encoding="utf-8"))
     assert r.exit_code == 2 and "cannot be read again" in r.stderr
+
+
+# ---- --scores-out, --as-of-field ------------------------------------------------------------------
+
+
+def test_scores_out_writes_each_lead_as_of_its_own_day(small, tmp_path):
+    rules, leads, outcomes = small
+    out = tmp_path / "scores.jsonl"
+    small_report(small, "--scores-out", out)
+    rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert len(rows) == 8
+    assert rows["L1"]["as_of"] == "2026-10-31" and rows["L3"]["as_of"] == "2026-11-01"   # L3 never worked
+    assert rows["L8"]["grade"] == "B2" and rows["L8"]["as_of"] == "2026-10-27"        # the demo came later
+    csv_out = tmp_path / "scores.csv"
+    small_report(small, "--scores-out", csv_out)
+    lines = csv_out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].endswith(",as_of") and len(lines) == 9
+    assert any(x.startswith("L8,") and x.endswith(",2026-10-27") for x in lines)
+
+
+def test_calibrate_as_of_field_scores_at_a_lead_date(tmp_path):
+    rules = tmp_path / "t.rules"
+    rules.write_text(RULES, encoding="utf-8")   # HEADER declares created_at: date
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text(json.dumps({"id": "L1", "title": "Analyst", "created_at": "2026-10-01", "events": [
+        {"type": "form_submit", "form": "demo", "at": "2026-10-15"}]}) + "\n", encoding="utf-8")
+    outcomes = tmp_path / "o.csv"
+    outcomes.write_text("lead_id,worked_at,converted\nL1,2026-10-20,true\n", encoding="utf-8")
+    scores = tmp_path / "s.jsonl"
+    base = ["calibrate", rules, "--leads", leads, "--outcomes", outcomes, "--as-of", "2026-11-01", "--format", "json"]
+    code, out, err = run(*base, "--scores-out", scores)
+    assert code == 0, err
+    assert json.loads(scores.read_text())["scores"]["engagement"] == 60     # worked_at: after the demo
+    code, out, err = run(*base, "--scores-out", scores, "--as-of-field", "created_at")
+    assert code == 0, err
+    assert json.loads(out)["as_of_field"] == "created_at"
+    got = json.loads(scores.read_text())
+    assert got["as_of"] == "2026-10-01" and got["scores"]["engagement"] == 0   # before the demo
+    code, out, err = run(*base, "--as-of-field", "title")
+    assert code == 2 and "not a date field" in err and "created_at" in err and out == ""
+
+
+AS_OF_RULES = """ruleset "t" version 1
+fields {
+  title: text
+  created_at: date
+}
+events {
+  web_visit
+}
+score engagement "E" max 100 {
+  "Visits" +10 each web_visit max 50
+}
+grade engagement {
+  hot when >= 20
+  cold otherwise
+}
+route {
+  hot -> sales "s"
+  otherwise -> nurture "n"
+}
+"""
+
+AS_OF_LEADS = [
+    {"id": "a", "created_at": "2026-10-02", "events": [{"type": "web_visit", "at": "2026-10-01"},
+                                                      {"type": "web_visit", "at": "2026-10-02"},
+                                                      {"type": "web_visit", "at": "2026-10-20"}]},
+    {"id": "b", "events": [{"type": "web_visit", "at": "2026-10-01"}, {"type": "web_visit", "at": "2026-10-03"}]},
+    # created after the as-of date: not yet known, scored as of --as-of
+    {"id": "c", "created_at": "2026-12-30", "events": [{"type": "web_visit", "at": "2026-10-01"}]},
+]
+
+
+@pytest.fixture()
+def as_of_case(tmp_path):
+    rules = tmp_path / "t.rules"
+    rules.write_text(AS_OF_RULES, encoding="utf-8")
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text("".join(json.dumps(x) + "\n" for x in AS_OF_LEADS), encoding="utf-8")
+    return rules, leads
+
+
+def test_score_simulate_explain_diff_take_as_of_field(as_of_case):
+    rules, leads = as_of_case
+    common = ["--leads", leads, "--as-of", "2026-11-01"]
+    code, out, err = run("score", rules, *common, "--as-of-field", "created_at")
+    assert code == 0, err
+    got = {r["id"]: r["scores"]["engagement"] for r in map(json.loads, out.splitlines())}
+    assert got == {"a": 20, "b": 20, "c": 10}           # a: 2 visits by 2026-10-02, not 3
+    code, out, _ = run("score", rules, *common)
+    assert {r["id"]: r["scores"]["engagement"] for r in map(json.loads, out.splitlines())}["a"] == 30
+    code, out, err = run("simulate", rules, *common, "--as-of-field", "created_at", "--format", "json")
+    assert code == 0, err
+    grades = {g["grade"]: g["count"] for g in json.loads(out)["runs"][0]["grades"]}
+    assert grades["hot"] == 2 and grades["cold"] == 1
+    code, out, err = run("explain", rules, "--leads", leads, "--id", "a", "--as-of", "2026-11-01",
+                         "--as-of-field", "created_at", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["as_of"] == "2026-10-02"
+    code, out, err = run("diff", rules, rules, *common, "--as-of-field", "created_at", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["inputs"][0]["scored"] == 3
+
+
+def test_as_of_field_worked_at_from_outcomes(as_of_case, tmp_path):
+    rules, leads = as_of_case
+    outcomes = tmp_path / "o.csv"
+    outcomes.write_text("lead_id,worked_at,converted\na,2026-10-01,true\nb,2026-10-03,false\n", encoding="utf-8")
+    common = ["--leads", leads, "--as-of", "2026-11-01", "--as-of-field", "worked_at", "--outcomes", outcomes]
+    code, out, err = run("score", rules, *common)
+    assert code == 0, err
+    got = {r["id"]: r["scores"]["engagement"] for r in map(json.loads, out.splitlines())}
+    assert got == {"a": 10, "b": 20, "c": 10}        # c was never worked: as of --as-of
+    assert "not the fast path" in err
+    code, out, err = run("simulate", rules, *common, "--format", "json")
+    assert code == 0, err
+    assert {g["grade"]: g["count"] for g in json.loads(out)["runs"][0]["grades"]}["hot"] == 1
+    code, out, err = run("explain", rules, "--id", "b", *common, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["as_of"] == "2026-10-03"
+    code, out, err = run("diff", rules, rules, *common, "--format", "json")
+    assert code == 0, err
+
+
+def test_as_of_field_refusals_exit_2(as_of_case):
+    rules, leads = as_of_case
+    common = ["--leads", leads, "--as-of", "2026-11-01"]
+    code, out, err = run("score", rules, *common, "--as-of-field", "title")
+    assert code == 2 and "not a date field" in err and out == ""
+    code, out, err = run("score", rules, *common, "--as-of-field", "worked_at")
+    assert code == 2 and "--outcomes PATH" in err and out == ""
+    code, out, err = run("simulate", rules, *common, "--outcomes", leads)
+    assert code == 2 and "only with --as-of-field worked_at" in err and out == ""
+    pytest.importorskip("duckdb")
+    code, out, err = run("score", rules, *common, "--as-of-field", "created_at", "--engine", "duckdb")
+    assert code == 2 and "duckdb engine cannot" in err and out == ""
+
+
+# ---- --suggest on the bundled example ------------------------------------------------------------
+
+
+def test_suggest_needs_the_calibrate_extra(small, tmp_path, monkeypatch):
+    rules, leads, outcomes = small
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.linear_model", None)
+    out = tmp_path / "v2.rules"
+    code, stdout, err = run("calibrate", rules, "--leads", leads, "--outcomes", outcomes, "--suggest", out)
+    assert code == 2 and "pip install 'leadrules[calibrate]'" in err and stdout == ""
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+@pytest.fixture(scope="module")
+def acme_suggested(tmp_path_factory):
+    pytest.importorskip("sklearn")
+    out = tmp_path_factory.mktemp("acme") / "acme-v5.rules"
+    code, stdout, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                            "--as-of", "2026-11-01", "--format", "json", "--suggest", out)
+    assert code == 0, err
+    return json.loads(stdout), out
+
+
+def test_suggest_on_acme_round_trips_through_lint_and_diff(acme_suggested):
+    d, out = acme_suggested
+    text = out.read_text(encoding="utf-8")
+    assert 'ruleset "acme-b2b" version 5' in text
+    # the integrations pages become a criterion of engagement, with the reason on its line
+    line = next(x for x in text.splitlines() if "/integrations" in x and "when has web_visit" in x)
+    assert "# new, lift" in line and ", q " in line
+    assert d["suggested"]["added"][0]["signal"] == "web_visit page = /integrations"
+    h = d["suggested"]["held_out_auc"]
+    assert h["suggested"] > h["current"] + 0.05 and h["logistic_regression"] >= h["current"]
+    code, lint_out, _ = run("lint", "--strict", out)
+    assert code == 0, lint_out
+    code, fmt_out, _ = run("fmt", "--check", out)
+    assert code == 0, fmt_out
+    code, diff_out, err = run("diff", ACME, out, "--leads", SAMPLE_LEADS, "--as-of", "2026-11-01")
+    assert code == 0, err
+    assert "points changed" in diff_out and "criterion added" in diff_out
+
+
+def test_suggest_recuts_bands_to_keep_shares_unless_told(acme_suggested, tmp_path):
+    d, out = acme_suggested
+    old = {g["grade"] for g in d["by_grade"]}
+    assert old
+    # today's band shares per dimension, and the suggested file's over the same leads, as of 2026-11-01
+    def shares(rules_path):
+        code, o, err = run("calibrate", rules_path, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                           "--as-of", "2026-11-01", "--format", "json")
+        assert code == 0, err
+        doc = json.loads(o)
+        return {(x["dimension"], b["band"]): b["leads"] for x in doc["dimensions"]["by_dimension"]
+                for b in x["bands"]}
+    before, after = shares(ACME), shares(out)
+    total = sum(v for (dim, _), v in before.items() if dim == "profile")
+    for k in before:
+        assert abs(before[k] - after[k]) <= 0.03 * total, (k, before[k], after[k])
+    kept = tmp_path / "kept.rules"
+    code, _, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                       "--as-of", "2026-11-01", "--format", "json", "--suggest", kept, "--keep-bands")
+    assert code == 0, err
+    grade_lines = lambda t: [x.split("#")[0].strip() for x in t.splitlines() if " when >= " in x and  # noqa: E731
+                             x.strip()[:2].strip().isalnum() and "+" not in x and "-" not in x.split("#")[0]]
+    assert grade_lines(kept.read_text()) == grade_lines(ACME.read_text())
+
+
+def test_readme_calibrate_section_is_what_the_commands_print(acme_suggested, tmp_path):
+    """The README's calibrate example, run: its table rows are the report's, its suggested lines the
+    suggested file's (alignment aside), and the held-out AUCs the report's."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Should sales cherry-pick?"):readme.index("## Layout")]
+    code, out, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                         "--as-of", "2026-11-01")
+    assert code == 0, err
+    squash = lambda s: " ".join(s.split())  # noqa: E731
+    report = squash(out)
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith("| ...") and not any(
+                k in line for k in ("rules today", "suggested rules", "logistic regression")):
+            assert squash(line) in report, line
+    d, suggested = acme_suggested
+    text = squash(suggested.read_text(encoding="utf-8"))
+    for line in section.splitlines():
+        if line.startswith('  "') and "# " in line:
+            assert squash(line) in text, line
+    h = d["suggested"]["held_out_auc"]
+    for name, key in (("rules today", "current"), ("suggested rules", "suggested"),
+                      ("logistic regression (same signals)", "logistic_regression")):
+        assert f"| {name}" in section and f"{h[key]:.3f}" in section
+
+
+# ---- the statistics of signals, by hand ----------------------------------------------------------
+
+
+def test_auc_by_hand_with_ties():
+    from runtime.analysis.signals import auc, auc_ci
+
+    # converters 3, 2; others 2, 1: pairs (3>2, 3>1, 2=2 half, 2>1) = 3.5 of 4
+    assert auc([3, 2, 2, 1], [1, 1, 0, 0]) == pytest.approx(3.5 / 4)
+    assert auc([1, 2], [1, 1]) is None
+    lo, hi = auc_ci(0.875, 2, 2)
+    assert 0 <= lo < 0.875 < hi <= 1
+
+
+def test_risk_ratio_and_katz_interval():
+    from runtime.analysis.signals import risk_ratio
+
+    rr, (lo, hi) = risk_ratio(30, 100, 15, 100)
+    assert rr == pytest.approx(2.0)
+    se = math.sqrt(1 / 30 - 1 / 100 + 1 / 15 - 1 / 100)
+    assert lo == pytest.approx(2 * math.exp(-1.959964 * se), rel=1e-5)
+    assert hi == pytest.approx(2 * math.exp(1.959964 * se), rel=1e-5)
+    assert risk_ratio(3, 10, 0, 10) == (None, None)
+
+
+def test_cluster_robust_variance_by_hand():
+    from runtime.analysis.signals import Population
+
+    # two clusters of identical leads: a and b hold the signal and converted, c and d did neither
+    ys, clusters = [1, 1, 0, 0], ["g1", "g1", "g2", "g2"]
+    pop = Population(ys, [0, 0, 0, 0], clusters)
+    t = pop.test([0, 1])
+    # U = 2 - 2*2/4 = 1; model V = 2*2*2*2/(16*3) = 1/3; robust: per cluster sum of (x - 1/2)(y - 1/2):
+    # g1 = 2 * 1/4, g2 = 2 * 1/4 -> (1/2)^2 + (1/2)^2 = 1/2, times G/(G-1) = 2 -> 1; the larger wins
+    assert t["p_value"] == pytest.approx(math.erfc(math.sqrt((1 - 0.5) ** 2 / 1 / 2)))
+    lone = Population(ys, [0, 0, 0, 0], None).test([0, 1])
+    assert lone["p_value"] == pytest.approx(math.erfc(math.sqrt((1 - 0.5) ** 2 / (1 / 3) / 2)))
+    assert t["p_value"] > lone["p_value"]
+
+
+def test_quantile_bins_follow_the_data():
+    from runtime.analysis.signals import quantile_bins
+
+    # quintile cut points at positions 20, 40, 60, 80 of 100: 0, 0, 1, 3 -> bins 0, 1-2, 3 and up
+    counts = [0] * 50 + [1] * 20 + [2] * 10 + [3] * 10 + [7] * 10
+    assert quantile_bins(counts, integer=True) == [(0, 1.0), (1.0, 3.0), (3.0, None)]
+    revenue = [10 ** (5 + i / 100) for i in range(300)]
+    bins = quantile_bins(revenue)
+    assert len(bins) == 5 and bins[-1][1] is None
+    assert all(float(f"{hi:.2g}") == hi for _, hi in bins[:-1])     # two significant digits
+    assert quantile_bins([4, 4, 4]) == [(4, None)]
+
+
+def test_identifier_keys():
+    from runtime.analysis.signals import identifier_keys
+
+    rows = [{("field", "email", f"p{i}@x.com"), ("field", "account", f"a{i % 60}"),
+             ("field", "title", "vp" if i % 3 else "cfo"), ("attr", "web_visit", "page", f"/p{i % 4}")}
+            for i in range(600)]
+    ids = identifier_keys(rows, {("field", "id")})
+    assert set(ids) == {("field", "id"), ("field", "email"), ("field", "account")}
+    assert ids[("field", "email")].startswith("identifier-like")
+    assert ids[("field", "account")].startswith("high-cardinality")
+
+
+def test_suggested_file_elsewhere_keeps_its_simulation_and_diffs_without_leads(tmp_path):
+    pytest.importorskip("sklearn")
+    out = tmp_path / "v5" / "acme.rules"
+    code, _, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                       "--as-of", "2026-11-01", "--suggest", out, "--keep-bands")
+    assert code == 2 and "no such folder" in err          # said before any work
+    out.parent.mkdir()
+    code, _, err = run("calibrate", ACME, "--leads", SAMPLE_LEADS, "--outcomes", SAMPLE_OUTCOMES,
+                       "--as-of", "2026-11-01", "--suggest", out, "--keep-bands")
+    assert code == 0, err
+    # the simulation block's sample, relative to the new file
+    code, diff_out, err = run("diff", ACME, out, "--format", "json")
+    assert code == 0, err
+    assert json.loads(diff_out)["inputs"][0]["read"] == 3000
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=300), st.booleans())
+def test_quantile_bins_partition_the_values(values, integer):
+    from runtime.analysis.signals import quantile_bins
+
+    vals = [float(v) if integer else v * 1234.5 for v in values]
+    bins = quantile_bins(vals, integer=integer)
+    assert bins and bins[0][0] == min(vals) and bins[-1][1] is None
+    assert all(lo < hi for lo, hi in bins[:-1]) and all(a[1] == b[0] for a, b in zip(bins, bins[1:]))
+    for v in vals:   # every value in exactly one bin
+        assert sum(1 for lo, hi in bins if v >= lo and (hi is None or v < hi)) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.integers(0, 5)), min_size=2, max_size=80))
+def test_signal_test_p_values_are_probabilities_and_clusters_never_narrow(rows):
+    from runtime.analysis.signals import Population
+
+    ys = [int(y) for y, _, _ in rows]
+    idx = [i for i, (_, x, _) in enumerate(rows) if x]
+    lone = Population(ys, [0] * len(ys), None).test(idx)
+    clustered = Population(ys, [0] * len(ys), [g for _, _, g in rows]).test(idx)
+    for t in (lone, clustered):
+        assert t["p_value"] is None or 0.0 <= t["p_value"] <= 1.0
+    if lone["p_value"] is not None:
+        assert clustered["p_value"] >= lone["p_value"] - 1e-12   # the larger variance is used
+
+
+def test_suggest_with_too_few_outcomes_says_so(small, tmp_path):
+    pytest.importorskip("sklearn")
+    rules, leads, outcomes = small
+    out = tmp_path / "v2.rules"
+    code, stdout, err = run("calibrate", rules, "--leads", leads, "--outcomes", outcomes, "--as-of", "2026-11-01",
+                            "--suggest", out)
+    assert code == 2 and "at least 10 that converted and 10 that did not (here 3 and 3)" in err
+    assert "internal error" not in err and not out.exists()

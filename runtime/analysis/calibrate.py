@@ -12,21 +12,24 @@ Benjamini-Hochberg) are plain `math`, so the numbers can be checked by hand.
 from __future__ import annotations
 
 import math
-import re
+import bisect
 from itertools import product
-from typing import Any, Callable, Iterable, Iterator
+from typing import Iterable
 
 from dsl import nodes as n
+from dsl import printer
 
-from runtime.backends.closure import Engine
-
-from runtime.core.model import Result
-
+from runtime.analysis.signals import norm_path, norm_text  # noqa: F401 (part of this module's API)
+from runtime.analysis.signals import (INTEGER_KINDS, Population, ScoredBy, auc, auc_ci, bin_label,
+                                      feature_label, identifier_keys, lead_features, quantile_bins, sig6)
+from runtime.backends.closure import Engine, condition_test
 from runtime.core.kernel import round2
-from runtime.core.model import BOOL, NUMBER, TEXT, TEXT_LIST, Lead, Schema
+from runtime.core.model import Result
+from runtime.backends.replay import account_model_of, replay  # noqa: F401 (calibrate replays with these)
+from runtime.core.model import BOOL, TEXT, TEXT_LIST, Lead, Schema
 from runtime.analysis.simulate import nice_width
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 Z95 = 1.959963984540054      # the 97.5% quantile of the standard normal: a 95% two-sided interval
 ALPHA = 0.05
 SWEEP_STEPS = 20             # candidate thresholds cut a dimension's range into about this many steps
@@ -137,215 +140,7 @@ def benjamini_hochberg(pvalues: list[float]) -> list[float]:
 
 # ---- signals: what a lead carried ---------------------------------------------------------------
 
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/]*", re.I)
-
-
-def norm_text(v: str) -> str:
-    return " ".join(v.split()).lower()
-
-
-def norm_path(v: str) -> str | None:
-    """A page path (or URL) cut to its first segment, lower case: "/integrations/salesforce?x=1" ->
-    "/integrations", so the pages of one section group together. None when `v` is not a path."""
-    s = v.strip()
-    m = _URL.match(s)
-    if m:
-        s = s[m.end():] or "/"
-    if not s.startswith("/"):
-        return None
-    s = re.split(r"[?#]", s, maxsplit=1)[0]
-    seg = next((p for p in s.split("/") if p), None)
-    return "/" + seg.lower() if seg else "/"
-
-
-def number_bucket(x: float) -> str:
-    """Order-of-magnitude buckets: "under 10", "10–99", "100–999", "1,000–9,999", ..."""
-    if x < 0:
-        return "below 0"
-    if x < 10:
-        return "under 10"
-    k = min(int(math.floor(math.log10(x))), 15)
-    lo = 10 ** k
-    return f"{lo:,}–{10 * lo - 1:,}"
-
-
-def _text_value(v: Any) -> str | None:
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return None
-    s = str(v)
-    p = norm_path(s)
-    return p if p is not None else (norm_text(s) or None)
-
-
-# A signal is a tuple: ("field", name, value) | ("event", type, "", "") | ("attr", type, attr, value).
-# Field values: text (normalised), a text list's items, bools, number buckets. Attribute values alike;
-# texts that look like page paths are cut to their first segment.
-
-
-def lead_signals(lead: Lead, day: int, schema: Schema) -> set[tuple]:
-    """The signals one lead carried as of `day` (events after it have not happened yet)."""
-    out: set[tuple] = set()
-    ft = schema.fields
-    for name, v in lead.fields.items():
-        t = ft.get(name)
-        if v is None or t is None:
-            continue
-        if t == TEXT:
-            s = norm_text(v)
-            if s:
-                out.add(("field", name, s))
-        elif t == TEXT_LIST:
-            for item in v:
-                s = norm_text(str(item))
-                if s:
-                    out.add(("field", name, s))
-        elif t == BOOL:
-            out.add(("field", name, "true" if v else "false"))
-        elif t == NUMBER:
-            out.add(("field", name, number_bucket(v)))
-    for e in lead.events:
-        if e.day > day:
-            continue
-        out.add(("event", e.type, "", ""))
-        for a, v in e.attrs.items():
-            if isinstance(v, bool):
-                s = "true" if v else "false"
-            elif isinstance(v, (int, float)):
-                s = number_bucket(v)
-            elif isinstance(v, tuple):
-                for item in v:
-                    s = _text_value(item)
-                    if s:
-                        out.add(("attr", e.type, a, s))
-                continue
-            else:
-                s = _text_value(v)
-            if s:
-                out.add(("attr", e.type, a, s))
-    return out
-
-
-def signal_label(sig: tuple) -> str:
-    if sig[0] == "event":
-        return f"has {sig[1]}"
-    if sig[0] == "attr":
-        return f"{sig[1]} {sig[2]} = {sig[3]}"
-    return f"{sig[1]} = {sig[2]}"
-
-
-# ---- does a criterion already score it? ---------------------------------------------------------
-
-_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class Mentions:
-    """An approximation of "a criterion already scores this": a criterion scores a value when its
-    printed rule (dsl.printer) names the field (or the event type and attribute) and one of its quoted
-    texts — or an item of a list it names — equals the value, contains it or is contained in it. An
-    event type is scored when a criterion names it; a bool or a number field when a criterion names
-    the field."""
-
-    def __init__(self, engine: Engine, lists: dict[str, tuple] | None = None):
-        lists = lists or {}
-        self.crits = []
-        for c in engine.criteria:
-            text = c.text
-            literals = [_unescape(s) for s in _STRING.findall(text)]
-            words = set(_WORD.findall(_STRING.sub(" ", text)))
-            for w in words & set(lists):
-                literals.extend(str(x) for x in lists[w])
-            lits = {norm_text(x) for x in literals if str(x).strip()}
-            self.crits.append((c.key, words, lits))
-
-    @staticmethod
-    def _match(value: str, lits: set[str]) -> bool:
-        for lit in lits:
-            if lit == value or (len(lit) >= 2 and lit in value) or (len(value) >= 2 and value in lit):
-                return True
-        return False
-
-    def scored_by(self, sig: tuple, field_type: str | None = None, numeric: bool = False) -> list[str]:
-        out = []
-        for key, words, lits in self.crits:
-            if sig[0] == "event":
-                hit = sig[1] in words
-            elif sig[0] == "attr":
-                hit = sig[1] in words and (sig[2] in words or numeric) and (numeric or self._match(sig[3], lits))
-            else:
-                hit = sig[1] in words and (field_type in (BOOL, NUMBER) or self._match(sig[2], lits))
-            if hit:
-                out.append(key)
-        return out
-
-
-def _unescape(s: str) -> str:
-    return re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), s)
-
-
 # ---- replaying the rules, each lead at its own date ---------------------------------------------
-
-
-def account_model_of(engine: Engine):
-    """The engine's compiled `accounts` block (runtime/backends/accounts.py), or None without one."""
-    checked = getattr(engine, "checked", None)
-    if checked is None or checked.file.first(n.Accounts) is None:
-        return None
-    from runtime.backends.accounts import account_model
-
-    return account_model(engine)
-
-
-def replay(engine: Engine, open_leads: Callable[[], Iterable[Lead]], day_of: Callable[[Lead], int],
-           scan_leads: Callable[[], Iterable[Lead]] | None = None) -> Iterator[tuple[Lead, Result, int]]:
-    """Every lead (in input order) with its Result as of `day_of(lead)`, routed as `leadrules score`
-    routes it. Without an accounts block that is `engine.score(lead, day)`. With one, a lead's route may
-    depend on its account's band *on that day*, which depends on the account's other leads as of that
-    day; so the leads are read three times: the days each account is needed at (`scan_leads`), the
-    account's counts at each of those days (`scan_leads`), then the leads themselves (`open_leads`).
-    Memory: per account, its days and counts."""
-    model = account_model_of(engine)
-    score = engine.score
-    if model is None:
-        for lead in open_leads():
-            d = day_of(lead)
-            yield lead, score(lead, d), d
-        return
-    scan = scan_leads or open_leads
-    key_of, flags, evaluate, finish = model.key_of, model.flags, model.evaluate, model.finish
-    need: dict[str, set[int]] = {}
-    for lead in scan():
-        k = key_of(lead)
-        if k is not None:
-            days = need.get(k)
-            if days is None:
-                need[k] = {day_of(lead)}
-            else:
-                days.add(day_of(lead))
-    counts: dict[tuple[str, int], list[int]] = {}
-    for lead in scan():
-        k = key_of(lead)
-        if k is None:
-            continue
-        for d in need.get(k, ()):
-            fl = flags(lead, score(lead, d), d)
-            c = counts.get((k, d))
-            if c is None:
-                counts[(k, d)] = list(fl)
-            else:
-                for i, x in enumerate(fl):
-                    c[i] += x
-    for lead in open_leads():
-        d = day_of(lead)
-        r = score(lead, d)
-        k = key_of(lead)
-        c = counts.get((k, d)) if k is not None else None
-        acct = evaluate(tuple(c) if c is not None else flags(lead, r, d))
-        yield lead, finish(r, k, acct), d
 
 
 # ---- the aggregator -----------------------------------------------------------------------------
@@ -398,8 +193,7 @@ class Calibrator:
         self.engine = engine
         self.schema = schema
         self.min_support = max(1, int(min_support))
-        checked = getattr(engine, "checked", None)
-        self.mentions = Mentions(engine, getattr(checked, "lists", None))
+        self.asof_ordinal = 0
         self.total = self.with_outcome = self.worked = self.converted = 0
         self.converted_unworked = 0
         self.scored_at_worked = 0
@@ -411,7 +205,23 @@ class Calibrator:
         self.sales = [0, 0, 0]                     # routed to sales: [leads, worked, converted]
         self.cherry = [0, 0, 0]                    # routed elsewhere: [leads, worked, converted]
         self.cherry_by_grade: dict[str, list] = {}  # grade -> [worked, converted, {(route, queue): worked}]
-        self.signals: dict[tuple, list[int]] = {}  # signal -> [converting cherry-picks, non-converting]
+        # the worked leads, one small row each, for judging criteria and signals (see _Row)
+        self.rows: list[_Row] = []
+        self.band_counts: dict[tuple, int] = {}    # (dimension, band) -> leads, all leads not disqualified
+        self.first_tiers = [(i, [condition_test(engine, t.cond) if t.cond is not None else None
+                                 for t in spec.node.tiers])
+                            for i, spec in enumerate(engine.criteria) if spec.kind == "first"]
+        # a `first of` whose tiers give distinct points: the points say which tier matched
+        self._tier_by_points = {}
+        for i, spec in enumerate(engine.criteria):
+            if spec.kind == "first":
+                pts = [t.points for t in spec.node.tiers]
+                if len(set(pts)) == len(pts):
+                    self._tier_by_points[i] = {p: j for j, p in enumerate(pts)}
+        self.grade_days: dict[str, list[int]] = {}  # grade -> days from worked_at to converted_at
+        self.clustered = True                        # with an accounts block, an account's leads are a cluster
+        self.keep_scores = False                     # --suggest: every lead's dimension scores, to re-map
+        self.dim_scores: dict[str, list[float]] = {}
         # threshold sweeps
         self.sweeps: list[_Sweep] = []
         blocks = engine.grade_blocks
@@ -487,12 +297,29 @@ class Calibrator:
             row[1] += c
             rq = (r.route, r.queue)
             row[2][rq] = row[2].get(rq, 0) + 1
-            sig = self.signals
-            for s in lead_signals(lead, day, self.schema):
-                cnt = sig.get(s)
-                if cnt is None:
-                    sig[s] = cnt = [0, 0]
-                cnt[0 if conv else 1] += 1
+        if r.disqualified is None:
+            bc = self.band_counts
+            for d, b in r.bands.items():
+                bc[(d, b)] = bc.get((d, b), 0) + 1
+            if self.keep_scores:
+                for d, v in r.scores.items():
+                    self.dim_scores.setdefault(d, []).append(v)
+        if worked:
+            days = None
+            if conv and outcome.converted_day is not None:
+                days = outcome.converted_day - outcome.worked_day
+                self.grade_days.setdefault(r.grade, []).append(days)
+            tiers = {}
+            if r.disqualified is None:
+                by_points = self._tier_by_points
+                for i, tests in self.first_tiers:
+                    m = by_points.get(i)
+                    if m is not None:
+                        tiers[i] = m.get(r.points[i]) if r.fired[i] else None
+                    else:
+                        tiers[i] = next((j for j, t in enumerate(tests) if t is None or t(lead, day)), None)
+            cats, nums = lead_features(lead, day, self.schema)
+            self.rows.append(_Row(int(conv), days, r, cats, nums, tiers))
         if r.disqualified is None and self.sweeps:
             bands = tuple(r.bands.get(d) for d in self.graded)
             ab = getattr(r, "account_bands", None)
@@ -518,6 +345,8 @@ class Calibrator:
             "by_grade": self._by_grade(),
             "by_route": self._by_route(),
             "cherry_picking": self._cherry(),
+            "criteria": self._criteria(),
+            "dimensions": self._dimensions(),
             "missed_signals": self._missed(),
             "threshold_sweep": [self._sweep(sw) for sw in self.sweeps],
         }
@@ -542,7 +371,8 @@ class Calibrator:
         for g in sorted(self.by_grade, key=self._grade_key):
             leads, worked, conv, cu = self.by_grade[g]
             out.append({"grade": g, "leads": leads, "worked": worked, "converted": conv,
-                        **conversion(conv, worked), "converted_unworked": cu})
+                        **conversion(conv, worked), "converted_unworked": cu,
+                        "median_days_to_convert": median(self.grade_days.get(g))})
         return out
 
     def _by_route(self) -> list[dict]:
@@ -578,49 +408,271 @@ class Calibrator:
             "verdict": cherry_verdict(c_conv, c_worked, s_conv, s_worked, test),
         }
 
-    def _missed(self) -> dict:
-        conv_total = self.cherry[2]
-        non_total = self.cherry[1] - self.cherry[2]
-        rows = []
-        ft = self.schema.fields
-        at = self.schema.events
-        for sig, (a, b) in self.signals.items():
-            if a < self.min_support or conv_total == 0:
-                continue
-            pa = a / conv_total
-            pb = b / non_total if non_total else None
-            if pb is not None and pa <= pb:
-                continue  # not over-represented among the converting cherry-picks
-            lift = pa / pb if pb else None
-            p = fisher_exact(a, conv_total - a, b, non_total - b, "greater")
-            if sig[0] == "field":
-                ftype = ft.get(sig[1])
-                numeric = False
-            elif sig[0] == "attr":
-                ftype = at.get(sig[1], {}).get(sig[2])
-                numeric = ftype in (NUMBER, BOOL)
+    # -- judging criteria, dimensions and signals over the worked leads --
+    def scored_rows(self) -> list["_Row"]:
+        """Worked leads the rules scored (not disqualified): the population of every judgement."""
+        return [w for w in self.rows if w.r.disqualified is None]
+
+    def population(self, rows: list["_Row"]) -> Population:
+        """The worked leads for the association tests: one stratum (a signal's leads against all the
+        others — comparing within score strata would make signals out of what the score mixes), and,
+        with an accounts block, one cluster per account."""
+        ys = [w.y for w in rows]
+        strata = [0] * len(rows)
+        clusters = None
+        if self.model is not None and self.clustered:
+            # leads of one account are one cluster; a lead without an account key is its own
+            clusters = [w.r.account if w.r.account is not None else ("lead", i) for i, w in enumerate(rows)]
+        return Population(ys, strata, clusters)
+
+    def _criteria(self) -> list[dict]:
+        rows = self.scored_rows()
+        if not rows:
+            return []
+        ys = [w.y for w in rows]
+        pop = self.population(rows)
+        totals = [w.total for w in rows]
+        base = auc(totals, ys)
+        tiers_of = dict(self.first_tiers)
+        # each row's raw sum per dimension, to re-clamp without one criterion
+        dims = self.engine.dims
+        dim_of = []
+        for di, (_d, _mx, _fl, objs) in enumerate(dims):
+            dim_of += [di] * len(objs)
+        raw_sums = []
+        for w in rows:
+            sums = [0.0] * len(dims)
+            for k, p in enumerate(w.r.points):
+                sums[dim_of[k]] += p
+            raw_sums.append(sums)
+        out = []
+        for i, spec in enumerate(self.engine.criteria):
+            node = spec.node
+            if spec.kind == "first":
+                tests = tiers_of[i]
+                last = len(tests) - 1 if tests and tests[-1] is None else None
+                idx = [j for j, w in enumerate(rows) if w.tiers.get(i) is not None and w.tiers.get(i) != last]
+                pts = [t.points for t in node.tiers]
+                sign = 1 if max(pts) - (pts[last] if last is not None else 0) >= 0 else -1
+                points = None
             else:
-                ftype, numeric = None, False
-            rows.append({"kind": sig[0], "name": sig[1],
-                         "attribute": sig[2] if sig[0] == "attr" else None,
-                         "value": (sig[3] if sig[0] == "attr" else sig[2]) if sig[0] != "event" else None,
-                         "label": signal_label(sig),
-                         "converting": a, "not_converting": b,
-                         "converting_share": round(pa, 6), "not_converting_share": None if pb is None else round(pb, 6),
-                         "lift": None if lift is None else round(lift, 4), "p_value": p,
-                         "scored_by": self.mentions.scored_by(sig, ftype, numeric)})
-        qs = benjamini_hochberg([r["p_value"] for r in rows])
-        for r, q in zip(rows, qs):
-            r["q_value"] = float(f"{q:.6g}")
+                idx = [j for j, w in enumerate(rows) if w.r.fired[i]]
+                sign = 1 if node.points >= 0 else -1
+                points = node.points
+            t = pop.test(idx)
+            di = dim_of[i]
+            _d, mx, fl, _o = dims[di]
+            p_i = [w.r.points[i] for w in rows]
+            without = auc([w.total - w.r.scores[_d] + round2(min(mx, max(fl, sums[di] - p)))
+                           for w, sums, p in zip(rows, raw_sums, p_i)], ys)
+            row = {"criterion": spec.key, "dimension": spec.dim, "kind": spec.kind, "points": points,
+                   "rule": spec.text, "fires": t["leads"], "fire_rate": round(t["leads"] / len(rows), 6),
+                   "converted_when_fires": t["converted"],
+                   "rate_when_fires": _r6(t["rate_with"]), "rate_otherwise": _r6(t["rate_without"]),
+                   "lift": _r4(t["lift"]), "lift_ci_low": _r4(t["lift_ci"] and t["lift_ci"][0]),
+                   "lift_ci_high": _r4(t["lift_ci"] and t["lift_ci"][1]),
+                   "p_value": t["p_value"], "direction": t["direction"],
+                   "auc_without": _r4(without),
+                   "auc_contribution": None if base is None or without is None else round(base - without, 4)}
+            if spec.kind == "first":
+                tiers = []
+                for j, tier in enumerate(node.tiers):
+                    got = [w for w in rows if w.tiers.get(i) == j]
+                    k = sum(w.y for w in got)
+                    tiers.append({"tier": j, "points": tier.points,
+                                  "rule": "otherwise" if tier.cond is None else f"when {printer.cond(tier.cond)}",
+                                  "leads": len(got), "converted": k, **conversion(k, len(got))})
+                row["tiers"] = tiers
+            row["_sign"] = sign
+            out.append(row)
+        tested = [r for r in out if r["p_value"] is not None]
+        for r, q in zip(tested, benjamini_hochberg([r["p_value"] for r in tested])):
+            r["q_value"] = q
+        for r in out:
+            sign = r.pop("_sign")
+            q = r.get("q_value")
+            r["q_value"] = None if q is None else sig6(q)
+            r["p_value"] = None if r["p_value"] is None else sig6(r["p_value"])
+            r["meaningful"] = q is not None and q < ALPHA
+            if r["fires"] == 0:
+                v = "never fires"
+            elif r["fires"] == len(rows):
+                v = "always fires"
+            elif not r["meaningful"]:
+                v = "no signal"
+            elif (r["direction"] == "for") == (sign > 0):
+                v = "predicts"
+            else:
+                v = "against"
+            r["verdict"] = v
+        return out
+
+    def _dimensions(self) -> dict:
+        rows = self.scored_rows()
+        ys = [w.y for w in rows]
+        pos = sum(ys)
+        neg = len(ys) - pos
+
+        def judged(scores):
+            a = auc(scores, ys)
+            ci = auc_ci(a, pos, neg)
+            return {"auc": _r4(a), "auc_ci_low": _r4(ci and ci[0]), "auc_ci_high": _r4(ci and ci[1])}
+
+        dims = []
+        graded = dict(self.engine.grade_blocks)
+        for dim, mx, fl, _ in self.engine.dims:
+            d = {"dimension": dim, "max": mx, "floor": fl, **judged([w.r.scores[dim] for w in rows]), "bands": []}
+            for band, th in graded.get(dim, []):
+                got = [w for w in rows if w.r.bands.get(dim) == band]
+                k = sum(w.y for w in got)
+                days = [w.days for w in got if w.y and w.days is not None]
+                d["bands"].append({"band": band, "threshold": th, "leads": self.band_counts.get((dim, band), 0),
+                                   "worked": len(got), "converted": k, **conversion(k, len(got)),
+                                   "median_days_to_convert": median(days)})
+            dims.append(d)
+        return {"worked_scored": len(rows), "converted": pos,
+                "worked_disqualified": len(self.rows) - len(rows),
+                "total": judged([w.total for w in rows]), "by_dimension": dims}
+
+    def signal_table(self) -> tuple[list[dict], list[dict], list[set[int]]]:
+        """Every candidate signal tested over the worked leads the rules scored: (rows, excluded keys,
+        the row indices holding each signal). See docs/calibrate.md, "Missed signals"."""
+        rows = self.scored_rows()
+        ms = self.min_support
+        if not rows:
+            return [], [], []
+        always = {("field", self.schema.id_field)}
+        for f in self._account_key_fields():
+            always.add(("field", f))
+        ids = identifier_keys([w.cats for w in rows], always)
+        excluded = [{"key": ".".join(str(x) for x in k[1:]), "kind": k[0], "reason": why}
+                    for k, why in sorted(ids.items(), key=lambda kv: str(kv[0]))]
+        holders: dict[tuple, list[int]] = {}
+        for j, w in enumerate(rows):
+            for s in w.cats:
+                k = ("field", s[1]) if s[0] == "field" else ("attr", s[1], s[2]) if s[0] == "attr" else None
+                if k is not None and k in ids:
+                    continue
+                holders.setdefault(s, []).append(j)
+        N = len(rows)
+
+        def enough(idx):
+            a = sum(rows[i].y for i in idx)
+            return (a >= ms or len(idx) - a >= ms) and 0 < len(idx) < N
+
+        cands: list[tuple[tuple, list[int], dict]] = []
+        seen: set[tuple] = set()     # a bin held by exactly the leads of a value signal says nothing new
+        for s, idx in holders.items():
+            if enough(idx):
+                cands.append((s, idx, {}))
+                seen.add(tuple(idx))
+        # numbers: cut at the data's quantiles
+        cols: dict[tuple, list] = {}      # feature -> [(row, value)] of the rows that have it
+        for j, w in enumerate(rows):
+            for f, v in w.nums.items():
+                c = cols.get(f)
+                if c is None:
+                    cols[f] = c = []
+                c.append((j, v))
+        for f, present in cols.items():
+            if f[0] == "count" and len(f) == 4:
+                if ("attr", f[1], f[2]) in ids or not enough(holders.get(("attr", f[1], f[2], f[3]), ())):
+                    continue
+            if f[0] == "total" and ("attr", f[1], f[2]) in ids:
+                continue
+            zero = f[0] == "count"
+            if zero and len(present) < N:     # a count a lead does not have is 0
+                have = dict(present)
+                vals = [(j, have.get(j, 0.0)) for j in range(N)]
+            else:
+                vals = present
+            integer = f[0] in INTEGER_KINDS
+            by_value = sorted(vals, key=lambda jv: jv[1])      # a bin is a run of this order
+            values = [v for _, v in by_value]
+            bins = quantile_bins(values, integer=integer)
+            if len(bins) < 2:
+                continue
+            m = len(values)
+            for lo, hi in bins:
+                if zero and lo == 0 and hi == 1:
+                    continue  # "none of it": the complement of having it, tested already
+                a = bisect.bisect_left(values, lo)
+                b = m if hi is None else bisect.bisect_left(values, hi)
+                if a >= b:
+                    continue
+                idx = sorted(j for j, _ in by_value[a:b])
+                if not enough(idx) or tuple(idx) in seen:
+                    continue
+                seen.add(tuple(idx))
+                k = (m - (b - a)) // 2       # the median of the values outside [a, b)
+                outside = None if b - a == m else values[k] if k < a else values[k + (b - a)]
+                cands.append((("bin",) + f, idx, {"low": lo, "high": hi, "integer": integer,
+                                                   "median": values[a + (b - a) // 2], "outside": outside}))
+        pop = self.population(rows)
+        scored = ScoredBy(self.engine, self.asof_ordinal)
+        out, members = [], []
+        for s, idx, extra in cands:
+            t = pop.test(idx)
+            if t["p_value"] is None:
+                continue
+            out.append(self._signal_row(s, t, extra, scored))
+            members.append(set(idx))
+        qs = benjamini_hochberg([r["p_value"] for r in out])
+        for r, q in zip(out, qs):
+            r["q_value"] = sig6(q)
             r["meaningful"] = q < ALPHA
-        for r in rows:
-            r["p_value"] = float(f"{r['p_value']:.6g}")
-        rows.sort(key=lambda r: (r["p_value"], -(r["lift"] if r["lift"] is not None else math.inf), r["label"]))
-        top = next((r for r in rows if not r["scored_by"] and r["meaningful"]), None)
-        return {"min_support": self.min_support, "converting_cherry_picks": conv_total,
-                "non_converting_cherry_picks": non_total, "tested": len(rows),
+            r["p_value"] = sig6(r["p_value"])
+        order = sorted(range(len(out)), key=lambda i: (out[i]["p_value"], out[i]["label"]))
+        return [out[i] for i in order], excluded, [members[i] for i in order]
+
+    def _signal_row(self, s: tuple, t: dict, extra: dict, scored: ScoredBy) -> dict:
+        if s[0] == "bin":
+            f = s[1:]
+            label = bin_label(f, extra["low"], extra["high"], extra["integer"])
+            by = scored.of(f, extra["median"], extra["outside"], extra["low"])
+            row = {"kind": f[0], "name": f[1],
+                   "attribute": f[2] if f[0] in ("total",) or (f[0] == "count" and len(f) == 4) else None,
+                   "value": f[3] if f[0] == "count" and len(f) == 4 else None,
+                   "window_days": f[2] if f[0] == "count" and len(f) == 3 else None,
+                   "low": extra["low"], "high": extra["high"], "feature": feature_label(f)}
+        else:
+            by = scored.of(s)
+            label = signal_label(s)
+            row = {"kind": s[0], "name": s[1], "attribute": s[2] if s[0] == "attr" else None,
+                   "value": s[3] if s[0] == "attr" else s[2] if s[0] == "field" else None,
+                   "window_days": None, "low": None, "high": None, "feature": None}
+        lo_hi = t["lift_ci"]
+        row.update({"label": label, "leads": t["leads"], "converting": t["converted"],
+                    "not_converting": t["leads"] - t["converted"],
+                    "rate_with": _r6(t["rate_with"]), "rate_without": _r6(t["rate_without"]),
+                    "lift": _r4(t["lift"]), "lift_ci_low": _r4(lo_hi and lo_hi[0]),
+                    "lift_ci_high": _r4(lo_hi and lo_hi[1]),
+                    "direction": t["direction"], "statistic": sig6(t["statistic"]), "p_value": t["p_value"],
+                    "scored_by": by})
+        return row
+
+    def _account_key_fields(self) -> set[str]:
+        acc = self.engine.checked.file.first(n.Accounts) if getattr(self.engine, "checked", None) else None
+        if acc is None:
+            return set()
+        from runtime.analysis.signals import value_refs as _value_refs
+
+        return {name for kind, name in _value_refs(acc.key, None) if kind == "field"}
+
+    def _missed(self) -> dict:
+        rows, excluded, _ = self.signal_table()
+        scored = self.scored_rows()
+        conv = sum(w.y for w in scored)
+        top = next((r for r in rows if not r["scored_by"] and r["meaningful"] and r["direction"] == "for"), None)
+        against = next((r for r in rows if r["meaningful"] and r["direction"] == "against"), None)
+        ft, at = self.schema.fields, self.schema.events
+        return {"population": "worked", "min_support": self.min_support, "converting": conv,
+                "not_converting": len(scored) - conv, "tested": len(rows),
+                "meaningful": sum(1 for r in rows if r["meaningful"]),
                 "top_unscored": top["label"] if top else None,
-                "suggestion": suggest(top, ft, at) if top else None, "signals": rows}
+                "suggestion": suggest(top, ft, at) if top else None,
+                "top_against": against["label"] if against else None,
+                "excluded_keys": excluded, "signals": rows}
 
     def _sweep(self, sw: _Sweep) -> dict:
         names = [b for b, _ in sw.bands]
@@ -650,34 +702,114 @@ class Calibrator:
                 "current_threshold": cur, "account_routes": self.model is not None, "candidates": rows}
 
 
+def criterion_for(row: dict, fields: dict[str, str], events: dict[str, dict[str, str]]) -> tuple[str, str] | None:
+    """(name, `when` condition) of a criterion that fires exactly when a lead holds the signal of a
+    `missed_signals` row (as of the scoring day), printed by dsl.printer; None when the language cannot
+    say it (a sum of a numeric attribute)."""
+    kind, name, v = row["kind"], row["name"], row["value"]
+    num = lambda x: n.Literal(int(x) if float(x).is_integer() else x, "number")  # noqa: E731
+
+    def attr_test(et: str, attr: str, value: str):
+        t = events.get(et, {}).get(attr)
+        if t == TEXT:
+            op = "starts_with" if value.startswith("/") else None
+            return (n.TextTest(op, n.Name(attr), n.Literal(value, "text")) if op
+                    else n.Compare("=", n.Name(attr), n.Literal(value, "text")))
+        if t == TEXT_LIST:
+            return n.TextTest("contains", n.Name(attr), n.Literal(value, "text"))
+        if t == BOOL:
+            return n.Compare("=", n.Name(attr), n.Literal(value == "true", "bool"))
+        return None
+
+    def words(*parts) -> str:
+        w = " ".join(str(p).replace("_", " ").strip("/") for p in parts if p not in (None, ""))
+        return w[:1].upper() + w[1:]
+
+    if kind == "event":
+        return words(name), printer.cond(n.Has(n.EventFilter(name)))
+    if kind == "attr":
+        test = attr_test(name, row["attribute"], v)
+        if test is None:
+            return None
+        return words(v or "home", row["attribute"]), printer.cond(n.Has(n.EventFilter(name, test)))
+    if kind == "field":
+        t = fields.get(name)
+        if t == TEXT:
+            c = n.Compare("=", n.Name(name), n.Literal(v, "text"))
+        elif t == TEXT_LIST:
+            c = n.TextTest("contains", n.Name(name), n.Literal(v, "text"))
+        elif t == BOOL:
+            c = n.Compare("=", n.Name(name), n.Literal(v == "true", "bool"))
+        else:
+            return None
+        return words(name, v), printer.cond(c)
+    lo, hi = row["low"], row["high"]
+    if kind == "num":
+        val = n.Name(name)
+    elif kind == "age":
+        val = n.DaysSince(name)
+    elif kind == "recency":
+        val = n.DaysSinceLast(name)
+    elif kind == "count":
+        within = n.Duration(row["window_days"], "day") if row["window_days"] else None
+        where = attr_test(name, row["attribute"], v) if row["attribute"] else None
+        if row["attribute"] and where is None:
+            return None
+        val = n.Count(n.EventFilter(name, where, within))
+    else:
+        return None
+    integer = kind in ("count", "recency", "age")
+    parts = []
+    if lo is not None and not (integer and lo <= 0 and kind == "count"):
+        parts.append(n.Compare(">=", val, num(lo)))
+    if hi is not None:
+        parts.append(n.Compare("<=", val, num(hi - 1)) if integer else n.Compare("<", val, num(hi)))
+    if not parts:
+        return None
+    c = parts[0] if len(parts) == 1 else n.BoolOp("and", tuple(parts))
+    return words(row["label"]), printer.cond(c)
+
+
 def suggest(row: dict, fields: dict[str, str], events: dict[str, dict[str, str]]) -> str | None:
     """A criterion line that would score a missed signal, for a person to edit (points left as +N)."""
-    from dsl.printer import ident, quote
+    got = criterion_for(row, fields, events)
+    if got is None:
+        return None
+    return f"{printer.quote(got[0])} +N when {got[1]}"
 
-    v = row["value"]
-    if row["kind"] == "event":
-        words = row["name"].replace("_", " ")
-    elif row["kind"] == "attr":
-        words = f"{v.strip('/') or 'home'} {row['attribute']}"
-    else:
-        words = f"{row['name'].replace('_', ' ')} {v}"
-    label = quote(words[:1].upper() + words[1:])
-    if row["kind"] == "event":
-        return f"{label} +N each {ident(row['name'])}"
-    if row["kind"] == "attr":
-        t = events.get(row["name"], {}).get(row["attribute"])
-        if t != TEXT:
-            return None
-        op = "starts with" if v.startswith("/") else "="
-        return f"{label} +N each {ident(row['name'])} where {ident(row['attribute'])} {op} {quote(v)}"
-    t = fields.get(row["name"])
-    if t == TEXT:
-        return f"{label} +N when {ident(row['name'])} = {quote(v)}"
-    if t == TEXT_LIST:
-        return f"{label} +N when {ident(row['name'])} contains {quote(v)}"
-    if t == BOOL:
-        return f"{label} +N when {ident(row['name'])} = {v}"
-    return None
+
+class _Row:
+    """One worked lead, as calibrate keeps it: outcome, days to convert, the Result, signals."""
+
+    __slots__ = ("y", "days", "r", "cats", "nums", "tiers", "total")
+
+    def __init__(self, y, days, r, cats, nums, tiers):
+        self.y, self.days, self.r, self.cats, self.nums, self.tiers = y, days, r, cats, nums, tiers
+        self.total = round2(sum(r.scores.values()))
+
+
+def median(xs) -> float | None:
+    if not xs:
+        return None
+    s = sorted(xs)
+    m = len(s)
+    return float(s[m // 2]) if m % 2 else (s[m // 2 - 1] + s[m // 2]) / 2
+
+
+def _r4(x):
+    return None if x is None else round(x, 4)
+
+
+def _r6(x):
+    return None if x is None else round(x, 6)
+
+
+def signal_label(sig: tuple) -> str:
+    if sig[0] == "event":
+        return f"has {sig[1]}"
+    if sig[0] == "attr":
+        return f"{sig[1]} {sig[2]} = {sig[3]}"
+    return f"{sig[1]} = {sig[2]}"
 
 
 def conversion(k: int, n_: int) -> dict:
@@ -708,5 +840,5 @@ def cherry_verdict(c_conv: int, c_worked: int, s_conv: int, s_worked: int, test:
             "more outcomes would settle it.")
 
 
-__all__ = ["Calibrator", "Mentions", "benjamini_hochberg", "compare", "conversion", "fisher_exact",
-           "lead_signals", "norm_path", "number_bucket", "two_proportion_z", "wilson"]
+__all__ = ["Calibrator", "benjamini_hochberg", "compare", "conversion", "fisher_exact", "norm_path",
+           "two_proportion_z", "wilson"]

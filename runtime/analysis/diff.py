@@ -834,10 +834,12 @@ def _no_progress(items, _label=None):
 
 def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_row: str = "fail",
              rejects=None, limit: int = DEFAULT_LIMIT, progress_label: str = "diffing",
-             engine: str = "python", workers: int | None = None, progress=None) -> tuple[dict, list]:
+             engine: str = "python", workers: int | None = None, day_of_for=None,
+             progress=None) -> tuple[dict, list]:
     """Score every input under both versions (`old`, `new`: runtime.backends.load.LoadedRules) and fold the
     pairs of results. Returns the json document (without gates) and the readers (input summaries).
-    `progress(items, label)`: a context manager that shows progress (the command passes
+    `day_of_for(as_of)` (`--as-of-field`, python engine, no accounts): a function giving each lead's own
+    scoring day. `progress(items, label)`: a context manager that shows progress (the command passes
     runtime.report.progress.progress); none by default."""
     from runtime.io.readers import LeadReader
 
@@ -864,7 +866,8 @@ def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_
             reader = LeadReader(inp.leads, views.schema, events_path=inp.events, on_bad_row=on_bad_row,
                                 rejects=rejects)
             with progress(reader, progress_label) as leads:
-                for o, r in _result_pairs(old, new, views, leads, inp, asof, on_bad_row):
+                day_of = day_of_for(inp.as_of) if day_of_for is not None else None
+                for o, r in _result_pairs(old, new, views, leads, inp, asof, on_bad_row, day_of):
                     add(o, r)
         readers.append(reader)
         runs.append({"simulation": inp.simulation, "leads_file": inp.leads, "events_file": inp.events,
@@ -875,7 +878,7 @@ def run_diff(old, new, inputs: Iterable[Input], *, id_field: str = "id", on_bad_
     return doc, readers
 
 
-def _result_pairs(old, new, views: Views, leads, inp: Input, asof: int, on_bad_row: str):
+def _result_pairs(old, new, views: Views, leads, inp: Input, asof: int, on_bad_row: str, day_of=None):
     """(OLD's Result, NEW's Result) for every lead, in input order.
 
     Without accounts, one pass: each lead is read once and scored by both versions. With an accounts
@@ -891,6 +894,11 @@ def _result_pairs(old, new, views: Views, leads, inp: Input, asof: int, on_bad_r
 
     so, sn, vo, vn = old.engine.score, new.engine.score, views.old, views.new
     if account_model(old.engine) is None and account_model(new.engine) is None:
+        if day_of is not None:
+            for lead in leads:
+                d = day_of(lead)
+                yield so(vo(lead), d), sn(vn(lead), d)
+            return
         for lead in leads:
             yield so(vo(lead), asof), sn(vn(lead), asof)
         return

@@ -496,3 +496,16 @@ def compile_checked(checked, plan: Plan | None = None) -> Engine:
 
         engine.accounts = AccountModel(engine, plan.accounts.node)
     return engine
+
+
+def condition_test(engine: Engine, cond, event: str | None = None) -> Callable[..., bool]:
+    """One condition of the engine's rule file (a node of its checked tree; inside an event's `where`
+    when `event` is given) as a function `(lead, asof, attrs=None) -> bool`, evaluated exactly as the
+    engine evaluates it. For analyses that ask what a single condition says of a value
+    (runtime/analysis/signals.py: which criterion scores a signal)."""
+    checked = engine.checked
+    f = Compiler(engine.field_types, checked.events, checked.lists).cond(cond, event)
+
+    def test(lead: Lead, asof: int, attrs: dict | None = None) -> bool:
+        return bool(f(engine.context(lead, asof), attrs))
+    return test

@@ -67,6 +67,42 @@ class _ReaderResults:
         return getattr(self.reader, name)
 
 
+class _ReplayResults:
+    """Each lead as of its own day (`--as-of-field`): runtime/backends/replay.py, one process. With an
+    accounts block the leads file is read three times (so it must be a file)."""
+
+    def __init__(self, rules, reader, day_of, rescan):
+        self.reader, self.engine, self.day_of, self.rescan = reader, rules.engine, day_of, rescan
+
+    def __iter__(self) -> Iterator:
+        from runtime.backends.replay import replay
+
+        for _lead, r, _day in replay(self.engine, lambda: self.reader, self.day_of, self.rescan):
+            yield r
+
+    def __getattr__(self, name):
+        return getattr(self.reader, name)
+
+
+def check_day_of(rules, engine: str, leads_path: str | None, events_path: str | None, day_of) -> None:
+    """`--as-of-field` scores lead by lead with the python engine: refuse the duckdb engine up front
+    (exit 2), and with an accounts block a leads file that cannot be read three times."""
+    if day_of is None:
+        return
+    if engine == "duckdb":
+        raise Failure("--as-of-field scores each lead as of its own date, which the duckdb engine cannot do yet: "
+                      "use --engine python")
+    from runtime.backends.replay import account_model_of
+
+    if account_model_of(rules.engine) is not None:
+        import os
+
+        for p in (leads_path, events_path):
+            if p is not None and (p == "-" or not os.path.isfile(p)):
+                raise Failure(f"--as-of-field with an accounts block reads the leads three times (each account "
+                              f"as of each lead's date); {p} cannot be read again: give a file path")
+
+
 class _ParallelResults:
     """runtime/backends/parallel.py in results mode, flattened to one Result at a time."""
 
@@ -83,13 +119,26 @@ class _ParallelResults:
 
 def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", workers: int | None = None,
             events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str = "id",
-            criteria: bool = True, note=None):
+            criteria: bool = True, note=None, day_of=None):
     """An iterable of `Result`s in input order with LeadReader's counters. `criteria=False` lets the
     duckdb engine leave out the per-criterion points (faster; `score` without `--explain`).
-    `note(text)` is told when --workers cannot be honoured (an events file, Parquet)."""
+    `note(text)` is told when --workers cannot be honoured (an events file, Parquet). `day_of(lead)`
+    (`--as-of-field`): score each lead as of that day instead, in one process (see check_day_of)."""
     from runtime.core.kernel import date_ordinal
 
     asof = date_ordinal(as_of.isoformat())
+    if day_of is not None:
+        check_day_of(rules, engine, leads_path, events_path, day_of)
+        if note is not None:
+            note("note: --as-of-field: each lead is scored as of its own date, lead by lead in one process "
+                 "(not the fast path" + (f"; --workers {workers} not used" if (workers or 1) > 1 else "") + ")")
+        from runtime.core.model import schema_of
+        from runtime.io.readers import LeadReader
+
+        schema = schema_of(rules.checked, id_field)
+        reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects)
+        rescan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip")  # noqa: E731
+        return _ReplayResults(rules, reader, day_of, rescan)
     if engine == "duckdb":
         from runtime.backends.duckdb_engine import DuckScore
 
@@ -165,12 +214,14 @@ class _TextOf:
 
 def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bool, workers: int | None = None,
                 events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str = "id",
-                note=None, engine: str = "python"):
+                note=None, engine: str = "python", day_of=None):
     """`score`'s output as text chunks (JSONL or CSV lines, no CSV header): straight from the python
     engine's fast path, or the duckdb engine's results formatted a batch at a time; None when the
     input does not take that path (then score `results`)."""
     from runtime.core.kernel import date_ordinal
 
+    if day_of is not None:
+        return None  # each lead at its own date: `results` scores them one by one
     if engine == "duckdb":
         from runtime.backends.accounts import account_model
 

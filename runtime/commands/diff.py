@@ -11,7 +11,8 @@ import sys
 
 import click
 
-from runtime.commands.options import EXIT_FAIL, Failure, as_of_option, input_options, input_summary
+from runtime.commands.options import (EXIT_FAIL, Failure, as_of_field_option, as_of_option, day_of_field, input_options,
+                                      input_summary, load_worked_days, today_utc)
 from runtime.backends.scoring import check_engine
 from runtime.commands.options import engine_options
 
@@ -123,9 +124,10 @@ def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
               help="Exit 1 if more than PCT% of the leads change grade, route or queue.")
 @input_options
 @as_of_option
+@as_of_field_option
 @engine_options
 def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on_bad_row, rejects, id_field, as_of,
-         engine, workers):
+         as_of_field, outcomes_path, engine, workers):
     """Score the same leads under OLD and NEW (paths or REV:PATH) and report what changes: grades,
     routes and queues, the rule changes themselves, and the leads that moved."""
     from runtime.report import diff as diffreport
@@ -151,12 +153,29 @@ def diff(old, new, leads_path, fmt, limit, fail_on, max_changed, events_path, on
     check_engine(old_rules, engine)
     check_engine(new_rules, engine)
     inputs = _inputs(old_rules, new_rules, new, leads_path, events_path, as_of)
+    day_of_for = None
+    if as_of_field is None:
+        day_of_field(new_rules, None, today_utc(), outcomes_path)   # --outcomes alone: exit 2
+    if as_of_field is not None:
+        from runtime.backends.replay import account_model_of
+
+        worked_days = load_worked_days(outcomes_path) if outcomes_path is not None else None
+        for r in (old_rules, new_rules):   # exit 2 unless a date field of both versions (or worked_at)
+            day_of_field(r, as_of_field, today_utc(), outcomes_path, worked_days=worked_days)
+        if engine == "duckdb":
+            raise Failure("--as-of-field scores each lead as of its own date, which the duckdb engine cannot do "
+                          "yet: use --engine python")
+        if account_model_of(old_rules.engine) is not None or account_model_of(new_rules.engine) is not None:
+            raise Failure("--as-of-field: diff scores accounts as of one date; with an accounts block, diff "
+                          "without --as-of-field (or replay each version with `leadrules calibrate --scores-out`)")
+        day_of_for = lambda d: day_of_field(new_rules, as_of_field, d, worked_days=worked_days)  # noqa: E731
     rej_fh = open(rejects, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects) else None
     try:
         from runtime.report.progress import progress
 
-        doc, readers = run_diff(old_rules, new_rules, inputs, progress=progress, id_field=id_field, on_bad_row=on_bad_row,
-                                rejects=rej_fh, limit=limit, engine=engine, workers=workers)
+        doc, readers = run_diff(old_rules, new_rules, inputs, progress=progress, id_field=id_field,
+                                on_bad_row=on_bad_row, rejects=rej_fh, limit=limit, engine=engine, workers=workers,
+                                day_of_for=day_of_for)
     finally:
         if rej_fh:
             rej_fh.close()

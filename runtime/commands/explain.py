@@ -5,7 +5,8 @@ import json
 
 import click
 
-from runtime.commands.options import DATE, EVERY, Failure, as_of_option, input_options, schema_of, today_utc
+from runtime.commands.options import (DATE, EVERY, Failure, as_of_field_option, as_of_option, day_of_field,
+                                      input_options, schema_of, today_utc)
 
 
 @click.command()
@@ -24,8 +25,9 @@ from runtime.commands.options import DATE, EVERY, Failure, as_of_option, input_o
               help="The smallest changes that would give the lead a better grade or route, each verified.")
 @input_options
 @as_of_option
+@as_of_field_option
 def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, rejects, id_field, as_of,
-            date_from=None, date_to=None, every=None, next_step=False):
+            as_of_field=None, outcomes_path=None, date_from=None, date_to=None, every=None, next_step=False):
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
@@ -37,6 +39,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     rules = load_rules(file)
     engine = rules.engine
     schema = schema_of(rules, id_field)
+    day_of = day_of_field(rules, as_of_field, as_of or today_utc(), outcomes_path)
     if (lead_json is None) == (leads_path is None):
         raise click.UsageError("give either --lead JSON or --leads PATH --id ID")
     if lead_json is not None:
@@ -53,12 +56,17 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
         lead = _find_lead(leads_path, schema, events_path, lead_id, on_bad_row)
     over_time = date_from is not None or date_to is not None or every is not None
     if over_time or next_step:
+        if day_of is not None:
+            raise click.UsageError("--as-of-field scores the lead at one date of its own; it does not go with "
+                                   "--from/--to/--every or --next")
         _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_from, date_to, every,
                            next_step, as_of)
         return
     if fmt == "markdown":
         raise click.UsageError("--format markdown goes with --from/--to or --next")
     asof = date_ordinal((as_of or today_utc()).isoformat())
+    if day_of is not None:
+        asof = day_of(lead)   # the lead's own date; its account as of that day too
     others = ()
     if leads_path is not None and engine.checked.file.first(n.Accounts) is not None:
         from runtime.io.readers import LeadReader

@@ -39,6 +39,59 @@ def as_of_option(f):
                         help="Score as of this date (YYYY-MM-DD). Default: today (UTC).")(f)
 
 
+def as_of_field_option(f):
+    f = click.option("--outcomes", "outcomes_path", default=None, metavar="PATH",
+                     help="With --as-of-field worked_at: the outcomes file (lead_id, worked_at, ...) to take "
+                          "each lead's worked_at from.")(f)
+    return click.option("--as-of-field", "as_of_field", default=None, metavar="NAME",
+                        help="Score each lead as of its own date: a date field of the leads (e.g. created_at), "
+                             "or worked_at from --outcomes. Leads without one, or with a date after --as-of, "
+                             "are scored as of --as-of.")(f)
+
+
+def day_of_field(rules, name: str | None, as_of: dt.date, outcomes_path: str | None = None, *,
+                 worked_days: dict | None = None):
+    """`--as-of-field NAME` as a function lead -> day ordinal (None without the option): the lead's
+    date in NAME (a date field, or `worked_at` read from the outcomes file), or the as-of date when it
+    has none or it is later. Exit 2 when NAME is neither, or worked_at comes without an outcomes file."""
+    if name is None:
+        if outcomes_path is not None:
+            raise Failure("--outcomes is read only with --as-of-field worked_at (each lead scored as of the day "
+                          "sales worked it)")
+        return None
+    asof = as_of.toordinal()
+    fields = rules.checked.fields
+    if name == "worked_at" and fields.get(name) != "date":
+        if worked_days is None:
+            if outcomes_path is None:
+                raise Failure("--as-of-field worked_at: worked_at comes from an outcomes file; give it with "
+                              "--outcomes PATH (or name a date field of the leads)")
+            worked_days = load_worked_days(outcomes_path)
+
+        def day_of_worked(lead) -> int:
+            d = None if lead.numbered else worked_days.get(lead.id)
+            return d if d is not None and d <= asof else asof
+        return day_of_worked
+    if fields.get(name) != "date":
+        dates = ", ".join(k for k, t in fields.items() if t == "date") or "none"
+        raise Failure(f"--as-of-field {name}: not a date field of {rules.display} nor worked_at; its date fields: "
+                      f"{dates}")
+    if outcomes_path is not None:
+        raise Failure(f"--outcomes is read only with --as-of-field worked_at, not {name}")
+
+    def day_of(lead) -> int:
+        d = lead.fields.get(name)
+        return d if isinstance(d, int) and d <= asof else asof
+    return day_of
+
+
+def load_worked_days(outcomes_path: str) -> dict:
+    """lead id -> worked_at day ordinal, from an outcomes file (bad rows: exit 2 with their lines)."""
+    from runtime.io.outcomes import OutcomeReader
+
+    return {k: o.worked_day for k, o in OutcomeReader(outcomes_path).load().items() if o.worked_day is not None}
+
+
 def input_options(f):
     f = click.option("--id-field", default="id", show_default=True, help="The field that identifies a lead.")(f)
     f = click.option("--rejects", type=click.Path(dir_okay=False), default=None,

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from runtime.commands.options import (Failure, as_of_option, beside, engine_options, input_options, input_summary,
-                                      today_utc)
+from runtime.commands.options import (Failure, as_of_field_option, as_of_option, beside, day_of_field,
+                                      engine_options, input_options, input_summary, today_utc)
 
 
 @click.command()
@@ -17,8 +17,10 @@ from runtime.commands.options import (Failure, as_of_option, beside, engine_opti
                    "or a score changed.")
 @input_options
 @as_of_option
+@as_of_field_option
 @engine_options
-def score(file, leads_path, output, with_explain, previous, events_path, on_bad_row, rejects, id_field, as_of, engine, workers):
+def score(file, leads_path, output, with_explain, previous, events_path, on_bad_row, rejects, id_field, as_of,
+          as_of_field, outcomes_path, engine, workers):
     """Score leads and stream one result per lead, in input order."""
     from runtime.backends import scoring
     from runtime.io.writers import ScoredWriter
@@ -37,12 +39,14 @@ def score(file, leads_path, output, with_explain, previous, events_path, on_bad_
     scoring.check_engine(rules, engine, leads_path, events_path)
     scoring.say_limits(rules, engine, lambda text: click.echo(text, err=True))
     day = as_of or today_utc()
+    day_of = day_of_field(rules, as_of_field, day, outcomes_path)
+    scoring.check_day_of(rules, engine, leads_path, events_path, day_of)
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
     rej_fh = open(rejects_path, "w", encoding="utf-8") if (on_bad_row == "skip" and rejects_path) else None
     opts = dict(as_of=day, workers=workers, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh,
-                id_field=id_field, note=lambda text: click.echo(text, err=True))
+                id_field=id_field, note=lambda text: click.echo(text, err=True), day_of=day_of)
     # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
     fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
     # (with --changed-since, Results are compared with the previous file's before they are written)

@@ -14,8 +14,9 @@ import click
 
 from dsl import nodes as n
 
-from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_option, beside, input_options, input_summary,
-                      schema_of, today_utc)
+from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_field_option, as_of_option, beside,
+                                      day_of_field, input_options, input_summary, load_worked_days, schema_of,
+                                      today_utc)
 from runtime.commands.options import DATE, EVERY, engine_options
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
@@ -81,16 +82,17 @@ def resolve_path(base: Path, p: str) -> str:
 
 
 def run_one(rules, run: SimRun, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
-            workers: int | None = None) -> dict:
+            workers: int | None = None, as_of_field: str | None = None, worked_days: dict | None = None) -> dict:
     """Score one sample and return its part of the report."""
     from runtime.report.progress import progress
     from runtime.backends.scoring import check_engine, results
     from runtime.analysis.simulate import Aggregator, check_guardrail
 
     check_engine(rules, engine, run.leads, run.events)
+    day_of = day_of_field(rules, as_of_field, run.as_of, worked_days=worked_days)
     reader = results(rules, run.leads, as_of=run.as_of, engine=engine, workers=workers, events_path=run.events,
                      on_bad_row=on_bad_row, rejects=rejects_fh, id_field=schema.id_field,
-                     note=lambda text: click.echo(text, err=True))
+                     note=lambda text: click.echo(text, err=True), day_of=day_of)
     agg = Aggregator(rules.engine)
     add = agg.add
     label = f'simulating "{run.name}"' if run.name else "simulating"
@@ -137,9 +139,10 @@ def run_one(rules, run: SimRun, schema, *, on_bad_row: str, rejects_fh, writer, 
               help="With --from/--to: a date every N days (7, `7 days`, `1 week`; default 1); --to is always included.")
 @input_options
 @as_of_option
+@as_of_field_option
 @engine_options
 def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine, workers,
-             date_from=None, date_to=None, every=None):
+             as_of_field=None, outcomes_path=None, date_from=None, date_to=None, every=None):
     """Score a sample of leads and report grades, routes, score histograms and criteria; check the
     file's simulation guardrails (exit 1 when one breaks)."""
     from runtime.report import simulate as simreport
@@ -149,6 +152,9 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     if output == "-":
         raise click.UsageError("--output - would mix scored leads into the report on stdout; give a file name")
     if date_from is not None or date_to is not None or every is not None:
+        if as_of_field is not None:
+            raise click.UsageError("--as-of-field scores each lead at one date of its own; it does not go with "
+                                   "--from/--to/--every")
         _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejects, id_field, as_of, engine,
                    workers, date_from, date_to, every)
         return
@@ -157,6 +163,17 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     from runtime.backends.scoring import say_limits
 
     say_limits(rules, engine, lambda text: click.echo(text, err=True))
+    worked_days = None
+    # exit 2 on a bad option before reading anything
+    day_of_field(rules, as_of_field, today_utc(), outcomes_path, worked_days={} if outcomes_path else None)
+    if as_of_field is not None:
+        from runtime.backends.scoring import check_day_of
+
+        if outcomes_path is not None:
+            worked_days = load_worked_days(outcomes_path)
+        for run in runs:   # exit 2 before any output
+            check_day_of(rules, engine, run.leads, run.events,
+                         day_of_field(rules, as_of_field, run.as_of, worked_days=worked_days or {}))
     for r in runs:
         for block, e in _flows_of(rules, r):
             click.echo(f'note: simulation "{block}": `expect {_flow_text(e)}` is checked by '
@@ -174,7 +191,7 @@ def simulate(file, leads_path, pick, fmt, output, events_path, on_bad_row, rejec
     try:
         for run in runs:
             done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
-                                engine=engine, workers=workers))
+                                engine=engine, workers=workers, as_of_field=as_of_field, worked_days=worked_days))
     finally:
         if writer is not None:
             writer.close()

@@ -133,7 +133,22 @@ class LineFormatter:
     def header(self) -> str:
         return csv_line(self.cols.header())
 
-    def write(self, out, r) -> None:
+    def write(self, out, r, day: int | None = None) -> None:
+        """`day` (an ordinal): this lead was scored as of its own date (`--as-of-field`): its `as_of`."""
+        if day is not None:
+            cols = self.cols
+            saved = cols.provenance
+            cols.provenance = dict(saved, as_of=dt.date.fromordinal(day).isoformat())
+            try:
+                if self.fmt == "jsonl":
+                    out.write(self._dumps(cols.record(r)) + "\n")
+                else:
+                    if out is not self._out:
+                        self._out, self._csv = out, csv.writer(out)
+                    self._csv.writerow(cols.row(r))
+            finally:
+                cols.provenance = saved
+            return
         if self.fmt == "jsonl":
             if self.explain or r.account_scores is not None or r.id.__class__ is not str:
                 out.write(self._dumps(self.cols.record(r)))
@@ -160,7 +175,10 @@ class ScoredWriter:
     """`score`'s output file (or stdout): the CSV header, then one line per `Result` of `engine`
     (its `plan` gives the columns) scored as of `as_of`."""
 
-    def __init__(self, engine, path: str | None, *, explain: bool = False, as_of: dt.date | None = None):
+    def __init__(self, engine, path: str | None, *, explain: bool = False, as_of: dt.date | None = None,
+                 as_of_column: bool = False):
+        """`as_of_column`: leads are scored each as of its own date (calibrate --scores-out), given
+        to `write`; their `as_of` says it (the column is always there)."""
         self.path = path
         lower = (path or "").lower()
         self.fmt = "csv" if lower.endswith((".csv", ".csv.gz")) else "jsonl"
@@ -177,8 +195,8 @@ class ScoredWriter:
         if self.fmt == "csv":
             self.fh.write(self.lines.header())
 
-    def write(self, r: Result) -> None:
-        self.lines.write(self.fh, r)
+    def write(self, r: Result, as_of: int | None = None) -> None:
+        self.lines.write(self.fh, r, as_of)
 
     def close(self) -> None:
         if self._own:

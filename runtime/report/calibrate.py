@@ -1,8 +1,8 @@
 """Rendering a `leadrules calibrate` report: text (rich tables in a terminal, plain ASCII when piped,
-with a bar chart of conversion by grade drawn in characters), json (stable, `"version": 1`,
+with a bar chart of conversion by grade drawn in characters), json (stable, `"version": 2`,
 documented in docs/calibrate.md), markdown (for pull requests), and an optional chart file
 (`--plot FILE.png|svg`, matplotlib, imported only then). All render the document built by
-runtime/cmd_calibrate.py from `runtime.analysis.calibrate.Calibrator.report()`.
+runtime/commands/calibrate.py from `runtime.analysis.calibrate.Calibrator.report()`.
 """
 from __future__ import annotations
 
@@ -45,6 +45,25 @@ def pvalue(p: float | None) -> str:
     if p < 0.0001:
         return "<0.0001"
     return f"{p:.2g}"
+
+
+def auc1(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def auc_txt(d: dict) -> str:
+    if d.get("auc") is None:
+        return "-"
+    return f"{d['auc']:.3f} ({d['auc_ci_low']:.3f}–{d['auc_ci_high']:.3f})"
+
+
+def lift_txt(r: dict) -> str:
+    if r.get("lift") is None:
+        return "-"
+    s = f"{r['lift']:.2f}"
+    if r.get("lift_ci_low") is not None:
+        s += f" ({r['lift_ci_low']:.2f}–{r['lift_ci_high']:.2f})"
+    return s
 
 
 def chart(rate: float | None, tty: bool, width: int = CHART_WIDTH) -> str:
@@ -141,32 +160,85 @@ def _tables(doc: dict, tty: bool) -> list[tuple[str, list[str], list[list[str]],
                   ["grade", "routed to", "leads", "worked", "converted", "rate", "95% CI"],
                   [[grade_name(g["grade"]), route_name(g["route"], g["queue"]), num(g["leads"]), num(g["worked"]),
                     num(g["converted"]), pct(g["rate"]), ci(g)] for g in cp["by_grade"]], (2, 3, 4, 5), []))
+    dm = doc.get("dimensions")
+    if dm:
+        rows = [["total", auc_txt(dm["total"])]]
+        rows += [[d["dimension"], auc_txt(d)] for d in dm["by_dimension"]]
+        T.append((f"How well the scores separate converters: AUC over {dm['worked_scored']:,} worked leads the rules "
+                  f"scored (0.5 = chance, 1 = perfect)", ["score", "AUC (95% CI)"], rows, (), []))
+        for d in dm["by_dimension"]:
+            if not d["bands"]:
+                continue
+            T.append((f"Conversion by {d['dimension']} band",
+                      ["band", "from", "leads", "worked", "converted", "rate", "95% CI", "median days to convert"],
+                      [[b["band"], "otherwise" if b["threshold"] is None else num(b["threshold"]), num(b["leads"]),
+                        num(b["worked"]), num(b["converted"]), pct(b["rate"]), ci(b),
+                        num(b["median_days_to_convert"])] for b in d["bands"]], (1, 2, 3, 4, 5, 7), []))
+    crit = doc.get("criteria")
+    if crit:
+        after = []
+        quiet = [c["criterion"] for c in crit if c["verdict"] == "no signal"]
+        against = [c["criterion"] for c in crit if c["verdict"] == "against"]
+        if quiet:
+            after.append("No detectable signal at this sample size: " + ", ".join(quiet) + ".")
+        if against:
+            after.append("Predicts against its points: " + ", ".join(against) + ".")
+        T.append(("Criteria judged over the worked leads: conversion when it fires vs not (lift with 95% CI); "
+                  "AUC lost without it",
+                  ["criterion", "points", "fires", "rate fires", "rate not", "lift (95% CI)", "q", "AUC −",
+                   "verdict"],
+                  [[c["criterion"], "tiers" if c["points"] is None else printer.points(c["points"]),
+                    f"{c['fires']:,} ({pct(c['fire_rate'])})", pct(c["rate_when_fires"]), pct(c["rate_otherwise"]),
+                    lift_txt(c), pvalue(c["q_value"]), "-" if c["auc_contribution"] is None
+                    else f"{c['auc_contribution']:+.3f}", c["verdict"]] for c in crit],
+                  (2, 3, 4, 6, 7), after))
     ms = doc["missed_signals"]
     sig = ms["signals"]
-    shown = sig[:TOP_SIGNALS]
+    shown = [r for r in sig if r["meaningful"]][:TOP_SIGNALS] or sig[:TOP_SIGNALS // 2]
     after = []
     if len(sig) > len(shown):
-        after.append(f"{len(shown)} of {len(sig)} over-represented signals shown; --format json lists them all.")
+        after.append(f"{len(shown)} of {len(sig)} signals tested shown; --format json lists them all.")
+    if ms.get("excluded_keys"):
+        after.append("Not used as signals (identify rather than describe): "
+                     + ", ".join(e["key"] for e in ms["excluded_keys"]) + ".")
     if ms.get("top_unscored"):
         after.append(f"Top signal no criterion scores: {ms['top_unscored']}.")
         if ms.get("suggestion"):
             after.append(f"  a criterion for it, to weigh and test: {ms['suggestion']}")
-    elif not ms["converting_cherry_picks"]:
-        after.append("No cherry-picked lead converted: no signals to compare.")
+    elif not ms["converting"]:
+        after.append("No worked lead converted: no signals to compare.")
     elif not sig:
-        after.append(f"No signal is in at least {ms['min_support']} converting cherry-picks and more common among "
-                     "them than among the others (see --min-support).")
+        after.append(f"No signal is held by at least {ms['min_support']} converting and {ms['min_support']} "
+                     "non-converting worked leads (see --min-support).")
     else:
         after.append("No unscored signal stands out at this sample size (none meaningful after correcting for "
                      "the number of signals tested).")
-    T.append((f"Missed signals: more common among converting cherry-picks ({ms['converting_cherry_picks']:,}) than "
-              f"non-converting ones ({ms['non_converting_cherry_picks']:,}); at least {ms['min_support']} converting",
-              ["signal", "converting", "not converting", "lift", "p", "q", "scored by"],
-              [[r["label"], f"{r['converting']:,} ({pct(r['converting_share'])})",
-                f"{r['not_converting']:,} ({pct(r['not_converting_share'])})",
-                "∞" if r["lift"] is None else f"{r['lift']:.2f}", pvalue(r["p_value"]),
+    if ms.get("top_against"):
+        after.append(f"Strongest signal against conversion: {ms['top_against']}.")
+    T.append((f"Missed signals: worked leads ({ms['converting']:,} converted, {ms['not_converting']:,} not), "
+              f"{ms['tested']:,} signals tested, {ms['meaningful']:,} meaningful",
+              ["signal", "leads", "rate with", "rate without", "lift (95% CI)", "q", "scored by"],
+              [[r["label"], num(r["leads"]), pct(r["rate_with"]), pct(r["rate_without"]), lift_txt(r),
                 pvalue(r["q_value"]) + (" *" if r["meaningful"] else ""),
-                ", ".join(r["scored_by"]) or "— not scored"] for r in shown], (1, 2, 3, 4, 5), after))
+                ", ".join(r["scored_by"]) or "— not scored"] for r in shown], (1, 2, 3, 5), after))
+    sg = doc.get("suggested")
+    if sg:
+        h = sg["held_out_auc"]
+        rows = [["rules today", auc1(h["current"])], ["suggested rules", auc1(h["suggested"])],
+                ["logistic regression (same signals)", auc1(h["logistic_regression"])]]
+        after = [f"Suggested version written to {sg['file']}: {sg['reweighted']} criteria re-weighted, "
+                 f"{len(sg['added'])} added" + (f" ({', '.join(a['criterion'] for a in sg['added'])})"
+                                                  if sg["added"] else "") + "; review it with "
+                 f"`leadrules diff {doc['rules']} {sg['file']}`."]
+        rs = sg.get("route_shares") or []
+        if rs:
+            after.append("Share of leads by route, now → suggested: " + ", ".join(
+                f"{r['route'] or '(none)'} {pct(r['now'])} → {pct(r['suggested'])}" for r in rs) + ".")
+        if sg.get("all_zero"):
+            after.append("No criterion and no signal carries enough signal at this sample size: every point is 0 "
+                         "in the suggestion. Gather more outcomes before re-weighting.")
+        T.append((f"Suggested points: held-out AUC ({sg['folds']}-fold cross-validation over the worked leads)",
+                  ["version", "AUC"], rows, (1,), after))
     for sw in doc["threshold_sweep"]:
         bands = ", ".join(sw["sales_bands"])
         title = (f"Sales threshold sweep: {sw['dimension']} (bands {bands} can reach sales; band {sw['band']} "
