@@ -229,8 +229,27 @@ class LazyGroup(LeadrulesGroup):
             formatter.write_dl(rows)
 
 
+def _version(ctx, value) -> None:
+    """`leadrules --version`: the version, and which JSON parser reads JSON Lines (msgspec with the
+    `fast` extra, else the standard library: the same results, docs/input.md)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    from runtime.io.fastjson import describe
+
+    try:
+        v = version("leadrules")
+    except PackageNotFoundError:
+        v = "unknown"
+    click.echo(f"leadrules, version {v}")
+    click.echo(describe())
+    ctx.exit(0)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="leadrules", prog_name="leadrules")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda c, p, v: _version(c, v),
+              help="Show the version and which JSON parser reads the input, and exit.")
 def main():
     """leadrules: lead scoring as code — lint, test, simulate, diff, explain and score rule files."""
 

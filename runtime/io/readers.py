@@ -51,6 +51,7 @@ import sys
 from typing import IO, Any, Iterator
 
 from runtime.core.model import BadRow, Event, Lead, Schema
+from runtime.io import fastjson
 from runtime.io.coerce import COERCERS, EXPECTED_TIME, Bad, blank, c_text, coerce, day_ordinal, show
 
 MAX_FAIL_ROWS = 10      # bad rows collected before raising under on_bad_row="fail"
@@ -260,7 +261,7 @@ def json_line(line: str) -> Any:
     """The object of one JSON Lines line; a `Bad` (with `column`) when it is not a JSON object;
     None for a blank line (skipped, not counted). A BOM in front is ignored."""
     try:
-        obj = json.loads(line)
+        obj = fastjson.loads(line)  # msgspec when installed: the same value or error as json.loads
     except (ValueError, RecursionError) as e:
         if not line.strip():
             return None
@@ -768,7 +769,7 @@ def _keyed(reason: str, key: str | None) -> Bad:
 def _json_list(v: Any) -> list:
     if isinstance(v, str) and v.lstrip().startswith("["):
         try:
-            out = json.loads(v)
+            out = fastjson.loads(v)
         except (ValueError, RecursionError):
             raise Bad(f'"events": {show(v)} is not valid JSON') from None
         if isinstance(out, list):
