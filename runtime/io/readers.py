@@ -28,8 +28,9 @@ user's reference. In short:
   the reader stops yielding at the first bad row, scans on until it has 10 (or the input ends) and
   raises `BadRowsError`; under `"skip"` each is written to `rejects` as a JSON line `{"source",
   "line", "column"?, "reason", "row"}` and counted in `rejected`: `leads yielded + rejected == read`.
-- A separate events file (JSONL, CSV or Parquet with the lead id, type and time columns) is loaded
-  whole into `lead_id -> [Event]` first; a lead gets the events whose lead id equals its id (after
+- A separate events file (JSONL, CSV or Parquet with the lead id, type and time columns) is read
+  first into `lead_id -> [Event]` (runtime/io/eventstore.py: in memory, spilled to a temporary SQLite
+  file when large, so it is never held whole); a lead gets the events whose lead id equals its id (after
   its embedded ones, in file order). Its bad rows are counted in `bad_events` (not in `read` or
   `rejected`, which count lead rows), events whose lead id matched no lead in `orphan_events`.
 
@@ -833,6 +834,7 @@ class LeadReader:
         self.rejects = rejects
         self.delimiter_given = delimiter
         self.source = STDIN if self.path == "-" else self.path
+        self.spill_events: int | None = None  # events held in memory before spilling (None: eventstore's default)
         self.events_source = self.events_path or ""
         self._reset()
         # fail early, before any output is written, on files that cannot be read at all
@@ -861,13 +863,17 @@ class LeadReader:
     bad_events = property(lambda self: self.sink.bad_events)
     bad_rows = property(lambda self: self.sink.bad_rows)
 
-    def _load_events(self) -> dict[str, list[Event]]:
-        """The events file as lead id -> [Event] (file order)."""
+    def _load_events(self):
+        """The events file as an EventStore: lead id -> [Event] (file order), spilled to disk past
+        eventstore.SPILL_EVENTS events (runtime/io/eventstore.py)."""
+        from runtime.io.eventstore import EventStore
+
         assert self.events_path is not None
         src = self.events_source
         b, sink = self._b, self.sink
-        pending: dict[str, list[Event]] = {}
-        shared = {}.setdefault
+        store = EventStore(self.spill_events)
+        add = store.add
+        shared = store.shared.setdefault
         no_attrs: dict = {}  # one empty dict for all events without attributes (nobody mutates them)
 
         def on_header(names, _delim):
@@ -893,7 +899,7 @@ class LeadReader:
                     continue
                 lid, ev = got
                 # share equal days and text attribute values (pages, forms, campaigns repeat a lot):
-                # the whole file stays in memory, this keeps it smaller
+                # what is held in memory stays smaller
                 ev.day = shared(ev.day, ev.day)
                 if ev.attrs:
                     at = ev.attrs
@@ -902,16 +908,20 @@ class LeadReader:
                             at[k] = shared(v, v)
                 else:
                     ev.attrs = no_attrs
-                lst = pending.get(lid)
-                if lst is None:
-                    pending[lid] = [ev]
-                else:
-                    lst.append(ev)
+                add(lid, ev)
+            store.finish()
+        except BaseException:
+            store.close()
+            raise
         finally:
             rows.close()
         if self.on_bad_row == "fail":
-            sink.raise_if_failed()
-        return pending
+            try:
+                sink.raise_if_failed()
+            except BadRowsError:
+                store.close()
+                raise
+        return store
 
     def _on_header(self, names, delimiter):
         self.delimiter = delimiter
@@ -923,9 +933,15 @@ class LeadReader:
 
     def __iter__(self) -> Iterator[Lead]:
         self._reset()
+        store = self._load_events() if (self.events_path and self._b.has_events) else None
+        try:
+            yield from self._leads(store)
+        finally:
+            if store is not None:
+                store.close()
+
+    def _leads(self, store) -> Iterator[Lead]:
         b, sink = self._b, self.sink
-        pending = self._load_events() if (self.events_path and b.has_events) else None
-        attached: dict[str, list[Event]] = {}
         dups = DuplicateIds()
         src = self.source
         build = b.lead
@@ -948,13 +964,8 @@ class LeadReader:
                     continue
                 if sink.failing:
                     continue
-                if pending is not None and not lead.numbered:
-                    lid = lead.id
-                    evs = pending.pop(lid, None)
-                    if evs is not None:
-                        attached[lid] = evs
-                    else:
-                        evs = attached.get(lid)
+                if store is not None and not lead.numbered:
+                    evs = store.take(lead.id)
                     if evs is not None:
                         if lead.events:
                             lead.events.extend(evs)
@@ -964,9 +975,5 @@ class LeadReader:
         finally:
             rows.close()
         sink.raise_if_failed()
-        if pending:
-            self.orphan_events = sum(len(v) for v in pending.values())
-            for k in pending:
-                if len(self.orphan_lead_ids) >= MAX_ORPHAN_IDS:
-                    break
-                self.orphan_lead_ids.append(k)
+        if store is not None:
+            self.orphan_events, self.orphan_lead_ids = store.orphans(MAX_ORPHAN_IDS)
