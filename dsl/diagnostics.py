@@ -6,7 +6,7 @@ decide what to do (print, fail, annotate). Codes are never renumbered: docs/lint
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import dataclasses
 
 from dsl.nodes import Span
 
@@ -71,10 +71,11 @@ CODES: dict[str, tuple[str, str]] = {
 }
 
 
-class Diagnostic(BaseModel):
+# A frozen slotted dataclass, not a pydantic model: `lint` and `test` start in a fraction of the time
+# without importing pydantic (~60 ms), and a diagnostic needs no validation (the checker builds it).
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnostic:
     """One finding. `span` is 1-based, end inclusive; `line` 0 means "the whole file"."""
-
-    model_config = ConfigDict(frozen=True)
 
     code: str
     slug: str
@@ -93,6 +94,10 @@ class Diagnostic(BaseModel):
 
     def location(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
+
+    def model_dump(self) -> dict:
+        """The fields in order, as a dict (the JSON report's record of a finding)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 def diag(code: str, message: str, span: Span | None, hint: str | None = None,

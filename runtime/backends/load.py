@@ -12,12 +12,14 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dsl.checker import Checked, check
 from dsl.diagnostics import RuleError
 from dsl.parser import parse
 
-from runtime.backends.closure import Engine
+if TYPE_CHECKING:  # the engine is imported when a file is compiled, not when `lint` reads one
+    from runtime.backends.closure import Engine
 
 
 class RulesInputError(Exception):

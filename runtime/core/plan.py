@@ -142,13 +142,37 @@ class AccountPlan:
     node: n.Accounts
 
 
-@dataclass(frozen=True)
 class Provenance:
-    """What every scored record says about the rules that produced it (docs/output.md)."""
+    """What every scored record says about the rules that produced it (docs/output.md).
 
-    ruleset: str
-    version: object
-    rules_sha256: str | None
+    `rules_sha256` is computed on first use: it formats the file (three more parses), which `lint`,
+    `test` and `explain` never print, and they start faster without it."""
+
+    __slots__ = ("ruleset", "version", "_source", "_sha")
+
+    def __init__(self, ruleset: str, version: object, rules_sha256: str | None = None, *,
+                 source: tuple[str, str] | None = None):
+        """`source` (text, path): the hash is `rules_sha256(text, path)`, computed when first read."""
+        self.ruleset, self.version, self._source, self._sha = ruleset, version, source, rules_sha256
+
+    @property
+    def rules_sha256(self) -> str | None:
+        if self._source is not None:
+            self._sha = rules_sha256(*self._source)
+            self._source = None
+        return self._sha
+
+    def _key(self):
+        return (self.ruleset, self.version, self.rules_sha256)
+
+    def __eq__(self, other):
+        return isinstance(other, Provenance) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return f"Provenance(ruleset={self.ruleset!r}, version={self.version!r}, rules_sha256={self.rules_sha256!r})"
 
 
 @dataclass(frozen=True)
@@ -237,7 +261,7 @@ def lower(checked, text: str | None = None) -> Plan:
         text = rf.source or None
     rs = rf.first(n.Ruleset)
     prov = Provenance(rs.name if rs else "", rs.version if rs else None,
-                      rules_sha256(text, getattr(rf, "path", "<string>")) if text is not None else None)
+                      source=(text, getattr(rf, "path", "<string>")) if text is not None else None)
     route = rf.first(n.Route)
     lines = []
     for i, ln in enumerate(route.lines if route else ()):

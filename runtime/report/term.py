@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 import sys
 
-from rich import box
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+from functools import lru_cache
+
+# rich is imported on first use (`console`, `table`, `plain`), not with this module: `lint` and `test`
+# only need `clean` and `is_tty`, and importing rich costs them ~25 ms of start-up.
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that reorder
 # what a reader sees ("Trojan Source"): shown escaped, as Python writes them.
@@ -29,40 +29,51 @@ def clean(s: str) -> str:
     return _CONTROL.sub(_show, s) if _CONTROL.search(s) else s
 
 
-def plain(s) -> Text:
+@lru_cache(maxsize=1)
+def _rich():
+    """rich's Text, Group, box and the safe Console and Table classes (see the module docstring)."""
+    from rich import box
+    from rich.console import Console, Group
+    from rich.table import Table
+    from rich.text import Text
+
+    def plain_(s):
+        if isinstance(s, Text):
+            return s if not _CONTROL.search(s.plain) else Text(clean(s.plain), style=s.style)
+        return Text(clean(s))
+
+    def safe(obj):
+        if isinstance(obj, (str, Text)):
+            return plain_(obj)
+        if isinstance(obj, Group):
+            return Group(*(safe(r) for r in obj.renderables))
+        return obj
+
+    class SafeConsole(Console):
+        """A Console whose strings are plain text (see the module docstring)."""
+
+        def print(self, *objects, **kw):
+            if kw.get("markup") is not True:
+                objects = tuple(safe(o) for o in objects)
+            super().print(*objects, **kw)
+
+    class SafeTable(Table):
+        """A Table whose cells, title and caption are plain text."""
+
+        def add_row(self, *cells, **kw):
+            super().add_row(*(plain_(c) if isinstance(c, (str, Text)) else c for c in cells), **kw)
+
+        def __setattr__(self, name, value):
+            if name in ("title", "caption") and isinstance(value, str):
+                value = plain_(value)
+            super().__setattr__(name, value)
+
+    return plain_, SafeConsole, SafeTable, box
+
+
+def plain(s):
     """A user's value as rich text that is never read as markup."""
-    if isinstance(s, Text):
-        return s if not _CONTROL.search(s.plain) else Text(clean(s.plain), style=s.style)
-    return Text(clean(s))
-
-
-def _safe(obj):
-    if isinstance(obj, (str, Text)):
-        return plain(obj)
-    if isinstance(obj, Group):
-        return Group(*(_safe(r) for r in obj.renderables))
-    return obj
-
-
-class SafeConsole(Console):
-    """A Console whose strings are plain text (see the module docstring)."""
-
-    def print(self, *objects, **kw):
-        if kw.get("markup") is not True:
-            objects = tuple(_safe(o) for o in objects)
-        super().print(*objects, **kw)
-
-
-class SafeTable(Table):
-    """A Table whose cells, title and caption are plain text."""
-
-    def add_row(self, *cells, **kw):
-        super().add_row(*(plain(c) if isinstance(c, (str, Text)) else c for c in cells), **kw)
-
-    def __setattr__(self, name, value):
-        if name in ("title", "caption") and isinstance(value, str):
-            value = plain(value)
-        super().__setattr__(name, value)
+    return _rich()[0](s)
 
 
 def is_tty(stream=None) -> bool:
@@ -73,7 +84,9 @@ def is_tty(stream=None) -> bool:
         return False
 
 
-def console(stream=None) -> Console:
+def console(stream=None):
+    """A rich Console on `stream` (stdout) that prints every string as plain text."""
+    SafeConsole = _rich()[1]
     stream = stream or sys.stdout
     tty = is_tty(stream)
     # When piped: no colour, no wrapping at 80 columns, no emoji or markup surprises.
@@ -81,7 +94,9 @@ def console(stream=None) -> Console:
                    soft_wrap=not tty, width=None if tty else 200)
 
 
-def table(*columns: str, title: str | None = None, tty: bool | None = None, right: tuple[int, ...] = ()) -> Table:
+def table(*columns: str, title: str | None = None, tty: bool | None = None, right: tuple[int, ...] = ()):
+    """A rich Table (ASCII when piped) whose cells are plain text."""
+    _, _, SafeTable, box = _rich()
     tty = is_tty() if tty is None else tty
     t = SafeTable(title=title, box=box.ROUNDED if tty else box.ASCII2, show_edge=True, title_justify="left",
               header_style="bold" if tty else "", title_style="bold" if tty else "")
