@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from runtime.core.errors import EXIT_ERROR, EXIT_OK, Failure
+from runtime.core.errors import EXIT_ERROR, EXIT_OK, Failure, InputError
 
 
 def _never_unencodable() -> None:
@@ -128,7 +128,7 @@ class LeadrulesGroup(click.Group):
         except RuleError as e:
             print_rule_error(e)
             ctx.exit(EXIT_ERROR)
-        except (RulesInputError, _reader_error("InputError")) as e:
+        except (RulesInputError, InputError) as e:
             click.echo(clean(f"error: {e}"), err=True)
             ctx.exit(EXIT_ERROR)
         except _reader_error("BadRowsError") as e:

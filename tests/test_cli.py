@@ -188,3 +188,25 @@ def test_help_summaries_match_the_commands_and_need_no_imports():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
     assert "calibrate" in out and "Print FILE compiled to Python or SQL." in out
+
+
+@pytest.mark.parametrize("argv", [["lint", "rulesets/acme.rules"], ["test", "rulesets/acme.rules"], ["--help"]])
+def test_quick_commands_import_only_what_they_use(argv):
+    """`lint` and `test` run on every pre-commit hook and editor save, `--help` on every typo: they
+    must not pay for rich, pydantic, the leads readers, SQL or DuckDB (issue 15's start-up budget;
+    bench/run.py times them)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    heavy = ("rich", "pydantic", "sqlglot", "duckdb", "pyarrow", "msgspec", "runtime.io.readers", "starlette")
+    if argv == ["--help"]:
+        heavy += ("lark", "dsl.", "runtime.backends", "runtime.commands.")
+    code = ("import sys, cli\nsys.argv = ['leadrules'] + sys.argv[1:]\ntry:\n    cli.main()\nexcept SystemExit as e:\n"
+            "    code = e.code\nprint(sorted({m.split('.')[0] if not m.startswith('runtime.') else m for m in sys.modules "
+            f"if m.startswith({heavy!r})}}), code, file=sys.stderr)")
+    p = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[1])
+    loaded, code_ = p.stderr.strip().splitlines()[-1].rsplit(" ", 1)
+    assert code_ in ("0", "None"), p.stderr
+    assert loaded == "[]", f"{argv[0]} imported {loaded}"

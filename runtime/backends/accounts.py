@@ -28,7 +28,7 @@ from dsl import printer
 from runtime.backends.closure import Compiler, Engine, First, When, band_dims, score_dims
 from runtime.core import kernel as K
 from runtime.core.model import CritSpec, Lead, Result
-from runtime.io.readers import InputError
+from runtime.core.errors import InputError
 
 HOLD = 5000              # leads held in memory (unsorted input) before the spill goes to disk
 MAX_TRACKED_KEYS = 2_000_000  # closed account keys remembered to prove the input is grouped

@@ -14,3 +14,9 @@ class Failure(Exception):
     def __init__(self, message: str, code: int = EXIT_ERROR):
         super().__init__(message)
         self.code = code
+
+
+class InputError(Exception):
+    """A leads (or events, outcomes, accounts) file that cannot be read at all; the message names the
+    file and what to do. Defined here, not in runtime/io/readers.py (which re-exports it), so that a
+    module can raise or subclass it without importing the readers (`test` starts faster)."""

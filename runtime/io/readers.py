@@ -70,8 +70,7 @@ __all__ = ["BadRowsError", "InputError", "LeadReader", "BadRowSink", "Builder", 
 # ---- errors and the bad-row sink ----------------------------------------------------------------
 
 
-class InputError(Exception):
-    """A file that cannot be read at all; the message names the file and what to do."""
+from runtime.core.errors import InputError  # noqa: E402 (defined with the other errors; public here too)
 
 
 def where(b: BadRow) -> str:
@@ -141,17 +140,87 @@ class BadRowSink:
             raise BadRowsError(self.fail_rows, more=self.full)
 
 
-class DuplicateIds:
-    """A lead id seen again is a bad row; the first one (scored) is remembered with its line."""
+DUP_MEM_IDS = 250_000  # lead ids remembered in memory before DuplicateIds moves them to disk
 
-    def __init__(self):
+
+class DuplicateIds:
+    """A lead id seen again is a bad row; the first one (scored) is remembered with its line.
+
+    Up to DUP_MEM_IDS ids are kept in a dict; past that they move to a temporary SQLite table (removed
+    from the directory as soon as it is open) behind an 8 MB Bloom filter, so memory stays flat
+    however many leads a file has (1M leads read in the same memory as 100k) and an id that was
+    never seen (nearly every one) costs no disk lookup."""
+
+    BLOOM_BITS = 1 << 26
+
+    def __init__(self, mem_ids: int | None = None):
         self.seen: dict[str, int] = {}
+        self.limit = DUP_MEM_IDS if mem_ids is None else max(1, int(mem_ids))
+        self.db = None
+        self.bloom: bytearray | None = None
 
     def reason(self, lead_id: str, line: int) -> str | None:
-        first = self.seen.setdefault(lead_id, line)
+        seen = self.seen
+        first = seen.get(lead_id)
+        if first is None:
+            if self.db is not None and self._maybe(lead_id):
+                row = self.db.execute("SELECT line FROM ids WHERE lid = ?", (lead_id,)).fetchone()
+                if row is not None:
+                    first = row[0]
+            if first is None:
+                seen[lead_id] = line
+                if self.db is not None:
+                    self._mark(lead_id)
+                if len(seen) >= self.limit:
+                    self._spill()
+                return None
         if first == line:
             return None
         return f"duplicate id {show(lead_id)}, first seen on line {first}"
+
+    def _positions(self, lead_id: str) -> tuple[int, int]:
+        h = hash(lead_id) & 0xFFFFFFFFFFFFFFFF
+        m = self.BLOOM_BITS - 1
+        return h & m, (h >> 32) & m
+
+    def _mark(self, lead_id: str) -> None:
+        b = self.bloom
+        for p in self._positions(lead_id):
+            b[p >> 3] |= 1 << (p & 7)
+
+    def _maybe(self, lead_id: str) -> bool:
+        b = self.bloom
+        return all(b[p >> 3] & (1 << (p & 7)) for p in self._positions(lead_id))
+
+    def _spill(self) -> None:
+        if self.db is None:
+            import sqlite3
+            import tempfile
+
+            fd, path = tempfile.mkstemp(prefix="leadrules-ids-", suffix=".sqlite")
+            os.close(fd)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -8000"):
+                self.db.execute(f"PRAGMA {pragma}")
+            self.db.execute("CREATE TABLE ids (lid TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+            try:
+                os.unlink(path)  # the open connection keeps it; nothing is left behind
+            except OSError:
+                pass
+            self.bloom = bytearray(self.BLOOM_BITS >> 3)
+            for lid in self.seen:
+                self._mark(lid)
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT OR IGNORE INTO ids VALUES (?, ?)", self.seen.items())
+        self.db.execute("COMMIT")
+        self.seen = {}
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        self.bloom = None
+        self.seen = {}
 
 
 # ---- files --------------------------------------------------------------------------------------
@@ -974,6 +1043,7 @@ class LeadReader:
                 yield lead
         finally:
             rows.close()
+            dups.close()
         sink.raise_if_failed()
         if store is not None:
             self.orphan_events, self.orphan_lead_ids = store.orphans(MAX_ORPHAN_IDS)
