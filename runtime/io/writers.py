@@ -143,17 +143,29 @@ class LineFormatter:
         self._score_keys = {d: encode_basestring(d) + ": " for d in self.cols.dims}
         self._prov = ", " + self._dumps(self.cols.provenance)[1:] + "\n"
         self._tails: dict = {}
+        self._acc_tails: dict = {}
+        self._acc_keys = {d: encode_basestring(d) + ": " for d in (self.cols.account_dims or ())}
         self._out = self._csv = None
 
-    def _tail(self, r) -> str:
-        key = (r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()))
+    def _tail(self, r, reasons: bool = True) -> str:
+        key = (r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()), reasons)
         t = self._tails.get(key)
         if t is None:
             d = self._dumps({"bands": r.bands, "grade": r.grade, "route": r.route, "queue": r.queue, "sla": r.sla,
                              "disqualified": r.disqualified})
-            t = "}, " + d[1:-1] + ', "reasons": '
+            t = "}, " + d[1:-1] + (', "reasons": ' if reasons else "")
             if len(self._tails) < 100_000:
                 self._tails[key] = t
+        return t
+
+    def _acc_tail(self, bands) -> str:
+        """`"account_bands": {...}, "reasons": ` for these account bands (None: null)."""
+        key = tuple(bands.items()) if bands is not None else None
+        t = self._acc_tails.get(key)
+        if t is None:
+            t = '"account_bands": ' + self._dumps(bands) + ', "reasons": '
+            if len(self._acc_tails) < 100_000:
+                self._acc_tails[key] = t
         return t
 
     def _json(self, r, d: dict) -> str:
@@ -180,14 +192,31 @@ class LineFormatter:
                 cols.provenance = saved
             return
         if self.fmt == "jsonl":
-            if self.explain or r.account_scores is not None or r.id.__class__ is not str or needs_ascii(r):
+            acc = r.account_scores
+            if self.explain or r.id.__class__ is not str or needs_ascii(r) or (
+                    acc is not None and (r.account is not None and r.account.__class__ is not str)):
                 out.write(self._json(r, self.cols.record(r)))
                 out.write("\n")
                 return
             sk = self._score_keys
             # a score is a float (or an int): its repr is what the encoder writes
             scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
-            out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r)
+            if acc is None:
+                out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r)
+                          + self._enc(self.cols.reasons(r)) + self._prov)
+                return
+            # with an accounts block: the account key, its scores (repr, as above) and its bands
+            # (encoded once per distinct set) between the lead's columns and the reasons
+            ak = self._acc_keys
+            try:
+                ascores = ", ".join([ak[d] + (repr(v) if v is not None else "null") for d, v in acc.items()])
+            except KeyError:  # a dimension the plan does not declare: the encoder says how it looks
+                out.write(self._json(r, self.cols.record(r)))
+                out.write("\n")
+                return
+            out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r, False)
+                      + ', "account": ' + (self._enc(r.account) if r.account is not None else "null")
+                      + ', "account_scores": {' + ascores + "}, " + self._acc_tail(r.account_bands)
                       + self._enc(self.cols.reasons(r)) + self._prov)
             return
         if out is not self._out:  # one csv writer per output buffer
