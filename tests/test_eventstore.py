@@ -65,3 +65,16 @@ def test_store_spills_and_cleans_up():
     import os
 
     assert not os.path.exists(path)
+
+
+@settings(max_examples=80, deadline=None)
+@given(ids=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "A", "a "]), max_size=30), mem=st.integers(1, 4))
+def test_duplicate_ids_on_disk_answer_like_in_memory(ids, mem):
+    """Lead ids moved to disk past `mem` ids (readers.DuplicateIds) give the same duplicate reasons."""
+    from runtime.io.readers import DuplicateIds
+
+    small, big = DuplicateIds(mem_ids=mem), DuplicateIds()
+    got = [(small.reason(i, n), big.reason(i, n), small.reason(i, n)) for n, i in enumerate(ids, 1)]
+    assert [g[0] for g in got] == [g[1] for g in got]
+    assert all(g[2] == g[0] for g in got)  # asking again on the same line is not a duplicate of itself
+    small.close()

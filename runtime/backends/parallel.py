@@ -329,6 +329,7 @@ class ParallelScore:
                         yield _join([out[a:z] for a, z in keep], out)
                 if sink.full:
                     break
+        dups.close()
         sink.raise_if_failed()
 
 
