@@ -241,6 +241,9 @@ class ScoredWriter:
         self.path = path
         lower = (path or "").lower()
         self.fmt = "csv" if lower.endswith((".csv", ".csv.gz")) else "jsonl"
+        # the columns first (the provenance's rules_sha256 is computed here): nothing below may fail or
+        # be interrupted between creating the temporary output file and owning it
+        self.lines = LineFormatter(engine.plan, self.fmt, explain, as_of)
         if path in (None, "-"):
             self.fh: IO[str] = sys.stdout
             self._own = False
@@ -249,9 +252,12 @@ class ScoredWriter:
 
             self.fh = open_output(path)
             self._own = True
-        self.lines = LineFormatter(engine.plan, self.fmt, explain, as_of)
         if self.fmt == "csv":
-            self.fh.write(self.lines.header())
+            try:
+                self.fh.write(self.lines.header())
+            except BaseException:  # Ctrl-C, SIGTERM, a full disk: the caller has no writer to discard
+                self.discard()
+                raise
 
     def write(self, r: Result, as_of: int | None = None) -> None:
         self.lines.write(self.fh, r, as_of)
