@@ -169,28 +169,33 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
     has_events = bool(schema.events)
     keys = [idk, *fields] + (["events"] if has_events else [])
     lowered = {k.strip().casefold() for k in keys}
-    paths = "[" + ", ".join(_path(k) for k in keys) + "]"
     lit = _str(path)
-    id_t, id_s = "t[1]", "v[1]"
+    # one parse of each line: every declared key as a JSON value (a key is read by its exact name;
+    # the distinct key sets are checked below, so a loosely matching name falls back to the reader)
+    cname = {k: f"lr_c{i}" for i, k in enumerate(keys)}
+    tv = {k: (f"json_type({cname[k]})", f"({cname[k]}->>'$')") for k in keys}
+    id_t, id_s = tv[idk]
     id_value = (f"CASE WHEN {id_t} = 'VARCHAR' AND NOT {sql_blank(id_s)} THEN {id_s} "
                 f"WHEN {id_t} IN ('BIGINT', 'UBIGINT') THEN CAST(CAST({id_s} AS HUGEINT) AS VARCHAR) END")
     id_plain = f"coalesce({id_t} IN ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT'), true)"
-    cols, plains = [], [id_plain, "jt = 'OBJECT'"]
-    for i, (f, t) in enumerate(fields.items(), 2):
-        value, plain = BUILDERS[t](f"t[{i}]", f"v[{i}]")
+    cols, plains = [], [id_plain]
+    for f, t in fields.items():
+        value, plain = BUILDERS[t](*tv[f])
         cols.append(f"CAST({value} AS {SQL_TYPES[t]}) AS {_qid(f)}")
         plains.append(plain)
-    evt, evj = (f"t[{len(keys)}]", f"v[{len(keys)}]") if has_events else ("NULL", "NULL")
+    evt, evj = (tv["events"][0], cname["events"]) if has_events else ("NULL", "NULL")
     if has_events:
         plains.append(f"coalesce({evt} IN ('NULL', 'ARRAY'), true)")
+    spec = "{" + ", ".join(f"{_str(k)}: 'JSON'" for k in keys) + "}"
+    # read_json names columns by the keys; renamed to lr_cN so that no key can clash with ours
+    renames = ", ".join(f"{_qid(k)} AS {cname[k]}" for k in keys)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lr_leads AS
-        WITH r AS (SELECT row_number() OVER () AS lr_row, json AS j FROM read_ndjson_objects({lit})),
-        x AS (SELECT lr_row, json_extract_string(j, {paths}) AS v, json_type(j, {paths}) AS t, json_type(j) AS jt,
-                     json_keys(j) AS ks FROM r),
-        y AS (SELECT lr_row, ks AS lr_ks, {id_value} AS lr_id, {' AND '.join(f'({p})' for p in plains)} AS lr_ok,
+        WITH x AS (SELECT row_number() OVER () AS lr_row, {renames}
+                   FROM read_json({lit}, format = 'newline_delimited', columns = {spec})),
+        y AS (SELECT lr_row, {id_value} AS lr_id, {' AND '.join(f'({p})' for p in plains)} AS lr_ok,
                      {', '.join(cols) + ',' if cols else ''}
-                     CASE WHEN {evt} = 'ARRAY' THEN CAST(CAST({evj} AS JSON) AS JSON[]) END AS lr_evj FROM x)
+                     CASE WHEN {evt} = 'ARRAY' THEN CAST({evj} AS JSON[]) END AS lr_evj FROM x)
         SELECT lr_row, coalesce(lr_id, CAST(lr_row AS VARCHAR)) AS id, lr_id IS NULL AS lr_numbered,
                * EXCLUDE (lr_row, lr_id) FROM y""")
     n, bad, dups = con.execute("""SELECT count(*), count(*) FILTER (WHERE NOT lr_ok),
@@ -202,8 +207,9 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
     from runtime.io.readers import Builder
 
     b = Builder(schema)
-    for (ks,) in con.execute("SELECT DISTINCT lr_ks FROM lr_leads WHERE lr_ks IS NOT NULL").fetchall():
-        if len(set(ks)) != len(ks) or not b.exact(ks) or any(
+    for jt, ks in con.execute(f"SELECT DISTINCT json_type(json), json_keys(json) "
+                              f"FROM read_ndjson_objects({lit})").fetchall():
+        if jt != "OBJECT" or len(set(ks)) != len(ks) or not b.exact(ks) or any(
                 k not in keys and k.strip().casefold() in lowered for k in ks):
             bad += 1
             break
@@ -218,8 +224,7 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
     if isinstance(why, str):
         drop(con)
         return why
-    con.execute("ALTER TABLE lr_leads DROP COLUMN lr_evj; ALTER TABLE lr_leads DROP COLUMN lr_ok; "
-                "ALTER TABLE lr_leads DROP COLUMN lr_ks")
+    con.execute("ALTER TABLE lr_leads DROP COLUMN lr_evj; ALTER TABLE lr_leads DROP COLUMN lr_ok")
     return Staged(n, why)
 
 
