@@ -251,9 +251,14 @@ def _stage_events(con, schema: Schema) -> dict[str, int] | str:
             if a not in ("type", "at"):
                 attrs.setdefault(a, t)
 
+    # each member's JSON type and text computed once, in an inner projection (`lr_tN`, `lr_sN`)
+    members = ["type", "at", *attrs]
+    inner = ", ".join(f"json_type(e.{_qid(k)}) AS lr_t{i}, (e.{_qid(k)}->>'$') AS lr_s{i}"
+                      for i, k in enumerate(members))
+
     def tv(k: str) -> tuple[str, str]:
-        m = f"e.{_qid(k)}"
-        return f"json_type({m})", f"({m}->>'$')"
+        i = members.index(k)
+        return f"lr_t{i}", f"lr_s{i}"
 
     declared = ", ".join(_str(t) for t in events) or "NULL"
     (t_t, s), (a_t, a_s) = tv("type"), tv("at")
@@ -267,13 +272,14 @@ def _stage_events(con, schema: Schema) -> dict[str, int] | str:
     known = f"{s} IN ({declared})"
     ignorable = ("false" if schema.strict_events else
                  f"(NOT {sql_blank(s)} AND {sql_strip(s)} NOT IN ({declared}))")
-    ok = (f"CASE WHEN e IS NULL OR NOT coalesce({t_t} = 'VARCHAR', false) THEN false "
+    ok = (f"CASE WHEN lr_null OR NOT coalesce({t_t} = 'VARCHAR', false) THEN false "
           f"WHEN {known} THEN coalesce({a_t} = 'VARCHAR', false) AND {at_ok}"
           + "".join(f" AND {p}" for p in plains) + f" ELSE {ignorable} END")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lr_events AS
-        WITH u AS (SELECT lr_row, unnest(range(1, len(lr_evj) + 1)) AS k, unnest(lr_evj) AS e
-                   FROM lr_leads WHERE len(lr_evj) > 0)
+        WITH u0 AS (SELECT lr_row, unnest(range(1, len(lr_evj) + 1)) AS k, unnest(lr_evj) AS e
+                    FROM lr_leads WHERE len(lr_evj) > 0),
+        u AS MATERIALIZED (SELECT lr_row, k, e IS NULL AS lr_null, {inner} FROM u0)
         SELECT lr_row AS lead_id, k AS lr_k, {s} AS type, {ok} AS lr_ok, {known} AS lr_known,
                CAST({at_day} AS TIMESTAMP) + INTERVAL 12 HOUR AS at {''.join(', ' + c for c in cols)} FROM u""")
     bad = con.execute("SELECT count(*) FROM lr_events WHERE NOT lr_ok").fetchone()[0]
