@@ -94,6 +94,7 @@ class DuckScore:
         from runtime.backends import duck_source
 
         why = duck_source.unsupported(schema, leads_path, events_path, delimiter)
+        self.native_tried = why is None
         if why is None:
             con = connect(threads)
             got = duck_source.stage(con, schema, leads_path)
@@ -106,8 +107,11 @@ class DuckScore:
         self.native_skipped = why
         # JSONL and CSV are read by worker processes (one per core, or `threads`), the rest here;
         # either way by runtime.io.readers, with its counters
+        # (not after DuckDB ran threads in this process: a forked worker could inherit a held lock)
         self.parallel = True
         try:
+            if self.native_tried:
+                raise ParallelUnsupported("DuckDB ran in this process")
             self.reader = score_parallel(rules, leads_path, as_of_ordinal=as_of.toordinal(),
                                          workers=threads or default_workers(), fmt="columns", schema=schema,
                                          events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
