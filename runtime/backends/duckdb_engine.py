@@ -45,13 +45,14 @@ def _id(name: str) -> str:
 def connect(threads: int | None = None, memory_limit: str | None = None):
     import duckdb
 
+    from runtime.backends.duck_source import default_memory
+
     con = duckdb.connect(config={"preserve_insertion_order": True})
     con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = {_lit(memory_limit or default_memory())}")
     con.execute("SET TimeZone = 'UTC'")  # dates are UTC dates
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        con.execute(f"SET memory_limit = {_lit(memory_limit)}")
     return con
 
 
@@ -88,10 +89,29 @@ class DuckScore:
         self.with_rows = with_rows  # yield (line, Result) pairs (to line up two runs)
         self.account_stats = None  # runtime.backends.accounts.AccountStats, with criteria=True and an accounts block
         self._failed = None
+        self.native = None  # the connection holding the staged file, when DuckDB read it itself
+        self.native_skipped = None  # why DuckDB did not read the file itself (then runtime.io.readers did)
+        from runtime.backends import duck_source
+
+        why = duck_source.unsupported(schema, leads_path, events_path, delimiter)
+        self.native_tried = why is None
+        if why is None:
+            con = connect(threads)
+            got = duck_source.stage(con, schema, leads_path)
+            if isinstance(got, str):
+                con.close()
+                why = got
+            else:
+                self.native, self.reader, self.parallel = con, got, False
+                return
+        self.native_skipped = why
         # JSONL and CSV are read by worker processes (one per core, or `threads`), the rest here;
         # either way by runtime.io.readers, with its counters
+        # (not after DuckDB ran threads in this process: a forked worker could inherit a held lock)
         self.parallel = True
         try:
+            if self.native_tried:
+                raise ParallelUnsupported("DuckDB ran in this process")
             self.reader = score_parallel(rules, leads_path, as_of_ordinal=as_of.toordinal(),
                                          workers=threads or default_workers(), fmt="columns", schema=schema,
                                          events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
@@ -113,6 +133,15 @@ class DuckScore:
         whole = checked.file.first(n.Accounts) is not None  # accounts group leads across the file
         seen: set = set()
         self._failed = None
+        if self.native is not None:
+            con, self.native = self.native, None
+            try:
+                con.execute("CREATE OR REPLACE TEMP VIEW leads AS SELECT * FROM lr_leads")
+                con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM lr_events")
+                yield from self._query(con, checked, None, seen)
+            finally:
+                con.close()
+            return
         con = None  # connected after the reading processes have started (no fork of DuckDB's threads)
         try:
             for lcols, ecols, lines in self._chunks(checked, whole):
@@ -166,37 +195,42 @@ class DuckScore:
             yield acc[0], acc[1], lines
 
     def _score(self, con, checked, lcols: dict, ecols: dict, lines: list, seen: set) -> Iterator:
-        import duckdb
-
         ltab, etab = arrow_tables(checked, lcols, ecols)
         con.register("leads", ltab)
         con.register("events", etab)
         try:
-            try:
-                cur = con.execute(query_sql(checked, self.as_of, ("lr_numbered", "lr_row"), criteria=self.criteria))
-            except duckdb.Error as e:
-                raise _input_error(f"{self.leads_path}: DuckDB could not score the input: {_short(e)}") from None
-            names = [d[0] for d in cur.description]
-            nacc = sum(1 for nm in names if nm.startswith("lr_account_fired_"))
-            extra: tuple = ("lr_row",)
-            if "lr_account_size" in names:
-                from runtime.backends.accounts import AccountStats
-
-                if self.account_stats is None:
-                    self.account_stats = AccountStats()
-                extra += ("lr_account_size",) + tuple(f"lr_account_fired_{j}" for j in range(nacc))
-            for r, row, *acct in _results(cur, checked, extra=extra):
-                if acct:  # one account per key (and every keyless lead): simulate's account statistics
-                    key = r.account
-                    if key is None or key not in seen:
-                        if key is not None:
-                            seen.add(key)
-                        self.account_stats.add(_Account(tuple(bool(x) for x in acct[1:]),
-                                                        tuple(r.account_bands.values())), acct[0], key is None)
-                yield (lines[row - 1], r) if self.with_rows else r
+            yield from self._query(con, checked, lines, seen)
         finally:
             con.unregister("leads")
             con.unregister("events")
+
+    def _query(self, con, checked, lines: list | None, seen: set) -> Iterator:
+        """Score the tables (or views) `leads` and `events`; `lines`: each lr_row's physical line
+        (None: lr_row is the line)."""
+        import duckdb
+
+        try:
+            cur = con.execute(query_sql(checked, self.as_of, ("lr_numbered", "lr_row"), criteria=self.criteria))
+        except duckdb.Error as e:
+            raise _input_error(f"{self.leads_path}: DuckDB could not score the input: {_short(e)}") from None
+        names = [d[0] for d in cur.description]
+        nacc = sum(1 for nm in names if nm.startswith("lr_account_fired_"))
+        extra: tuple = ("lr_row",)
+        if "lr_account_size" in names:
+            from runtime.backends.accounts import AccountStats
+
+            if self.account_stats is None:
+                self.account_stats = AccountStats()
+            extra += ("lr_account_size",) + tuple(f"lr_account_fired_{j}" for j in range(nacc))
+        for r, row, *acct in _results(cur, checked, extra=extra):
+            if acct:  # one account per key (and every keyless lead): simulate's account statistics
+                key = r.account
+                if key is None or key not in seen:
+                    if key is not None:
+                        seen.add(key)
+                    self.account_stats.add(_Account(tuple(bool(x) for x in acct[1:]),
+                                                    tuple(r.account_bands.values())), acct[0], key is None)
+            yield ((row if lines is None else lines[row - 1]), r) if self.with_rows else r
 
 
 class _Account:

@@ -1,0 +1,179 @@
+"""DuckDB's own reader (runtime/backends/duck_source.py): each SQL coercion builder pinned to
+runtime/io/coerce.py by a property test, and the engine reading clean files itself with the python
+engine's results, falling back to runtime.io.readers for anything else."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+duckdb = pytest.importorskip("duckdb")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from runtime.backends import duck_source as ds  # noqa: E402
+from runtime.io.coerce import COERCERS, Bad  # noqa: E402
+
+WS_CHARS = "".join(c for c in map(chr, range(0x3001)) if c.isspace())
+
+texts = st.one_of(
+    st.text(alphabet=st.sampled_from(list(WS_CHARS[:12]) + list(" ab;é\u00a0\u3000\u2028")), max_size=8),
+    st.sampled_from(["2026-11-01", "2026-11-01T09:30:00Z", "2026-02-30", "0000-01-01", "9999-12-31T23:59:59Z",
+                     "2026-11-01T24:00:00Z", "2026-11-01T09:30:00+02:00", " 2026-11-01", "7", " 7 ", "1_000",
+                     "inf", "nan", "true", "yes", "0", "a;b", " ; ", ";", "x ;", ""]),
+    st.text(max_size=6))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+                    st.floats(allow_nan=False, allow_infinity=False), texts)
+values = st.one_of(scalars, st.lists(st.one_of(st.none(), texts, st.integers(), st.booleans()), max_size=4))
+
+
+def _engine_value(v, type_name):
+    """What the DuckDB engine gets from the Python reader for a coerced value (duckdb_engine.lead_columns)."""
+    if v is None:
+        return None
+    if type_name == "number":
+        return float(v)
+    if type_name == "date":
+        return dt.date.fromordinal(v)
+    if type_name == "text list":
+        return list(v)
+    return v
+
+
+@pytest.fixture(scope="module")
+def con():
+    c = duckdb.connect()
+    yield c
+    c.close()
+
+
+def test_white_space_is_pythons(con):
+    # the regex class behind sql_blank / sql_strip is exactly str.isspace()
+    chars = [chr(i) for i in range(0x3100)] + ["\U0001F600"]
+    got = con.execute(f"SELECT list_transform(?, lambda c: {ds.sql_blank('c')})", [chars]).fetchone()[0]
+    assert got == [c.isspace() for c in chars]
+
+
+@pytest.mark.parametrize("type_name", list(ds.BUILDERS))
+@settings(max_examples=60, deadline=None)
+@given(batch=st.lists(values, min_size=1, max_size=25))
+def test_builder_agrees_with_coerce(con, type_name, batch):
+    value, plain = ds.BUILDERS[type_name]("t[1]", "v[1]")
+    docs = [json.dumps({"x": v}) for v in batch]
+    rows = con.execute(f"""SELECT CAST({value} AS {ds.SQL_TYPES[type_name]}), {plain}
+                           FROM (SELECT json_type(j, ['$.x']) AS t, json_extract_string(j, ['$.x']) AS v
+                                 FROM (SELECT unnest(?::JSON[]) AS j))""", [docs]).fetchall()
+    for doc, (got, is_plain) in zip(docs, rows):
+        if not is_plain:
+            continue  # the reader reads it (or rejects it): not DuckDB's business
+        v = json.loads(doc)["x"]
+        try:
+            want = COERCERS[type_name](v) if v is not None else None
+        except Bad as e:
+            raise AssertionError(f"{doc}: plain in SQL, bad in coerce.py ({e.reason})")
+        assert got == _engine_value(want, type_name), doc
+
+
+def _score(tmp_path, rules_text, lines, engine):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    rf = tmp_path / "r.rules"
+    rf.write_text(rules_text)
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text("".join(line + "\n" for line in lines))
+    out = tmp_path / f"out_{engine}.jsonl"
+    r = CliRunner().invoke(main, ["score", str(rf), "--leads", str(leads), "-o", str(out), "--as-of", "2026-11-01",
+                                  "--engine", engine, "--on-bad-row", "skip"])
+    return r.exit_code, (out.read_text() if out.exists() else None), r.output
+
+
+RULES = """ruleset "t" version 1
+fields {
+  email: text
+  size: number
+  since: date
+  vip: bool
+  tags: text list
+}
+events {
+  visit(page: text)
+  demo
+}
+score fit "Fit" max 100 {
+  "Big" +10 when size >= 100
+  "VIP" +5 when vip = true
+  "Tagged" +3 when tags contains "x"
+  "Recent" +2 when since >= 2026-01-01
+}
+score engagement "Engagement" max 100 {
+  "Pricing" +5 each visit where page = "/pricing" within 90 days max 20
+  "Demo" +20 each demo within 30 days max 20
+}
+"""
+
+CLEAN = [
+    json.dumps({"id": "a", "email": "a@b.co", "size": 250, "since": "2026-03-01", "vip": True, "tags": ["x", "y"],
+                "events": [{"type": "visit", "at": "2026-10-30T10:00:00Z", "page": "/pricing"},
+                           {"type": "demo", "at": "2026-10-20"}, {"type": "other", "at": "2026-10-20"}]}),
+    json.dumps({"id": 7, "email": " ", "size": 12.5, "since": None, "vip": False, "tags": "x; z",
+                "events": []}),
+    json.dumps({"email": "c@d.co", "size": None, "extra": 1}),
+]
+
+
+def test_clean_file_is_read_by_duckdb_with_the_python_engines_results(tmp_path):
+    import datetime as dt_
+
+    from runtime.backends.duckdb_engine import DuckScore
+    from runtime.backends.load import load_rules
+
+    code_py, out_py, _ = _score(tmp_path, RULES, CLEAN, "python")
+    code_dd, out_dd, err = _score(tmp_path, RULES, CLEAN, "duckdb")
+    assert code_py == code_dd == 0 and out_py == out_dd
+    d = DuckScore(load_rules(str(tmp_path / "r.rules")), str(tmp_path / "leads.jsonl"), None, dt_.date(2026, 11, 1))
+    assert d.native_skipped is None  # DuckDB read it itself
+    assert len(list(d)) == 3 and d.read == 3 and d.rejected == 0 and d.ignored_events == {"other": 1}
+
+
+@pytest.mark.parametrize("bad", [
+    '{"id": "d", "size": "lots"}',              # a bad value: the reader's bad row, with its line
+    '{"id": "a", "size": 1}',                   # a duplicate id
+    '{"id": "e", "Size": 500}',                 # a column matched loosely
+    '',                                         # a blank line (lines shift)
+    'not json',
+    '{"id": "f", "events": [{"type": "visit", "at": "yesterday"}]}',
+    '{"id": "g", "size": " 300 "}',              # fine, but read by the reader
+])
+def test_other_files_fall_back_to_the_reader_with_the_same_results(tmp_path, bad):
+    import datetime as dt_
+
+    from runtime.backends.duckdb_engine import DuckScore
+    from runtime.backends.load import load_rules
+
+    lines = CLEAN + [bad] + [json.dumps({"id": "z", "size": 1000})]
+    code_py, out_py, err_py = _score(tmp_path, RULES, lines, "python")
+    code_dd, out_dd, err_dd = _score(tmp_path, RULES, lines, "duckdb")
+    assert (code_py, out_py) == (code_dd, out_dd)
+    assert err_py.replace("out_python", "out") == err_dd.replace("out_duckdb", "out")
+    rej = tmp_path / "out_python.rejects.jsonl"
+    if rej.exists():
+        assert rej.read_text() == (tmp_path / "out_duckdb.rejects.jsonl").read_text()
+    d = DuckScore(load_rules(str(tmp_path / "r.rules")), str(tmp_path / "leads.jsonl"), None,
+                  dt_.date(2026, 11, 1), on_bad_row="skip")
+    assert d.native_skipped is not None
+    list(d)
+
+
+def test_memory_cap_default_and_override(monkeypatch):
+    from runtime.backends.duckdb_engine import connect
+
+    monkeypatch.delenv("LEADRULES_DUCKDB_MEMORY", raising=False)
+    assert ds.default_memory().endswith("MB") and 128 <= int(ds.default_memory()[:-2]) <= 1024
+    monkeypatch.setenv("LEADRULES_DUCKDB_MEMORY", "300MB")
+    c = connect()
+    try:
+        assert c.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("286.1 MiB", "300.0 MB", "300MB")
+    finally:
+        c.close()
