@@ -47,10 +47,25 @@ def _on_sigterm():
             os.kill(os.getpid(), signal.SIGTERM)
             return
         raise Terminated()
+    handler.leadrules = True
     try:
         return signal.signal(signal.SIGTERM, handler)
     except (ValueError, OSError):
         return None
+
+
+def _sigterm_default_in_child() -> None:
+    """In a forked worker, SIGTERM kills again. The pool ends its workers with SIGTERM, and a worker
+    stuck in C code (a lock another thread of the parent held at fork: DuckDB's, Arrow's) never runs
+    a Python handler, so with `handler` above inherited the pool waited for it for ever."""
+    if getattr(signal.getsignal(signal.SIGTERM), "leadrules", False):
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+
+
+os.register_at_fork(after_in_child=_sigterm_default_in_child)
 
 
 class _ClosedStdout:

@@ -113,3 +113,41 @@ def test_two_runs_writing_one_file(tmp_path):
     record("faults: two runs, one file", why)
     assert why is None
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_forked_worker_dies_on_sigterm_even_when_stuck():
+    """A worker forked while a command runs (--workers, the DuckDB engine's readers) gets the default
+    SIGTERM: the pool ends its workers with SIGTERM, and a worker stuck in C code (here: blocked on a
+    lock, as on one another thread of the parent held at fork) never runs a Python handler. With the
+    CLI's handler inherited, the run waited for such a worker for ever (the 10 MB hostile-row hang)."""
+    import cli as climod
+
+    old = climod._on_sigterm()
+    assert old is not None  # pytest runs in the main thread
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mutex = ctypes.create_string_buffer(64)  # all zero: PTHREAD_MUTEX_INITIALIZER (a normal mutex)
+        pid = os.fork()
+        if pid == 0:  # the child: locks the mutex twice, stuck in C (a futex wait that signals do not end)
+            try:
+                libc.pthread_mutex_lock(mutex)
+                libc.pthread_mutex_lock(mutex)
+            finally:
+                os._exit(3)
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("a forked worker ignored SIGTERM")
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, old)
