@@ -151,3 +151,31 @@ def test_forked_worker_dies_on_sigterm_even_when_stuck():
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+def test_every_output_file_goes_through_open_output():
+    """Output files are whole or absent: runtime/ writes them only through runtime/io/files.py's
+    open_output (a temporary file renamed into place), never with a plain open(..., "w") or
+    Path.write_text. Appending to a log (serve's decisions) is the one exception."""
+    import re
+
+    plain = re.compile(r"""\bopen\([^)]*["'][wx]b?t?\+?["']|\.write_(text|bytes)\(|\.savefig\(\s*path""")
+    found = []
+    for p in (ROOT / "runtime").rglob("*.py"):
+        if p.name == "files.py" and p.parent.name == "io":
+            continue
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if plain.search(line) and "os.devnull" not in line:
+                found.append(f"{p.relative_to(ROOT)}:{i}: {line.strip()}")
+    assert not found, found
+
+
+def test_fmt_keeps_the_rule_files_permissions(tmp_path):
+    p = tmp_path / "a.rules"
+    p.write_text(ACME.read_text(encoding="utf-8").replace("\n", "\n\n", 3), encoding="utf-8")
+    os.chmod(p, 0o640)
+    res = cli(["fmt", p])
+    assert res.exit_code == 0, res.output
+    assert p.read_text(encoding="utf-8") != "" and (os.stat(p).st_mode & 0o777) == 0o640
+    assert [q.name for q in tmp_path.iterdir()] == ["a.rules"]
+
