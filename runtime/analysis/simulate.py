@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 from dsl import nodes as n
 from dsl import printer
+from dsl.formatter import share_words
 
 from runtime.backends.closure import Engine
 
@@ -408,21 +409,8 @@ def pct(x: float) -> str:
 
 
 def expectation_text(e: n.ShareExpect) -> str:
-    if e.subject == "route":
-        subj = f"route {e.arg}" + (f" {printer.quote(e.queue)}" if e.queue is not None else "")
-    elif e.subject == "grade":
-        subj = f"grade {e.arg}"
-    elif e.subject == "disqualified":
-        subj = "disqualified" + (f" {printer.quote(e.arg)}" if e.arg is not None else "")
-    else:
-        subj = f"account {e.arg}"
-    if e.bound == "between":
-        bound = f"between {pct(e.low)} and {pct(e.high)}"
-    elif e.bound == "at_most":
-        bound = f"at most {pct(e.high)}"
-    else:
-        bound = f"at least {pct(e.low)}"
-    return f"share of {subj} {bound}"
+    """A guardrail as its rule file writes it (dsl/formatter.py: one wording)."""
+    return share_words(e)
 
 
 def _frac(p: float | None) -> Fraction | None:
