@@ -11,8 +11,8 @@ import click
 
 from dsl import nodes as n
 
-from runtime.commands.options import (Failure, as_of_option, input_notes, input_options, input_summary, schema_of,
-                                      text_of,
+from runtime.commands.options import (Failure, as_of_option, input_notes, input_options, input_summary,
+                                      rejects_output, schema_of, text_of,
                                       today_utc)
 from runtime.io.files import open_output
 
@@ -262,20 +262,10 @@ def calibrate(file, leads_path, outcomes_path, fmt, report_path, min_support, pl
             raise Failure(str(e))
     rules = load_rules(file)
     schema = schema_of(rules, id_field, strict_events)
-    rej_fh = None
-    if on_bad_row == "skip" and rejects:
-        rej_fh = open_output(rejects)
-    try:
+    with rejects_output(rejects, on_bad_row) as rej_fh:
         doc = run(rules, schema, leads_path, outcomes_path, events_path=events_path, as_of=as_of or today_utc(),
                   on_bad_row=on_bad_row, rejects_fh=rej_fh, min_support=min_support, as_of_field=as_of_field,
                   scores_out=scores_out, suggest_path=suggest_path, keep_bands=keep_bands, delimiter=delimiter)
-    except BaseException:
-        if rej_fh:
-            rej_fh.discard()
-        raise
-    finally:
-        if rej_fh:
-            rej_fh.close()
     reader, oreader = doc.pop("_readers")
     input_notes(reader)
     if reader.rejected or reader.bad_events:

@@ -73,8 +73,6 @@ def compile_cmd(file, target, dialect, output, out_dir, dbt_source, source_schem
     if output in (None, "-"):
         click.echo(text, nl=False)
     else:
-        from runtime.io.files import open_output
-
         with open_output(output) as fh:  # whole or absent (runtime/io/files.py)
             fh.write(text)
 

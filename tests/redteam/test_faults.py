@@ -179,3 +179,18 @@ def test_fmt_keeps_the_rule_files_permissions(tmp_path):
     assert p.read_text(encoding="utf-8") != "" and (os.stat(p).st_mode & 0o777) == 0o640
     assert [q.name for q in tmp_path.iterdir()] == ["a.rules"]
 
+
+
+@pytest.mark.parametrize("command", ["score", "simulate", "diff", "calibrate"])
+def test_a_run_that_fails_early_leaves_no_rejects_file(command, tmp_path):
+    """--rejects is opened before the input: a failure right after (here: an events file that does not
+    exist) leaves neither a rejects file nor its temporary file (runtime/commands/options.py's
+    rejects_output, one helper for every command)."""
+    args = {"score": ["score", ACME, "--leads", LEADS, "-o", tmp_path / "out.jsonl"],
+            "simulate": ["simulate", ACME, "--leads", LEADS],
+            "diff": ["diff", ACME, ACME, "--leads", LEADS],
+            "calibrate": ["calibrate", ACME, "--leads", LEADS, "--outcomes", ROOT / "rulesets" / "samples" / "outcomes.csv"]}
+    res = cli([*args[command], "--events", tmp_path / "missing.jsonl", "--on-bad-row", "skip",
+               "--rejects", tmp_path / "r.jsonl"], seconds=60)
+    assert problem(res) is None and res.exit_code == 2 and "missing.jsonl: no such file" in res.output, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], sorted(p.name for p in tmp_path.iterdir())
