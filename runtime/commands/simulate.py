@@ -257,21 +257,7 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
     doc = {"version": 1, "rules": rules.display,
            "ruleset": head.name if head else None, "ruleset_version": head.version if head else None,
            "passed": failed == 0 and errors == 0, "guardrails_failed": failed, "runs": done}
-    if fmt == "html":
-        from runtime.report import simulate_html
-        from runtime.report.html import write_page
-
-        write_page(simulate_html.render(doc), report_path)
-    elif fmt == "json":
-        click.echo(simreport.as_json(doc))
-    elif fmt == "markdown":
-        click.echo(simreport.as_markdown(doc), nl=False)
-    else:
-        simreport.print_text(doc)
-    if fmt != "text":
-        # the report may be going to a file: say what broke where a CI log shows it
-        for line in simreport.failure_lines(doc):
-            click.echo(line, err=True)
+    _emit(doc, fmt, simreport, report_path)
     if errors:
         sys.exit(EXIT_ERROR)
     if failed:
@@ -360,7 +346,21 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
     doc = {"version": 1, "rules": rules.display, "ruleset": head.name if head else None,
            "ruleset_version": head.version if head else None, "passed": failed == 0, "guardrails_failed": failed,
            "runs": done}
-    if fmt == "json":
+    _emit(doc, fmt, render)
+    if failed:
+        sys.exit(EXIT_FAIL)
+
+
+def _emit(doc: dict, fmt: str, render, report_path: str | None = None) -> None:
+    """The report in `fmt` by the renderer module `render` (html: the simulate page, to
+    `report_path`); under any format but text, what failed on stderr too: the report may be going
+    to a file, and a CI log shows stderr."""
+    if fmt == "html":
+        from runtime.report import simulate_html
+        from runtime.report.html import write_page
+
+        write_page(simulate_html.render(doc), report_path)
+    elif fmt == "json":
         click.echo(render.as_json(doc))
     elif fmt == "markdown":
         click.echo(render.as_markdown(doc), nl=False)
@@ -369,8 +369,6 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
     if fmt != "text":
         for line in render.failure_lines(doc):
             click.echo(line, err=True)
-    if failed:
-        sys.exit(EXIT_FAIL)
 
 
 def expectation_text(e) -> str:
