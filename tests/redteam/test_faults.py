@@ -136,6 +136,7 @@ def test_forked_worker_dies_on_sigterm_even_when_stuck():
                 libc.pthread_mutex_lock(mutex)
             finally:
                 os._exit(3)
+        assert getattr(signal.getsignal(signal.SIGTERM), "leadrules", False)  # the parent's handler is back
         time.sleep(0.3)
         os.kill(pid, signal.SIGTERM)
         deadline = time.time() + 10
