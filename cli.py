@@ -47,10 +47,47 @@ def _on_sigterm():
             os.kill(os.getpid(), signal.SIGTERM)
             return
         raise Terminated()
+    handler.leadrules = True
     try:
         return signal.signal(signal.SIGTERM, handler)
     except (ValueError, OSError):
         return None
+
+
+_held: list = []  # the handler set aside while the process forks
+
+
+def _sigterm_default_for_fork() -> None:
+    """A forked worker (--workers, the DuckDB engine's readers) must die on SIGTERM, the signal its
+    pool ends it with. One stuck in C code (a lock another thread of the parent held at fork:
+    DuckDB's, Arrow's) never runs a Python handler, so with `handler` above inherited the pool waited
+    for it for ever. So the default disposition is in place across the fork itself (the child starts
+    with it, whatever it runs first) and the parent's handler comes back right after."""
+    h = signal.getsignal(signal.SIGTERM)
+    if getattr(h, "leadrules", False):
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _held.append(h)
+        except (ValueError, OSError):  # not the main thread: the child's hook below does it
+            pass
+
+
+def _sigterm_back_in_parent() -> None:
+    if _held:
+        signal.signal(signal.SIGTERM, _held.pop())
+
+
+def _sigterm_default_in_child() -> None:
+    _held.clear()
+    if getattr(signal.getsignal(signal.SIGTERM), "leadrules", False):
+        try:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+
+
+os.register_at_fork(before=_sigterm_default_for_fork, after_in_parent=_sigterm_back_in_parent,
+                    after_in_child=_sigterm_default_in_child)
 
 
 class _ClosedStdout:

@@ -413,30 +413,32 @@ def _action(a: n.Action) -> str:
     return s
 
 
-def _expect(e: n.Expect) -> str:
+def expect_words(e: n.Expect) -> str:
+    """A test's expectation as the rule file writes it after `expect` (also the docs sheet's words)."""
     k = e.kind
     if k == "grade":
-        return f"expect grade {e.arg}"
+        return f"grade {e.arg}"
     if k == "route":
-        return f"expect route {e.arg}" + (f" {p.quote(e.queue)}" if e.queue is not None else "")
+        return f"route {e.arg}" + (f" {p.quote(e.queue)}" if e.queue is not None else "")
     if k == "disqualified":
-        return "expect disqualified" + (f" {p.quote(e.arg)}" if e.arg is not None else "")
+        return "disqualified" + (f" {p.quote(e.arg)}" if e.arg is not None else "")
     if k == "not_disqualified":
-        return "expect not disqualified"
+        return "not disqualified"
     if k == "fires":
-        return f"expect criterion {p.quote(e.arg)} fires"
+        return f"criterion {p.quote(e.arg)} fires"
     if k == "not_fires":
-        return f"expect criterion {p.quote(e.arg)} does not fire"
+        return f"criterion {p.quote(e.arg)} does not fire"
     if k == "account":
-        return f"expect account {band_name(e.arg)}"
+        return f"account {band_name(e.arg)}"
     if k == "score":
-        return f"expect {p.ident(e.arg)} {e.op} {p.num(e.low)}"
+        return f"{p.ident(e.arg)} {e.op} {p.num(e.low)}"
     if k == "score_between":
-        return f"expect {p.ident(e.arg)} between {p.num(e.low)} and {p.num(e.high)}"
+        return f"{p.ident(e.arg)} between {p.num(e.low)} and {p.num(e.high)}"
     raise TypeError(f"unknown expectation {k!r}")
 
 
-def _share(e: n.ShareExpect) -> str:
+def share_words(e: n.ShareExpect) -> str:
+    """A simulation guardrail as the rule file writes it after `expect` (simulate and the docs sheet report it so)."""
     if e.subject == "route":
         subj = f"route {e.arg}" + (f" {p.quote(e.queue)}" if e.queue is not None else "")
     elif e.subject == "grade":
@@ -451,7 +453,7 @@ def _share(e: n.ShareExpect) -> str:
         bound = f"at most {_pct(e.high)}"
     else:
         bound = f"at least {_pct(e.low)}"
-    return f"expect share of {subj} {bound}"
+    return f"share of {subj} {bound}"
 
 
 def flow_text(e: n.FlowExpect) -> str:
@@ -729,7 +731,7 @@ class _Formatter:
             elif isinstance(node, n.TestEvent):
                 self.line(o, c, i, _test_event(node))
             else:
-                self.line(o, c, i, _expect(node))
+                self.line(o, c, i, "expect " + expect_words(node))
 
         self.block(out, u, indent, f"test {p.quote(t.name)}", kids, emit)
 
@@ -757,7 +759,7 @@ class _Formatter:
             elif isinstance(node, n.FlowExpect):
                 self.line(o, c, i, flow_text(node))
             else:
-                self.line(o, c, i, _share(node))
+                self.line(o, c, i, "expect " + share_words(node))
 
         self.block(out, u, indent, f"simulation {p.quote(s.name)}", kids, emit)
 

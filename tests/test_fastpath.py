@@ -339,3 +339,40 @@ def test_duckdb_pairs_line_up_two_versions_as_the_python_engine_scores_them(tmp_
         [(a.grade, b.grade, b.route, b.account_bands) for a, b in want]
     assert [(a.fired, b.fired) for a, b in got] == [(a.fired, b.fired) for a, b in want]
     assert any(a.grade != b.grade for a, b in got)
+
+
+NESTED_HAS = HEADER + '''score s "S" max 100 {
+  "tiers" first of {
+    30 when has ev_a where x = "demo" and has ev_b
+    10 when n1 > 5
+  }
+}
+'''
+
+
+def test_nested_has_inside_first_of_is_named_not_silent(tmp_path):
+    """A `has` inside a `where` (here in a tier of `first of`) is not compiled to Python: the engine
+    says which construct and where (capability.py), scores it like the closure engine, and `score`
+    says once on stderr that the closure engine scores the file. Never a silent fallback."""
+    from click.testing import CliRunner
+
+    from cli import main
+
+    c = check(parse(NESTED_HAS, "nested.rules"))
+    fast, ref = compile_fast(c), compile_checked(c)
+    line = NESTED_HAS.splitlines().index('    30 when has ev_a where x = "demo" and has ev_b') + 1
+    assert not isinstance(fast, FastEngine)
+    assert [(lim.backend, lim.line) for lim in fast.limits] == [("python", line)]
+    assert "`has ev_b` inside `where`" in fast.limits[0].construct
+    obj = {"id": "a", "n1": 7, "events": [{"type": "ev_a", "x": "demo", "at": "2026-10-01"},
+                                          {"type": "ev_b", "x": "q", "at": "2026-10-02"}]}
+    lead = lead_from_object(obj, schema_of(_Rules(NESTED_HAS), None, False))
+    assert fast.score(lead, A) == ref.score(lead, A) and ref.score(lead, A).scores == {"s": 30.0}
+    rules = tmp_path / "nested.rules"
+    rules.write_text(NESTED_HAS, encoding="utf-8")
+    leads = tmp_path / "l.jsonl"
+    leads.write_text(json.dumps(obj) + "\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["score", str(rules), "--leads", str(leads), "--as-of", AS_OF.isoformat()])
+    assert res.exit_code == 0, res.output
+    note = f"note: {rules}:{line}: `has ev_b` inside `where` is not compiled to Python; scoring with the closure engine"
+    assert res.stderr.count(note) == 1, res.stderr

@@ -4,7 +4,9 @@
 - inside `runtime/`, a lower layer never imports a higher one
   (core < io < backends < analysis < report < commands < cli);
 - only `runtime/commands/*` and `cli.py` import click;
-- no module imports another module's `_private` names.
+- no module imports another module's `_private` names;
+- nobody sniffs an engine's attributes (`getattr(engine, "x", None)`, `hasattr(engine, ...)`): an
+  Engine has one shape (runtime/backends/closure.py), what it lacks is None there.
 """
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ["core", "io", "backends", "analysis", "report", "commands"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
+# the server and the editor support sit above the reports and below the commands that start them
+RANK["serve"] = RANK["editor"] = RANK["report"] + 0.5
 RANK_CLI = len(LAYERS)
 
 
@@ -139,3 +143,26 @@ def test_a_private_attribute_of_another_module_is_seen(tmp_path):
 def test_no_import_against_the_direction():
     bad = violations()
     assert not bad, "imports against the house's rules:\n" + "\n".join(bad)
+
+
+def sniffs(p: Path):
+    """(line, text) of every getattr/hasattr on an engine (`engine`, `self.engine`, `rules.engine`, `fast`)."""
+    tree = ast.parse(p.read_text(encoding="utf-8"), str(p))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr") \
+                and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):  # a named attribute
+            a = node.args[0]
+            name = a.id if isinstance(a, ast.Name) else a.attr if isinstance(a, ast.Attribute) else None
+            if name in ("engine", "fast", "base", "model"):
+                yield node.lineno, ast.unparse(node)
+
+
+def test_sniffing_is_seen(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("x = getattr(self.engine, 'checked', None)\ny = hasattr(engine, 'score_obj')\n", encoding="utf-8")
+    assert [line for line, _t in sniffs(probe)] == [1, 2]
+
+
+def test_no_attribute_sniffing_of_engines():
+    found = [f"{p.relative_to(ROOT)}:{line}: {text}" for p in modules() for line, text in sniffs(p)]
+    assert not found, "attributes of an engine sniffed instead of read:\n" + "\n".join(found)

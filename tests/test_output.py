@@ -192,3 +192,43 @@ def test_the_docs_example_record_is_what_score_writes(tmp_path):
     got = next(ln for ln in lines if ln.startswith("L00002,"))
     prefix, rest = row.split("…", 1)
     assert got.startswith(prefix) and got.endswith(rest)
+
+
+AS_OF_FIELD_RULES = '''ruleset "af" version 1
+fields {
+  created: date
+}
+score s "S" max 100 {
+  "fresh" 10 when days since created <= 30
+}
+'''
+
+
+@pytest.mark.parametrize("engine", ["python", "workers"])
+@pytest.mark.parametrize("out", ["out.jsonl", "out.csv"])
+def test_as_of_field_writes_each_leads_own_as_of(engine, out, tmp_path):
+    """`score --as-of-field created`: each record's `as_of` is the day that lead was scored as of (its
+    own `created`), in JSONL and CSV, in one process and with --workers 2 (scored in one, said on stderr)."""
+    rules = tmp_path / "af.rules"
+    rules.write_text(AS_OF_FIELD_RULES, encoding="utf-8")
+    leads = tmp_path / "l.jsonl"
+    leads.write_text('{"id": "a", "created": "2026-10-01"}\n{"id": "b", "created": "2026-05-01T23:30:00-02:00"}\n',
+                     encoding="utf-8")
+    res = CliRunner().invoke(cli.main, ["score", str(rules), "--leads", str(leads), "--as-of-field", "created",
+                                        "-o", str(tmp_path / out), *ENGINES[engine]])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / out).read_text(encoding="utf-8")
+    rows = [json.loads(x) for x in text.splitlines()] if out.endswith(".jsonl") else list(csv.DictReader(io.StringIO(text)))
+    assert [(r["id"], r["as_of"]) for r in rows] == [("a", "2026-10-01"), ("b", "2026-05-02")]
+    assert all(r["reasons"] == "fresh +10" for r in rows)
+
+
+def test_as_of_field_is_refused_up_front_by_duckdb(tmp_path):
+    rules = tmp_path / "af.rules"
+    rules.write_text(AS_OF_FIELD_RULES, encoding="utf-8")
+    leads = tmp_path / "l.jsonl"
+    leads.write_text('{"id": "a", "created": "2026-10-01"}\n', encoding="utf-8")
+    res = CliRunner().invoke(cli.main, ["score", str(rules), "--leads", str(leads), "--as-of-field", "created",
+                                        "-o", str(tmp_path / "o.jsonl"), "--engine", "duckdb"])
+    assert res.exit_code == 2 and "--as-of-field" in res.output and "use --engine python" in res.output
+    assert not (tmp_path / "o.jsonl").exists()

@@ -426,8 +426,8 @@ def test_input_errors(tmp_path):
     with pytest.raises(InputError, match="not a gzip file"):
         list(LeadReader(str(gz), SCHEMA))
     latin = tmp_path / "latin.csv"
-    latin.write_bytes("id,title\nL1,Direcci\xf3n\n".encode("latin-1"))
-    with pytest.raises(InputError, match="not UTF-8"):
+    latin.write_bytes("T\xedtulo,id\nDirecci\xf3n,L1\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin.csv: the header \(line 1\) is not UTF-8 text: byte \\xed"):
         list(LeadReader(str(latin), SCHEMA))
     bad_pq = tmp_path / "leads.parquet"
     bad_pq.write_text("not parquet")
@@ -450,3 +450,59 @@ def test_csv_events_column_as_json(tmp_path):
     r, leads = read_all(p, on_bad_row="skip", rejects=rej)
     assert [(l.id, [e.type for e in l.events]) for l in leads] == [("L1", ["web_visit"]), ("L2", [])]
     assert json.loads(rej.getvalue())["reason"] == '"events": "web_visit" is not a list of events'
+
+
+# ---- text that is not Unicode: one bad row, not the whole file -----------------------------------
+
+
+def test_invalid_utf8_byte_is_a_bad_row_jsonl(tmp_path):
+    """A byte that is not UTF-8 (a Latin-1 export, a broken copy) makes its row bad with its line and
+    column; the rest of the file is read; the rejects file stays UTF-8 and shows the byte as \\xff."""
+    p = tmp_path / "leads.jsonl"
+    p.write_bytes(b'{"id": "a"}\n{"id": "u", "email": "\xff\xfe@b.com"}\n{"id": "c", "title": "Direcci\xc3\xb3n"}\n')
+    rej = io.StringIO()
+    r, leads = read_all(p, on_bad_row="skip", rejects=rej)
+    assert [x.id for x in leads] == ["a", "c"] and leads[1].fields["title"] == "Dirección"
+    assert (r.read, r.rejected) == (3, 1)
+    b = r.bad_rows[0]
+    assert (b.line, b.column) == (2, 23)
+    assert b.reason == "not UTF-8 text: byte \\xff at column 23; save or export the file as UTF-8"
+    rec = json.loads(rej.getvalue())
+    assert rec["row"] == '{"id": "u", "email": "\\xff\\xfe@b.com"}'
+    rej.getvalue().encode("utf-8")  # no surrogate reaches the rejects file
+    with pytest.raises(BadRowsError, match=r"leads.jsonl:2:23: not UTF-8 text"):
+        read_all(p)
+
+
+def test_invalid_utf8_byte_is_a_bad_row_csv_and_gzip(tmp_path):
+    p = tmp_path / "leads.csv"
+    p.write_bytes(b"id,title\nL1,VP\nL2,Direcci\xf3n\nL3,CEO\n")
+    r, leads = read_all(p, on_bad_row="skip")
+    assert [x.id for x in leads] == ["L1", "L3"] and (r.read, r.rejected) == (3, 1)
+    assert r.bad_rows[0].line == 3
+    assert r.bad_rows[0].reason == 'column "title": not UTF-8 text: byte \\xf3 at character 8; save or export the file as UTF-8'
+    gz = tmp_path / "leads.jsonl.gz"
+    gz.write_bytes(gzip.compress(b'{"id": "a"}\n{"id": "\x80"}\n'))
+    r, leads = read_all(gz, on_bad_row="skip")
+    assert [x.id for x in leads] == ["a"] and r.rejected == 1
+
+
+def test_lone_surrogate_escape_is_a_bad_row(tmp_path):
+    """A JSON escape \\ud800-\\udfff without its pair is not a character: the row is bad (DuckDB and
+    the writers take only text); a pair (an emoji) is one character and fine."""
+    p = tmp_path / "leads.jsonl"
+    p.write_text('{"id": "a", "title": "\\ud83d\\ude00"}\n{"id": "s", "title": "x\\ud800"}\n', encoding="utf-8")
+    r, leads = read_all(p, on_bad_row="skip")
+    assert [x.id for x in leads] == ["a"] and leads[0].fields["title"] == "\U0001F600"
+    b = r.bad_rows[0]
+    assert (b.line, b.column) == (2, 22)
+    assert b.reason.startswith('"title": \\ud800 is half of a UTF-16 surrogate pair, not a character')
+    with pytest.raises(BadRowsError, match="half of a UTF-16 surrogate pair"):
+        lead_from_object({"id": "x", "events": [{"type": "web_visit", "at": "2026-10-01", "page": "\udc80"}]}, SCHEMA)
+
+
+def test_invalid_utf8_on_stdin_is_a_bad_row(monkeypatch):
+    raw = io.BytesIO(b'{"id": "a"}\n{"id": "\xff"}\n')
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(raw, encoding="utf-8"))
+    r, leads = read_all("-", on_bad_row="skip")
+    assert [x.id for x in leads] == ["a"] and (r.read, r.rejected) == (2, 1)

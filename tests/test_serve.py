@@ -116,6 +116,7 @@ def test_batch_answers_the_records_of_leadrules_score(acme, tmp_path):
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert {k: g[k] for k in w} == w  # every key `score` writes, with its value
+        assert list(g) == list(w)  # written by score's own writer (runtime/io/writers.py), nothing patched on
         assert g["rules_sha256"] == sha(ACME_TEXT) and g["ruleset"] == "acme-b2b" and g["as_of"] == AS_OF
     assert r.headers["x-leadrules-rules-sha256"] == sha(ACME_TEXT)
 

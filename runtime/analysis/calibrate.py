@@ -652,7 +652,7 @@ class Calibrator:
         return row
 
     def _account_key_fields(self) -> set[str]:
-        acc = self.engine.checked.file.first(n.Accounts) if getattr(self.engine, "checked", None) else None
+        acc = self.engine.checked.file.first(n.Accounts)
         if acc is None:
             return set()
         from runtime.analysis.signals import value_refs as _value_refs

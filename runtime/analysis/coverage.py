@@ -153,40 +153,36 @@ def coverage(file: str, engine, outcomes: list[TestOutcome]) -> FileCoverage:
             index[("disq", r.disqualified)].reach(DISQUALIFIES, t)
             continue  # a disqualified lead is not scored: its criteria and bands were never looked at
         asof = date_ordinal(o.as_of)
-        X = None
-        k = 0
-        for _dim, _mx, _fl, objs in engine.dims:
-            for obj in objs:
-                item = index[("crit", False, k)]
-                if r.fired[k]:
-                    item.reach(FIRES, t)
-                elif NOT_FIRES in item.goals:
-                    item.reach(NOT_FIRES, t)
-                if obj.spec.kind == "first" and r.fired[k]:
-                    if X is None:
-                        X = engine.context(lead, asof)
-                    j = obj.which(X)
-                    if j is not None:
-                        index[("tier", False, k, j)].reach(TAKEN, t)
-                k += 1
-        for dim, band in r.bands.items():
-            index[("band", False, dim, band)].reach(GIVEN, t)
+        ctx: list = []  # the lead's context, built only if a `first of` fired (which tier?)
+
+        def which(obj, lead=lead, asof=asof, ctx=ctx):
+            if not ctx:
+                ctx.append(engine.context(lead, asof))
+            return obj.which(ctx[0])
+
+        _reach(index, engine.dims, r.fired, r.bands, False, t, which)
         if model is not None:
             counts = model.flags(lead, r, asof)
             acct = model.evaluate(counts)
-            k = 0
-            for _dim, _mx, _fl, objs in model.dims:
-                for obj in objs:
-                    item = index[("crit", True, k)]
-                    if acct.fired[k]:
-                        item.reach(FIRES, t)
-                    elif NOT_FIRES in item.goals:
-                        item.reach(NOT_FIRES, t)
-                    if obj.spec.kind == "first" and acct.fired[k]:
-                        j = obj.which(counts)
-                        if j is not None:
-                            index[("tier", True, k, j)].reach(TAKEN, t)
-                    k += 1
-            for dim, band in acct.bands.items():
-                index[("band", True, dim, band)].reach(GIVEN, t)
+            _reach(index, model.dims, acct.fired, acct.bands, True, t, lambda obj, counts=counts: obj.which(counts))
     return FileCoverage(file, items, len(outcomes))
+
+
+def _reach(index: dict, dims, fired, bands: dict, account: bool, t: str, which) -> None:
+    """Mark what one test reached of the lead's (or, `account`, its account's) criteria: fired or
+    not, the tier a `first of` took (`which(obj)`), and the bands given."""
+    k = 0
+    for _dim, _mx, _fl, objs in dims:
+        for obj in objs:
+            item = index[("crit", account, k)]
+            if fired[k]:
+                item.reach(FIRES, t)
+            elif NOT_FIRES in item.goals:
+                item.reach(NOT_FIRES, t)
+            if obj.spec.kind == "first" and fired[k]:
+                j = which(obj)
+                if j is not None:
+                    index[("tier", account, k, j)].reach(TAKEN, t)
+            k += 1
+    for dim, band in bands.items():
+        index[("band", account, dim, band)].reach(GIVEN, t)

@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from dsl import nodes as n
-from dsl import printer
+from dsl.formatter import flow_text
 
 from runtime.backends.accounts import account_model
 from runtime.core.kernel import norm
@@ -176,14 +176,8 @@ class Load:
 
 
 def flow_expect_text(e: n.FlowExpect) -> str:
-    subj = f"route {e.arg}" + (f" {printer.quote(e.queue)}" if e.queue is not None else "")
-    if e.bound == "between":
-        bound = f"between {printer.num(e.low)} and {printer.num(e.high)}"
-    elif e.bound == "at_most":
-        bound = f"at most {printer.num(e.high)}"
-    else:
-        bound = f"at least {printer.num(e.low)}"
-    return f"new leads in {subj} per day {bound}"
+    """A flow guardrail as the rule file writes it after `expect` (dsl/formatter.py: one wording)."""
+    return flow_text(e).removeprefix("expect ")
 
 
 def _rate(x: Fraction) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from dsl import nodes as n
 from dsl import printer
-from dsl.formatter import rules_sha256
+from dsl.formatter import expect_words, rules_sha256
 
 from runtime.analysis.load import flow_expect_text
 from runtime.analysis.simulate import expectation_text
@@ -109,29 +109,6 @@ def _data(v) -> str:
     return printer.num(v)
 
 
-def _expect_words(e: n.Expect) -> str:
-    k = e.kind
-    if k == "grade":
-        return f"grade {e.arg}"
-    if k == "route":
-        return f"route {e.arg}" + (f" {printer.quote(e.queue)}" if e.queue is not None else "")
-    if k == "disqualified":
-        return "disqualified" + (f" {printer.quote(e.arg)}" if e.arg is not None else "")
-    if k == "not_disqualified":
-        return "not disqualified"
-    if k == "fires":
-        return f"criterion {printer.quote(e.arg)} fires"
-    if k == "not_fires":
-        return f"criterion {printer.quote(e.arg)} does not fire"
-    if k == "account":
-        return f"account {e.arg}"
-    if k == "score":
-        return f"{e.arg} {e.op} {printer.num(e.low)}"
-    if k == "score_between":
-        return f"{e.arg} between {printer.num(e.low)} and {printer.num(e.high)}"
-    return k
-
-
 def _event_words(e: n.TestEvent) -> str:
     s = e.type
     if e.attrs:
@@ -169,7 +146,7 @@ def _examples(rules, as_of: dt.date, as_of_set: bool) -> list[dict]:
                     "as_of_given": t.as_of is not None,
                     "lead": [{"field": k, "value": _data(v)} for k, v in t.lead],
                     "events": [_event_words(e) for e in t.events],
-                    "expects": [_expect_words(e) for e in t.expects],
+                    "expects": [expect_words(e) for e in t.expects],
                     "passed": None if o is None else o.passed, "failures": [] if o is None else list(o.failures),
                     "result": got, "line": t.span.line or None})
     return out

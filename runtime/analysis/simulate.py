@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 from dsl import nodes as n
 from dsl import printer
+from dsl.formatter import share_words
 
 from runtime.backends.closure import Engine
 
@@ -133,16 +134,15 @@ class Aggregator:
         self.engine = engine
         self.dims = [(d, mx, fl) for d, mx, fl, _objs in engine.dims]
         self.labels = {}
-        checked = getattr(engine, "checked", None)
-        rf = getattr(checked, "file", None)
-        if rf is not None:
-            for sc in rf.of(n.Score):
-                self.labels[sc.dim] = sc.label
+        checked = engine.checked
+        rf = checked.file
+        for sc in rf.of(n.Score):
+            self.labels[sc.dim] = sc.label
         self.grade_blocks = engine.grade_blocks
         self.graded = [g for g, _ in engine.grade_blocks]
         self.criteria = engine.criteria
         k = len(self.criteria)
-        self.capped = [c.index for c in self.criteria if getattr(c.node, "max", None) is not None]
+        self.capped = [c.index for c in self.criteria if c.node.max is not None]
         # counters
         self.total = 0              # every result added, disqualified included
         self.disqualified = 0
@@ -159,16 +159,13 @@ class Aggregator:
         self.binds = [0] * k
         # accounts (runtime/backends/accounts.py): leads per account band, leads an `account BAND and` line routed,
         # and the per-account counts that score_leads fills in (`account_stats`, set by the command)
-        from runtime.backends.accounts import account_model
-
-        self.account_model = account_model(engine) if rf is not None else None
+        self.account_model = engine.accounts
         self.accounts: dict[Any, int] = {}
-        self.account_lines = [line.account_band is not None for line in getattr(engine, "route_lines", None) or []]
+        self.account_lines = [line.account_band is not None for line in engine.route_lines]
         self.account_routed = 0
         self.account_stats = None
         # data quality (a second, separate pass over the leads: `feed_quality`); None without a rule file
-        self.quality = (DataQuality(checked.fields, list_uses(rf, checked.lists))
-                        if rf is not None and hasattr(checked, "fields") else None)
+        self.quality = DataQuality(checked.fields, list_uses(rf, checked.lists))
         self.quality_fed = False
         self.quality_note: str | None = None
 
@@ -355,7 +352,7 @@ class Aggregator:
 
     def _routes(self, total: int) -> tuple[list[dict], list[dict]]:
         order = {}
-        for i, line in enumerate(getattr(self.engine, "route_lines", []) or []):
+        for i, line in enumerate(self.engine.route_lines):
             a = line.action
             order.setdefault(a.kind, i)
             order.setdefault((a.kind, a.queue), i)
@@ -412,21 +409,8 @@ def pct(x: float) -> str:
 
 
 def expectation_text(e: n.ShareExpect) -> str:
-    if e.subject == "route":
-        subj = f"route {e.arg}" + (f" {printer.quote(e.queue)}" if e.queue is not None else "")
-    elif e.subject == "grade":
-        subj = f"grade {e.arg}"
-    elif e.subject == "disqualified":
-        subj = "disqualified" + (f" {printer.quote(e.arg)}" if e.arg is not None else "")
-    else:
-        subj = f"account {e.arg}"
-    if e.bound == "between":
-        bound = f"between {pct(e.low)} and {pct(e.high)}"
-    elif e.bound == "at_most":
-        bound = f"at most {pct(e.high)}"
-    else:
-        bound = f"at least {pct(e.low)}"
-    return f"share of {subj} {bound}"
+    """A guardrail as its rule file writes it (dsl/formatter.py: one wording)."""
+    return share_words(e)
 
 
 def _frac(p: float | None) -> Fraction | None:

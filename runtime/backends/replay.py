@@ -6,20 +6,13 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-from dsl import nodes as n
-
 from runtime.backends.closure import Engine, Result
 from runtime.core.model import Lead
 
 
 def account_model_of(engine: Engine):
-    """The engine's compiled `accounts` block (runtime/accounts.py), or None without one."""
-    checked = getattr(engine, "checked", None)
-    if checked is None or checked.file.first(n.Accounts) is None:
-        return None
-    from runtime.backends.accounts import account_model
-
-    return account_model(engine)
+    """The engine's compiled `accounts` block (runtime/backends/accounts.py), or None without one."""
+    return engine.accounts
 
 
 def replay(engine: Engine, open_leads: Callable[[], Iterable[Lead]], day_of: Callable[[Lead], int],

@@ -11,9 +11,10 @@ import click
 
 from dsl import nodes as n
 
-from runtime.commands.options import (Failure, as_of_option, input_notes, input_options, input_summary, schema_of,
-                                      text_of,
+from runtime.commands.options import (Failure, as_of_option, input_notes, input_options, input_summary,
+                                      rejects_output, schema_of, text_of,
                                       today_utc)
+from runtime.io.files import open_output
 
 
 def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None, as_of, on_bad_row="fail",
@@ -199,11 +200,8 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
     route_shares = [{"route": k, "now": round(routes_old.get(k, 0) / n_old, 6) if n_old else None,
                      "suggested": round(routes_new.get(k, 0) / n_new, 6) if n_new else None}
                     for k in sorted(set(routes_old) | set(routes_new), key=str)]
-    try:
-        with open(out_path, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as e:
-        raise Failure(f"{out_path}: cannot write the suggested rules ({e.strerror or e})")
+    with open_output(out_path) as f:  # whole or absent (runtime/io/files.py)
+        f.write(text)
     crits = rules.engine.criteria
     changed = len({c.crit for c, pt in zip(p.columns, pts)
                    if (c.kind == "crit" and pt != crits[c.crit].node.points)
@@ -264,22 +262,10 @@ def calibrate(file, leads_path, outcomes_path, fmt, report_path, min_support, pl
             raise Failure(str(e))
     rules = load_rules(file)
     schema = schema_of(rules, id_field, strict_events)
-    rej_fh = None
-    if on_bad_row == "skip" and rejects:
-        from runtime.io.files import open_output
-
-        rej_fh = open_output(rejects)
-    try:
+    with rejects_output(rejects, on_bad_row) as rej_fh:
         doc = run(rules, schema, leads_path, outcomes_path, events_path=events_path, as_of=as_of or today_utc(),
                   on_bad_row=on_bad_row, rejects_fh=rej_fh, min_support=min_support, as_of_field=as_of_field,
                   scores_out=scores_out, suggest_path=suggest_path, keep_bands=keep_bands, delimiter=delimiter)
-    except BaseException:
-        if rej_fh:
-            rej_fh.discard()
-        raise
-    finally:
-        if rej_fh:
-            rej_fh.close()
     reader, oreader = doc.pop("_readers")
     input_notes(reader)
     if reader.rejected or reader.bad_events:

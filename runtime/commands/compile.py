@@ -7,6 +7,7 @@ from __future__ import annotations
 import click
 
 from runtime.commands.options import Failure, as_of_option
+from runtime.io.files import open_output
 
 
 @click.command("compile")
@@ -72,8 +73,6 @@ def compile_cmd(file, target, dialect, output, out_dir, dbt_source, source_schem
     if output in (None, "-"):
         click.echo(text, nl=False)
     else:
-        from runtime.io.files import open_output
-
         with open_output(output) as fh:  # whole or absent (runtime/io/files.py)
             fh.write(text)
 
@@ -115,9 +114,10 @@ def _dbt(file, dialect, out_dir, source, source_schema, leads_table, events_tabl
         p = root / rel
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(text, encoding="utf-8")
         except OSError as e:
             raise Failure(f"{p}: cannot write ({e.strerror})")
+        with open_output(str(p)) as fh:  # whole or absent (runtime/io/files.py)
+            fh.write(text)
         click.echo(f"wrote {p}", err=True)
     for note in out.notes:
         click.echo(f"note: {note}", err=True)

@@ -14,7 +14,7 @@ import click
 from runtime.commands.options import (EXIT_FAIL, Failure, as_of_field_option, as_of_option, day_of_field, input_notes,
                                       input_options, input_summary, load_worked_days, text_of, today_utc)
 from runtime.backends.scoring import check_engine
-from runtime.commands.options import engine_options
+from runtime.commands.options import engine_options, rejects_output
 
 
 class Percent(click.ParamType):
@@ -172,22 +172,12 @@ def diff(old, new, leads_path, fmt, report_path, limit, fail_on, max_changed, ev
             raise Failure("--as-of-field: diff scores accounts as of one date; with an accounts block, diff "
                           "without --as-of-field (or replay each version with `leadrules calibrate --scores-out`)")
         day_of_for = lambda d: day_of_field(new_rules, as_of_field, d, worked_days=worked_days)  # noqa: E731
-    from runtime.io.files import open_output
+    from runtime.report.progress import progress
 
-    rej_fh = open_output(rejects) if (on_bad_row == "skip" and rejects) else None
-    try:
-        from runtime.report.progress import progress
-
+    with rejects_output(rejects, on_bad_row) as rej_fh:
         doc, readers = run_diff(old_rules, new_rules, inputs, progress=progress, id_field=id_field,
                                 on_bad_row=on_bad_row, rejects=rej_fh, limit=limit, engine=engine, workers=workers,
                                 day_of_for=day_of_for, delimiter=delimiter, strict_events=strict_events)
-    except BaseException:
-        if rej_fh:
-            rej_fh.discard()
-        raise
-    finally:
-        if rej_fh:
-            rej_fh.close()
     for reader, run in zip(readers, doc["inputs"]):
         input_notes(reader)
         if reader.rejected or reader.bad_events:

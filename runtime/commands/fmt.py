@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 
 from dsl.diagnostics import RuleError
-from runtime.commands.options import EXIT_ERROR, EXIT_FAIL, EXIT_OK
+from runtime.commands.options import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Failure
+from runtime.io.files import open_output
 
 
 def _print_diagnostics(err: RuleError, display: str, text: str) -> None:
@@ -31,11 +32,10 @@ def _read(name: str) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    # Written as bytes so that the platform never turns "\n" into "\r\n"; a temporary file and a
-    # rename, so a failure halfway never leaves a truncated rule file behind.
-    tmp = path.with_name(path.name + ".fmt-tmp")
-    tmp.write_bytes(text.encode("utf-8"))
-    tmp.replace(path)
+    # open_output: a temporary file renamed over the rule file (a failure never leaves a truncated
+    # one), no "\n" -> "\r\n" translation, the file's permissions kept
+    with open_output(str(path)) as fh:
+        fh.write(text)
 
 
 @click.command("fmt")
@@ -96,8 +96,8 @@ def fmt(files, check, show_diff):
         if write and out != text:
             try:
                 _write(Path(name), out)
-            except OSError as e:
-                click.echo(f"error: {name}: cannot write ({e.strerror})", err=True)
+            except Failure as e:  # open_output: "<file>: cannot write (...)"
+                click.echo(f"error: {e}", err=True)
                 broken += 1
                 changed.remove(display)
                 continue

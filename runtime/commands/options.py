@@ -5,6 +5,7 @@ these so that options, messages and exit codes read the same everywhere.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 
@@ -250,3 +251,21 @@ class EveryType(click.ParamType):
 
 
 EVERY = EveryType()
+
+
+@contextlib.contextmanager
+def rejects_output(path: str | None, on_bad_row: str):
+    """The `--rejects` file under `--on-bad-row skip` (None otherwise), whole or absent: put in place
+    when the block ends normally, discarded on an error, Ctrl-C or SIGTERM (runtime/io/files.py)."""
+    from runtime.io.files import open_output
+
+    fh = open_output(path) if (on_bad_row == "skip" and path) else None
+    try:
+        yield fh
+    except BaseException:
+        if fh is not None:
+            fh.discard()
+        raise
+    finally:
+        if fh is not None:
+            fh.close()  # after discard(): nothing

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from runtime.commands.options import (Failure, as_of_field_option, as_of_option, beside, day_of_field,
-                                      engine_options, input_options, input_summary, today_utc)
+                                      engine_options, input_options, input_summary, rejects_output, today_utc)
 
 
 @click.command()
@@ -44,64 +44,55 @@ def score(file, leads_path, output, with_explain, previous, events_path, on_bad_
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
-    from runtime.io.files import check_writable, open_output
+    from runtime.io.files import check_writable
 
     if output not in (None, "-"):
         check_writable(output)  # before any work: a bad -o is exit 2 with a message
-    rej_fh = open_output(rejects_path) if (on_bad_row == "skip" and rejects_path) else None
-    opts = dict(as_of=day, workers=workers, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh,
-                id_field=id_field, note=lambda text: click.echo(text, err=True), day_of=day_of, delimiter=delimiter,
-                strict_events=strict_events)
-    # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
-    fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
-    # (with --changed-since, Results are compared with the previous file's before they are written)
-    chunks = None if before is not None else \
-        scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
-    src = chunks if chunks is not None else \
-        scoring.results(rules, leads_path, engine=engine, criteria=with_explain, **opts)
-    try:
+    with rejects_output(rejects_path, on_bad_row) as rej_fh:
+        opts = dict(as_of=day, workers=workers, events_path=events_path, on_bad_row=on_bad_row, rejects=rej_fh,
+                    id_field=id_field, note=lambda text: click.echo(text, err=True), day_of=day_of,
+                    delimiter=delimiter, strict_events=strict_events)
+        # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
+        fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
+        # (with --changed-since, Results are compared with the previous file's before they are written)
+        chunks = None if before is not None else \
+            scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
+        src = chunks if chunks is not None else \
+            scoring.results(rules, leads_path, engine=engine, criteria=with_explain, **opts)
         writer = ScoredWriter(rules.engine, output, explain=with_explain, as_of=day)
-    except BaseException:
-        if rej_fh:
-            rej_fh.discard()
-        raise
-    scored = unchanged = 0
-    try:
-        if chunks is not None:
-            write = writer.fh.write
-            for chunk in scoring.chunk_progress(chunks, "scoring"):
-                write(chunk)
-            scored = chunks.scored
-        else:
-            with progress(src, "scoring") as results:
-                w = writer.write
-                if day_of is not None:   # each lead as of its own date: its own `as_of`
-                    for r, own in src.with_days():
-                        w(r, own)
-                        scored += 1
-                elif before is None:
-                    for r in results:
-                        w(r)
-                        scored += 1
-                else:
-                    from runtime.io.writers import result_key
-
-                    get = before.get
-                    for r in results:
-                        scored += 1
-                        if get(r.id) == result_key(r):
-                            unchanged += 1
-                        else:
+        scored = unchanged = 0
+        try:
+            if chunks is not None:
+                write = writer.fh.write
+                for chunk in scoring.chunk_progress(chunks, "scoring"):
+                    write(chunk)
+                scored = chunks.scored
+            else:
+                with progress(src, "scoring") as results:
+                    w = writer.write
+                    if day_of is not None:   # each lead as of its own date: its own `as_of`
+                        for r, own in src.with_days():
+                            w(r, own)
+                            scored += 1
+                    elif before is None:
+                        for r in results:
                             w(r)
-    except BaseException:  # an error, Ctrl-C or SIGTERM: no half-written -o or --rejects file
-        writer.discard()
-        if rej_fh:
-            rej_fh.discard()
-        raise
-    finally:
-        writer.close()
-        if rej_fh:
-            rej_fh.close()
+                            scored += 1
+                    else:
+                        from runtime.io.writers import result_key
+
+                        get = before.get
+                        for r in results:
+                            scored += 1
+                            if get(r.id) == result_key(r):
+                                unchanged += 1
+                            else:
+                                w(r)
+        except BaseException:  # an error, Ctrl-C or SIGTERM: no half-written -o (nor --rejects: rejects_output)
+            writer.discard()
+            raise
+        finally:
+            writer.close()
     input_summary(src, scored, rejects_path if rej_fh else None)
     if before is not None:
         click.echo(f"{unchanged:,} unchanged since {previous} (not written) · {scored - unchanged:,} new or changed "

@@ -17,7 +17,7 @@ from dsl import nodes as n
 from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_field_option, as_of_option, beside,
                                       day_of_field, input_notes, input_options, input_summary, load_worked_days,
                                       schema_of, today_utc)
-from runtime.commands.options import DATE, EVERY, engine_options
+from runtime.commands.options import DATE, EVERY, engine_options, rejects_output
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
 
@@ -226,34 +226,25 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
     rejects_path = rejects
     if on_bad_row == "skip" and rejects_path is None and output not in (None, "-"):
         rejects_path = beside(output, ".rejects.jsonl")
-    from runtime.io.files import check_writable, open_output
+    from runtime.io.files import check_writable
 
     if output is not None:
         check_writable(output)
-    rej_fh = open_output(rejects_path) if (on_bad_row == "skip" and rejects_path) else None
-    try:
-        writer = ScoredWriter(rules.engine, output, as_of=runs[0].as_of) if output is not None else None
-    except BaseException:
-        if rej_fh:
-            rej_fh.discard()
-        raise
     done = []
-    try:
-        for run in runs:
-            done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
-                                engine=engine, workers=workers, as_of_field=as_of_field, worked_days=worked_days,
-                                delimiter=delimiter))
-    except BaseException:  # no half-written -o or --rejects file
-        if writer is not None:
-            writer.discard()
-        if rej_fh:
-            rej_fh.discard()
-        raise
-    finally:
-        if writer is not None:
-            writer.close()
-        if rej_fh:
-            rej_fh.close()
+    with rejects_output(rejects_path, on_bad_row) as rej_fh:
+        writer = ScoredWriter(rules.engine, output, as_of=runs[0].as_of) if output is not None else None
+        try:
+            for run in runs:
+                done.append(run_one(rules, run, schema, on_bad_row=on_bad_row, rejects_fh=rej_fh, writer=writer,
+                                    engine=engine, workers=workers, as_of_field=as_of_field, worked_days=worked_days,
+                                    delimiter=delimiter))
+        except BaseException:  # no half-written -o (nor --rejects: rejects_output)
+            if writer is not None:
+                writer.discard()
+            raise
+        finally:
+            if writer is not None:
+                writer.close()
     for r in done:
         reader = r.pop("_reader")
         input_notes(reader)
@@ -266,21 +257,7 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
     doc = {"version": 1, "rules": rules.display,
            "ruleset": head.name if head else None, "ruleset_version": head.version if head else None,
            "passed": failed == 0 and errors == 0, "guardrails_failed": failed, "runs": done}
-    if fmt == "html":
-        from runtime.report import simulate_html
-        from runtime.report.html import write_page
-
-        write_page(simulate_html.render(doc), report_path)
-    elif fmt == "json":
-        click.echo(simreport.as_json(doc))
-    elif fmt == "markdown":
-        click.echo(simreport.as_markdown(doc), nl=False)
-    else:
-        simreport.print_text(doc)
-    if fmt != "text":
-        # the report may be going to a file: say what broke where a CI log shows it
-        for line in simreport.failure_lines(doc):
-            click.echo(line, err=True)
+    _emit(doc, fmt, simreport, report_path)
     if errors:
         sys.exit(EXIT_ERROR)
     if failed:
@@ -337,11 +314,8 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
     rules = load_rules(file)
     runs = simulation_runs(rules, file, leads_path, events_path, dates[-1], pick)
     schema = schema_of(rules, id_field, strict_events)
-    from runtime.io.files import open_output
-
-    rej_fh = open_output(rejects) if (on_bad_row == "skip" and rejects) else None  # whole or absent
     done = []
-    try:
+    with rejects_output(rejects, on_bad_row) as rej_fh:  # whole or absent
         for run in runs:
             reader = LeadReader(run.leads, schema, events_path=run.events, on_bad_row=on_bad_row, rejects=rej_fh,
                                 delimiter=delimiter)
@@ -367,19 +341,26 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
             done.append(out)
             if reader.rejected or reader.bad_events:
                 input_summary(reader, load.scored, rejects if rej_fh else None)
-    except BaseException:
-        if rej_fh:
-            rej_fh.discard()
-        raise
-    finally:
-        if rej_fh:
-            rej_fh.close()
     head = rules.checked.file.first(n.Ruleset)
     failed = sum(1 for r in done for g in r["guardrails"] if g["passed"] is False)
     doc = {"version": 1, "rules": rules.display, "ruleset": head.name if head else None,
            "ruleset_version": head.version if head else None, "passed": failed == 0, "guardrails_failed": failed,
            "runs": done}
-    if fmt == "json":
+    _emit(doc, fmt, render)
+    if failed:
+        sys.exit(EXIT_FAIL)
+
+
+def _emit(doc: dict, fmt: str, render, report_path: str | None = None) -> None:
+    """The report in `fmt` by the renderer module `render` (html: the simulate page, to
+    `report_path`); under any format but text, what failed on stderr too: the report may be going
+    to a file, and a CI log shows stderr."""
+    if fmt == "html":
+        from runtime.report import simulate_html
+        from runtime.report.html import write_page
+
+        write_page(simulate_html.render(doc), report_path)
+    elif fmt == "json":
         click.echo(render.as_json(doc))
     elif fmt == "markdown":
         click.echo(render.as_markdown(doc), nl=False)
@@ -388,8 +369,6 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
     if fmt != "text":
         for line in render.failure_lines(doc):
             click.echo(line, err=True)
-    if failed:
-        sys.exit(EXIT_FAIL)
 
 
 def expectation_text(e) -> str:

@@ -114,6 +114,16 @@ def _doc(ls: LeadrulesServer, uri: str) -> RulesDocument | None:
     return rd
 
 
+def _at(ls: LeadrulesServer, params) -> tuple[str, RulesDocument, int, int] | None:
+    """(uri, document, line, column) of a request at a position; None when the document is unknown."""
+    uri = params.text_document.uri
+    rd = _doc(ls, uri)
+    if rd is None:
+        return None
+    line, col = _from_client(ls, uri, params.position)
+    return uri, rd, line, col
+
+
 def _to_client(ls, uri: str, line: int, col: int) -> t.Position:
     doc = ls.workspace.get_text_document(uri)
     lines = doc.lines
@@ -208,11 +218,10 @@ def formatting(ls: LeadrulesServer, params: t.DocumentFormattingParams):
 
 @server.feature(t.TEXT_DOCUMENT_HOVER)
 def hover(ls: LeadrulesServer, params: t.HoverParams):
-    uri = params.text_document.uri
-    rd = _doc(ls, uri)
-    if rd is None:
+    at = _at(ls, params)
+    if at is None:
         return None
-    line, col = _from_client(ls, uri, params.position)
+    uri, rd, line, col = at
     hit = rd.hover(line, col)
     if hit is None:
         return None
@@ -232,11 +241,10 @@ def _client_takes_markdown(ls) -> bool:
 
 @server.feature(t.TEXT_DOCUMENT_COMPLETION, t.CompletionOptions(trigger_characters=[" ", "["]))
 def completion(ls: LeadrulesServer, params: t.CompletionParams):
-    uri = params.text_document.uri
-    rd = _doc(ls, uri)
-    if rd is None:
+    at = _at(ls, params)
+    if at is None:
         return None
-    line, col = _from_client(ls, uri, params.position)
+    _uri, rd, line, col = at
     items = [t.CompletionItem(label=label, kind=_completion_kind(ls, _COMPLETION_KINDS.get(kind, t.CompletionItemKind.Text)),
                               detail=detail,
                               sort_text=f"{i:04d}")
@@ -246,11 +254,10 @@ def completion(ls: LeadrulesServer, params: t.CompletionParams):
 
 @server.feature(t.TEXT_DOCUMENT_DEFINITION)
 def definition(ls: LeadrulesServer, params: t.DefinitionParams):
-    uri = params.text_document.uri
-    rd = _doc(ls, uri)
-    if rd is None:
+    at = _at(ls, params)
+    if at is None:
         return None
-    line, col = _from_client(ls, uri, params.position)
+    uri, rd, line, col = at
     sp = rd.definition(line, col)
     if sp is None:
         return None

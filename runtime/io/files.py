@@ -43,7 +43,7 @@ class OutputFile:
     """A text file written atomically (see the module docstring). `write`, `flush`, `close`,
     `discard`; usable as a context manager (an exception discards)."""
 
-    def __init__(self, path: str, *, gz: bool | None = None, encoding: str = "utf-8"):
+    def __init__(self, path: str, *, gz: bool | None = None, encoding: str = "utf-8", binary: bool = False):
         self.path = str(path)
         self.direct = check_writable(self.path)
         gz = self.path.lower().endswith(".gz") if gz is None else gz
@@ -59,11 +59,11 @@ class OutputFile:
             raise _fail(self.path, f"cannot write ({e.strerror or e})") from None
         inner = gzip.GzipFile(fileobj=raw, mode="wb") if gz else raw
         self._raw = raw
-        self.fh = io.TextIOWrapper(inner, encoding=encoding, newline="")
+        self.fh = inner if binary else io.TextIOWrapper(inner, encoding=encoding, newline="")
         self.done = False
 
     # -- file protocol --
-    def write(self, s: str) -> int:
+    def write(self, s) -> int:
         try:
             return self.fh.write(s)
         except OSError as e:
@@ -99,9 +99,13 @@ class OutputFile:
         self.done = True
         if self.tmp is not None:
             try:
-                mask = os.umask(0)
-                os.umask(mask)
-                os.chmod(self.tmp, 0o666 & ~mask)  # as open() would have created it, not mkstemp's 0600
+                try:  # an existing file keeps its permissions (as open(path, "w") keeps them)
+                    mode = os.stat(self.path).st_mode & 0o7777
+                except OSError:  # a new one gets what open() would give it, not mkstemp's 0600
+                    mask = os.umask(0)
+                    os.umask(mask)
+                    mode = 0o666 & ~mask
+                os.chmod(self.tmp, mode)
                 os.replace(self.tmp, self.path)
             except OSError as e:
                 self._remove()
@@ -140,5 +144,6 @@ class OutputFile:
         return False
 
 
-def open_output(path: str, *, gz: bool | None = None) -> OutputFile:
-    return OutputFile(path, gz=gz)
+def open_output(path: str, *, gz: bool | None = None, binary: bool = False) -> OutputFile:
+    """`path` to write, whole or absent (see the module docstring); `binary`: write bytes (a chart)."""
+    return OutputFile(path, gz=gz, binary=binary)

@@ -34,8 +34,9 @@ user's reference. In short:
   its embedded ones, in file order). Its bad rows are counted in `bad_events` (not in `read` or
   `rejected`, which count lead rows), events whose lead id matched no lead in `orphan_events`.
 
-Files that cannot be read at all (no such file, unknown suffix, not gzip, not UTF-8, no pyarrow for
-Parquet, a header that fits nothing ...) raise `InputError`.
+Files that cannot be read at all (no such file, unknown suffix, not gzip, a header that is not UTF-8
+or fits nothing, no pyarrow for Parquet ...) raise `InputError`. A row with a byte that is not UTF-8
+(or a JSON `\\ud800` escape without its pair) is a bad row, like any other.
 """
 from __future__ import annotations
 
@@ -275,12 +276,18 @@ def pyarrow_parquet(path: str):
 
 
 def open_text(path: str, newline: str):
+    """A file as text. A byte that is not UTF-8 is read as a lone surrogate (U+DC80-U+DCFF) and
+    makes its row bad (`not_unicode`), not the whole file."""
     if path == "-":
+        try:
+            sys.stdin.reconfigure(errors="surrogateescape")
+        except (AttributeError, ValueError, OSError):  # not a text stream that can say so: strict
+            pass
         return sys.stdin
     try:
         if path.lower().endswith(".gz"):
-            return gzip.open(path, "rt", encoding="utf-8-sig", newline=newline)
-        return open(path, encoding="utf-8-sig", newline=newline)
+            return gzip.open(path, "rt", encoding="utf-8-sig", errors="surrogateescape", newline=newline)
+        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline=newline)
     except OSError as e:
         raise InputError(f"{path}: cannot open ({e.strerror or e})") from None
 
@@ -298,14 +305,66 @@ def read_error(src: str, where_: str, e: BaseException) -> InputError:
 
 
 def raw_text(raw: Any, delimiter: str = ",") -> str:
-    """A row as read, as text: a JSONL line without its newline, a CSV row re-encoded."""
+    """A row as read, as text: a JSONL line without its newline, a CSV row re-encoded. A byte that
+    is not UTF-8 is written `\\xff` (the rejects file stays UTF-8)."""
     if isinstance(raw, str):
-        return raw.rstrip("\r\n")
-    if isinstance(raw, list):  # a CSV row
+        text = raw.rstrip("\r\n")
+    elif isinstance(raw, list):  # a CSV row
         buf = io.StringIO()
         csv.writer(buf, delimiter=delimiter, lineterminator="").writerow(raw)
-        return buf.getvalue()
-    return json.dumps(raw, ensure_ascii=False, default=_iso)
+        text = buf.getvalue()
+    else:
+        return json.dumps(raw, ensure_ascii=False, default=_iso)
+    return text if text.isascii() or not _SURROGATE.search(text) else _SURROGATE.sub(_escape_surrogate, text)
+
+
+# Text that is not Unicode. A byte that is not UTF-8 is read as U+DC80-U+DCFF (Python's
+# "surrogateescape"; a UTF-8 decoder never yields a surrogate otherwise); a JSON escape \ud800-\udfff
+# without its pair decodes to one too. Either makes its row bad, on every engine (DuckDB and the
+# writers take only real text), and the rest of the file is read.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _escape_surrogate(m) -> str:
+    c = ord(m.group())
+    return f"\\x{c - 0xDC00:02x}" if 0xDC80 <= c <= 0xDCFF else f"\\u{c:04x}"
+
+
+def not_unicode(text: str) -> Bad | None:
+    """A `Bad` (with its 1-based `column`) when a line or cell read from a file holds a byte that is
+    not UTF-8; None when it is text."""
+    if text.isascii():
+        return None
+    m = _SURROGATE.search(text)
+    if m is None:
+        return None
+    b = Bad(f"not UTF-8 text: byte {_escape_surrogate(m)} at column {m.start() + 1}; save or export the file as UTF-8")
+    b.column = m.start() + 1
+    return b
+
+
+def _lone_surrogate(v: Any, key: str | None = None) -> Bad | None:
+    """A `Bad` naming the key whose value (or name) holds a lone surrogate escape, in a decoded JSON value."""
+    if v.__class__ is str:
+        m = _SURROGATE.search(v)
+        if m is None:
+            return None
+        b = Bad((f'"{key}": ' if key else "") + f"\\u{ord(m.group()):04x} is half of a UTF-16 surrogate pair, "
+                "not a character (a broken emoji or accented letter?)")
+        b.key = key
+        return b
+    if v.__class__ is dict:
+        for k, x in v.items():
+            b = _lone_surrogate(k, key) or _lone_surrogate(x, key if key is not None else k)
+            if b is not None:
+                return b
+    elif v.__class__ is list:
+        for x in v:
+            b = _lone_surrogate(x, key)
+            if b is not None:
+                return b
+    return None
 
 
 def _iso(v: Any) -> str:
@@ -328,8 +387,12 @@ def json_kind(v: Any) -> str:
 
 
 def json_line(line: str) -> Any:
-    """The object of one JSON Lines line; a `Bad` (with `column`) when it is not a JSON object;
-    None for a blank line (skipped, not counted). A BOM in front is ignored."""
+    """The object of one JSON Lines line; a `Bad` (with `column`) when it is not a JSON object or
+    not Unicode text; None for a blank line (skipped, not counted). A BOM in front is ignored."""
+    if not line.isascii():
+        b = not_unicode(line)
+        if b is not None:
+            return b
     try:
         obj = fastjson.loads(line)  # msgspec when installed: the same value or error as json.loads
     except (ValueError, RecursionError) as e:
@@ -349,6 +412,10 @@ def json_line(line: str) -> Any:
         b = Bad(f"line is not a JSON object (it is {json_kind(obj)})")
         b.column = 1 + len(line) - len(line.lstrip(" \t\ufeff"))
         return b
+    if "\\u" in line and _SURROGATE_ESCAPE.search(line):
+        b = _lone_surrogate(obj)
+        if b is not None:
+            return b
     return obj
 
 
@@ -410,6 +477,10 @@ class CsvFile:
         except (UnicodeDecodeError, OSError, EOFError) as e:
             self.fh.close()
             raise read_error(src, "line 1", e) from None
+        bad = not_unicode(first)
+        if bad is not None:
+            self.fh.close()
+            raise InputError(f"{src}: the header (line 1) is {bad.reason}")
         self.delimiter = delimiter or detect_delimiter(first)
         self.rd = csv.reader(itertools.chain([first], self.fh), delimiter=self.delimiter)
         try:
@@ -440,7 +511,14 @@ class CsvFile:
 
 
 def csv_object(header: list[str], row: list[str]) -> Any:
-    """A CSV row as a dict, or a `Bad` when it has another number of cells than the header."""
+    """A CSV row as a dict, or a `Bad` when it has another number of cells than the header or a cell
+    holds a byte that is not UTF-8."""
+    if not "".join(row).isascii():
+        for name, cell in zip(itertools.chain(header, itertools.repeat(None)), row):
+            b = not_unicode(cell)
+            if b is not None:
+                where_ = f'column "{name}"' if name is not None else "a cell past the header"
+                return Bad(f"{where_}: " + b.reason.replace(" at column ", " at character "))
     if len(row) == len(header):
         return dict(zip(header, row))
     return Bad(f"row has {len(row)} cells, the header has {len(header)}")
@@ -873,6 +951,9 @@ def lead_from_object(obj: dict, schema: Schema, *, line: int = 1, source: str = 
     if not isinstance(obj, dict):
         raise BadRowsError([BadRow(line, f"not a JSON object: {show(obj)}", show(obj, 10**9), source)])
     try:
+        bad = _lone_surrogate(obj)
+        if bad is not None:
+            raise bad
         return _builder(schema).lead(obj, line)
     except Bad as e:
         raise BadRowsError([BadRow(line, e.reason, raw_text(obj), source)]) from None

@@ -357,7 +357,10 @@ def plot(doc: dict, path: str, plt=None) -> None:
         ax.axhline(100 * overall, color="#E45756", linestyle="--", linewidth=1, label=f"all worked: {pct(overall)}")
         ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
+    from runtime.io.files import open_output
+
     try:
-        fig.savefig(path)
+        with open_output(path, binary=True) as fh:  # whole or absent, like every output file
+            fig.savefig(fh, format=path.rsplit(".", 1)[-1].lower())
     finally:
         plt.close(fig)

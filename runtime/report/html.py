@@ -215,9 +215,8 @@ def write_page(page: str, path: str | None, what: str = "report") -> None:
         sys.stdout.write(page)
         sys.stdout.flush()
         return
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(page)
-    except OSError as e:
-        raise Failure(f"{path}: cannot write the report ({e.strerror or e})")
+    from runtime.io.files import open_output
+
+    with open_output(path) as fh:  # whole or absent; a path that cannot be written is a Failure
+        fh.write(page)
     print(f"{what} written to {path}", file=sys.stderr)

@@ -65,16 +65,6 @@ def score_records(engine, results, as_of: dt.date | None = None) -> list[dict]:
     return [json.loads(line) for line in buf.getvalue().splitlines()]
 
 
-def add_provenance(rec: dict, rs, as_of: dt.date) -> dict:
-    """Which rules and which day gave this record. setdefault: once the writer's records carry these
-    keys themselves (provenance in runtime/io/writers.py), theirs are kept and this does nothing."""
-    rec.setdefault("ruleset", rs.name)
-    rec.setdefault("ruleset_version", rs.version)
-    rec.setdefault("rules_sha256", rs.sha256)
-    rec.setdefault("as_of", as_of.isoformat())
-    return rec
-
-
 def flat_record(rec: dict, engine) -> dict:
     """One level of keys for CRM response mappings: `score`'s CSV columns (`<dim>_score`,
     `<dim>_band`, ..., every one present, null when missing), then the other keys; a list becomes
@@ -285,7 +275,7 @@ class Service:
         objs, as_of, batch = self._leads_of(payload, rs, request)
         good, bad = self._build(objs, rs.schema)
         results = self._results(rs, [lead for _i, _o, lead in good], as_of)
-        records = [add_provenance(rec, rs, as_of) for rec in score_records(rs.engine, results, as_of)]
+        records = score_records(rs.engine, results, as_of)  # provenance and reasons: runtime/io/writers.py
         if fmt == "flat":
             records = [flat_record(rec, rs.engine) for rec in records]
         by_index = {i: rec for (i, _o, _l), rec in zip(good, records)}

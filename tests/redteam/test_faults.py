@@ -113,3 +113,85 @@ def test_two_runs_writing_one_file(tmp_path):
     record("faults: two runs, one file", why)
     assert why is None
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_forked_worker_dies_on_sigterm_even_when_stuck():
+    """A worker forked while a command runs (--workers, the DuckDB engine's readers) gets the default
+    SIGTERM: the pool ends its workers with SIGTERM, and a worker stuck in C code (here: blocked on a
+    lock, as on one another thread of the parent held at fork) never runs a Python handler. With the
+    CLI's handler inherited, the run waited for such a worker for ever (the 10 MB hostile-row hang)."""
+    import cli as climod
+
+    old = climod._on_sigterm()
+    assert old is not None  # pytest runs in the main thread
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mutex = ctypes.create_string_buffer(64)  # all zero: PTHREAD_MUTEX_INITIALIZER (a normal mutex)
+        pid = os.fork()
+        if pid == 0:  # the child: locks the mutex twice, stuck in C (a futex wait that signals do not end)
+            try:
+                libc.pthread_mutex_lock(mutex)
+                libc.pthread_mutex_lock(mutex)
+            finally:
+                os._exit(3)
+        assert getattr(signal.getsignal(signal.SIGTERM), "leadrules", False)  # the parent's handler is back
+        time.sleep(0.3)
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("a forked worker ignored SIGTERM")
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def test_every_output_file_goes_through_open_output():
+    """Output files are whole or absent: runtime/ writes them only through runtime/io/files.py's
+    open_output (a temporary file renamed into place), never with a plain open(..., "w") or
+    Path.write_text. Appending to a log (serve's decisions) is the one exception."""
+    import re
+
+    plain = re.compile(r"""\bopen\([^)]*["'][wx]b?t?\+?["']|\.write_(text|bytes)\(|\.savefig\(\s*path""")
+    found = []
+    for p in (ROOT / "runtime").rglob("*.py"):
+        if p.name == "files.py" and p.parent.name == "io":
+            continue
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+            if plain.search(line) and "os.devnull" not in line:
+                found.append(f"{p.relative_to(ROOT)}:{i}: {line.strip()}")
+    assert not found, found
+
+
+def test_fmt_keeps_the_rule_files_permissions(tmp_path):
+    p = tmp_path / "a.rules"
+    p.write_text(ACME.read_text(encoding="utf-8").replace("\n", "\n\n", 3), encoding="utf-8")
+    os.chmod(p, 0o640)
+    res = cli(["fmt", p])
+    assert res.exit_code == 0, res.output
+    assert p.read_text(encoding="utf-8") != "" and (os.stat(p).st_mode & 0o777) == 0o640
+    assert [q.name for q in tmp_path.iterdir()] == ["a.rules"]
+
+
+
+@pytest.mark.parametrize("command", ["score", "simulate", "diff", "calibrate"])
+def test_a_run_that_fails_early_leaves_no_rejects_file(command, tmp_path):
+    """--rejects is opened before the input: a failure right after (here: an events file that does not
+    exist) leaves neither a rejects file nor its temporary file (runtime/commands/options.py's
+    rejects_output, one helper for every command)."""
+    args = {"score": ["score", ACME, "--leads", LEADS, "-o", tmp_path / "out.jsonl"],
+            "simulate": ["simulate", ACME, "--leads", LEADS],
+            "diff": ["diff", ACME, ACME, "--leads", LEADS],
+            "calibrate": ["calibrate", ACME, "--leads", LEADS, "--outcomes", ROOT / "rulesets" / "samples" / "outcomes.csv"]}
+    res = cli([*args[command], "--events", tmp_path / "missing.jsonl", "--on-bad-row", "skip",
+               "--rejects", tmp_path / "r.jsonl"], seconds=60)
+    assert problem(res) is None and res.exit_code == 2 and "missing.jsonl: no such file" in res.output, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], sorted(p.name for p in tmp_path.iterdir())

@@ -236,15 +236,20 @@ def test_csv_output_guards_formula_cells(tmp_path):
 
 
 def test_invalid_unicode_in_a_lead_value(tmp_path):
+    """A JSON escape of half a surrogate pair is not text: that row is bad (docs/input.md), named with
+    its line and column, on every output format and worker count; the other rows are scored."""
     leads = tmp_path / "l.jsonl"
     leads.write_text('{"id": "a\\udc80", "email": "x\\ud800y@b.com", "company": "\\udcff"}\n{"id": "b"}\n')
     for out in ("o.jsonl", "o.csv", "-"):
         for extra in ([], ["--workers", "2"]):
             res = cli(["score", ACME, "--leads", leads, "-o", tmp_path / out if out != "-" else out] + extra)
             clean(res)
-            assert res.exit_code == 0, res.output
-    first = (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()[0]
-    assert json.loads(first)["id"] == "a\udc80"  # the value round-trips exactly
+            assert res.exit_code == 2 and "l.jsonl:1:8: \"id\": \\udc80 is half of a UTF-16 surrogate pair" in res.output
+            res = cli(["score", ACME, "--leads", leads, "--on-bad-row", "skip", "-o",
+                       tmp_path / out if out != "-" else out] + extra)
+            clean(res)
+            assert res.exit_code == 0 and "read 2 · scored 1 · rejected 1" in res.output, res.output
+    assert [json.loads(x)["id"] for x in (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()] == ["b"]
 
 
 @pytest.mark.parametrize("engine", ["python", "duckdb"])
