@@ -30,7 +30,7 @@ _fromiso = fromiso = _dt.datetime.fromisoformat
 
 # What the generated module imports from this module (besides runtime.core.kernel's __all__):
 # the reader's fast forms of JSON values. Generated code imports nothing else.
-__all__ = ["date10", "event_day", "obj_list", "DAYS", "SUFFIXES", "fromiso"]
+__all__ = ["date10", "event_day", "obj_list", "DAYS", "SUFFIXES", "fromiso", "search_memo"]
 
 
 class Unsupported(Exception):
@@ -87,6 +87,19 @@ def event_day(at):
         if len(SUFFIXES) < _CACHE_MAX:
             SUFFIXES[suffix] = True
     return d
+
+
+def search_memo(memo: dict, rx, s: str) -> bool:
+    """`rx.search(s) is not None`, remembered in `memo` (one per pattern in the generated module): a
+    title or an industry takes few distinct values, so each is searched once, not once per lead.
+    The memo stops growing at _MEMO_MAX entries (every other value is searched each time)."""
+    found = rx.search(s) is not None
+    if len(memo) < _MEMO_MAX:
+        memo[s] = found
+    return found
+
+
+_MEMO_MAX = 50_000
 
 
 def obj_list(v):
@@ -559,12 +572,19 @@ class _Gen:
     def guard(self, vals: list[V], pred) -> ast.expr:
         return and_(*[not_none(v.e) for v in vals if v.nullable], pred)
 
-    def search(self, rx: ast.expr, v: V) -> ast.expr:
+    def search(self, rx: ast.expr, v: V, memo: bool = False) -> ast.expr:
         if v.type == TEXT_LIST:
             gen = ast.GeneratorExp(elt=call(attr(rx, "search"), N("x_")),
                                    generators=[ast.comprehension(target=St("x_"), iter=v.e, ifs=[], is_async=0)])
             return call("any", gen)
-        return not_none(call(attr(rx, "search"), v.e))
+        if not memo:  # (`matches` patterns: often on a value of its own per lead, an e-mail address)
+            return not_none(call(attr(rx, "search"), v.e))
+        # words searched in a text: through a memo of the values seen (search_memo); the
+        # expression `m_ if (m_ := M.get(x)) is not None else _search_memo(M, rx, x)` (x is not None:
+        # the caller guards it)
+        memo = self.const(("memo", rx.id), lambda: ast.Dict(keys=[], values=[]))
+        got = ast.NamedExpr(target=St("m_"), value=call(attr(memo, "get"), v.e))
+        return ast.IfExp(test=not_none(got), body=N("m_"), orelse=call("_search_memo", memo, rx, v.e))
 
     def text_test(self, c: n.TextTest, ev) -> ast.expr:
         v = self.value(c.value, ev)
@@ -582,7 +602,7 @@ class _Gen:
             else:
                 phrases = items
             rx = self.const(("words", phrases), lambda: call("_words_regex", tuple_(C(p) for p in phrases)))
-            return self.guard([v], self.search(rx, v))
+            return self.guard([v], self.search(rx, v, memo=True))
         if op == "contains_any":
             if islist:
                 s = self.const(("set", tuple(sorted(set(items)))), lambda: call("frozenset", tuple_(C(x) for x in sorted(set(items)))))
