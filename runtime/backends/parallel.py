@@ -12,10 +12,13 @@ Parquet input are read by one process (`ParallelUnsupported`).
 from __future__ import annotations
 
 import bisect
+import collections
+import contextlib
 import datetime as dt
 import io
 import multiprocessing as mp
 import os
+import signal
 import threading
 from typing import Iterator
 
@@ -30,6 +33,20 @@ class ParallelUnsupported(Exception):
 
 
 # ---- the worker side ----------------------------------------------------------------------------
+
+
+def _default_sigterm() -> None:
+    """In a forked worker: SIGTERM back to its default action. The parent's handler (cli.py turns
+    SIGTERM into an exception) runs Python code, so a worker stuck in C (a lock taken at fork time)
+    never ran it and Pool.terminate waited for ever; the default action ends the worker in any state."""
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except (ValueError, OSError):
+        pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_default_sigterm)
 
 _W: dict = {}
 
@@ -254,8 +271,6 @@ class ParallelScore:
     def _results(self, sent: list):
         """A context manager giving the batches' results in input order: from a pool of worker
         processes, or computed here when there is one worker."""
-        import contextlib
-
         if self.workers == 1:
             _init_worker(self.rules.spec, self.schema, self.fmt, self.explain, self.asof, self.rules.engine)
             gate = _NoGate()
@@ -264,19 +279,36 @@ class ParallelScore:
         forked = ctx.get_start_method() == "fork"
         init_args = (self.rules.spec, self.schema, "tuples" if self.fmt == "results" else self.fmt, self.explain,
                      self.asof, self.rules.engine if forked else None)
-        gate = threading.Semaphore(self.workers * 3)
+        ahead = self.workers * 3
 
         @contextlib.contextmanager
         def pooled():
-            with ctx.Pool(self.workers, initializer=_init_worker, initargs=init_args) as pool:
-                def gen():
-                    for res in pool.imap(_score_batch, self._batches(gate, sent)):
-                        gate.release()
-                        yield res
-                try:
-                    yield gen()
-                finally:
+            # The batches are read and handed out here, in the calling thread, a few ahead of the one
+            # awaited (apply_async), never by a generator run in the pool's task thread: such a
+            # generator, blocked on a full window when the caller stops early (an error, the bad-row
+            # limit, Ctrl-C), kept the task thread from ever sending the workers their stop signal, and
+            # Pool.terminate then waited for ever on the queue lock an idle worker held (the hang of
+            # `--workers` under a test runner).
+            pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=init_args)
+            done = False
+
+            def gen():
+                pending: collections.deque = collections.deque()
+                for task in self._batches(_NoGate(), sent):
+                    pending.append(pool.apply_async(_score_batch, (task,)))
+                    if len(pending) >= ahead:
+                        yield pending.popleft().get()
+                while pending:
+                    yield pending.popleft().get()
+            try:
+                yield gen()
+                done = True
+            finally:
+                if done:
+                    pool.close()  # every batch is back: the workers stop on their own
+                else:
                     pool.terminate()
+                pool.join()
         return pooled()
 
     def __iter__(self) -> Iterator:

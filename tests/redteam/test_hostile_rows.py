@@ -183,8 +183,6 @@ def test_orphan_events(rules, tmp_path):
     assert counts["python"] == counts["duckdb"] == (2, 2, 0)
 
 
-@pytest.mark.xfail(strict=False, reason="intermittent: a forked --workers process can deadlock (a worker waits on a "
-                   "futex for ever and the run never ends); runtime/backends/parallel.py, named in the issue-14 report")
 def test_workers_on_hostile_rows(rules, tmp_path):
     """python --workers 2 over every hostile row, under skip with --rejects: scored + rejected = read."""
     fails = []
@@ -199,7 +197,7 @@ def test_workers_on_hostile_rows(rules, tmp_path):
         c = _counts(res)
         why = problem(res) or (None if res.exit_code == 0 and c and c[0] == 4 and c[1] + c[2] == 4
                                else f"{case}: {res.stderr[-300:]}")
-        record("xfail: hostile rows: python --workers 2 (intermittent hang)", why)
+        record("hostile rows: python --workers 2", why)
         if why:
             fails.append(why)
     assert not fails, fails
