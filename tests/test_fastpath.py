@@ -89,6 +89,8 @@ def test_score_obj_is_the_reader_and_the_engine(text, objs):
     c = check(parse(text, "gen.rules"))
     assume(not any(d.is_error for d in c.diagnostics))
     fast = compile_fast(c)
+    if fast.score_obj is None:  # the closure engine (capability.py names why): no fast path to compare
+        return
 
     class R:
         checked = c

@@ -192,3 +192,27 @@ def test_the_docs_example_record_is_what_score_writes(tmp_path):
     got = next(ln for ln in lines if ln.startswith("L00002,"))
     prefix, rest = row.split("…", 1)
     assert got.startswith(prefix) and got.endswith(rest)
+
+
+def test_jsonl_fast_lines_with_accounts_are_the_records_json():
+    """LineFormatter writes JSONL lines in pieces (account scores and bands encoded once per distinct
+    account outcome): byte for byte the JSON encoding of Columns.record, accounts included."""
+    import datetime as _dt
+    import io as _io
+    from pathlib import Path as _P
+
+    from runtime.backends.load import load_rules as _lr
+    from runtime.backends.scoring import results as _results
+    from runtime.io.writers import LineFormatter as _LF
+
+    root = _P(__file__).resolve().parents[1]
+    rules = _lr(str(root / "rulesets" / "acme.rules"))
+    day = _dt.date(2026, 11, 1)
+    lf = _LF(rules.engine.plan, "jsonl", False, day)
+    seen = 0
+    for r in _results(rules, str(root / "rulesets" / "samples" / "leads.jsonl"), as_of=day):
+        out = _io.StringIO()
+        lf.write(out, r)
+        assert out.getvalue() == lf._json(r, lf.cols.record(r)) + "\n"
+        seen += r.account_scores is not None
+    assert seen > 1000

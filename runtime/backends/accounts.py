@@ -15,6 +15,8 @@ bounded). docs/accounts.md has the details.
 """
 from __future__ import annotations
 
+import marshal
+import operator
 import os
 import pickle
 import sqlite3
@@ -470,6 +472,23 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir):
         db.close()
 
 
+_RESULT_FIELDS = operator.attrgetter(*Result.__slots__)
+
+
+def _pack(lead, r: Result) -> bytes:
+    """A held lead's Result (and the lead, when kept) as bytes: a Result alone is plain data (texts,
+    numbers, dicts and tuples of them), written with marshal, about twice as fast as pickle both ways."""
+    if lead is None:
+        return b"m" + marshal.dumps(_RESULT_FIELDS(r))
+    return b"p" + pickle.dumps((lead, r), pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(b: bytes):
+    if b[:1] == b"m":
+        return None, Result(*marshal.loads(b[1:]))
+    return pickle.loads(b[1:])
+
+
 class _Spill:
     """The temporary database of the unsorted path. Column names are ours (f0, f1 …); values are bound
     parameters, so no lead data ever becomes SQL text."""
@@ -488,9 +507,7 @@ class _Spill:
                        f"VALUES (?, ?{', ?' * nf})")
 
     def add_many(self, rows) -> None:
-        dumps = pickle.dumps
-        self.db.executemany(self.insert, ((k, dumps((lead, r), pickle.HIGHEST_PROTOCOL), *fl)
-                                          for lead, r, k, fl in rows))
+        self.db.executemany(self.insert, ((k, _pack(lead, r), *fl) for lead, r, k, fl in rows))
 
     def results(self, model: AccountModel, stats: AccountStats | None):
         nf = self.nf
@@ -506,10 +523,9 @@ class _Spill:
         fcols = "".join(f", l.f{i}" for i in range(nf))
         q = (f"SELECT l.key, l.payload{fcols}{acols} FROM leads l LEFT JOIN accounts a ON a.key = l.key "
              "ORDER BY l.seq")
-        loads = pickle.loads
         for row in db.execute(q):
             k = row[0]
-            lead, r = loads(row[1])
+            lead, r = _unpack(row[1])
             if k is None:
                 acct = model.evaluate(tuple(row[2:2 + nf]))
                 if stats is not None:
