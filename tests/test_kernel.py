@@ -222,3 +222,23 @@ def test_reasons_use_whole_points(pts):
             break
         text = nxt
     assert got == text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=8), st.lists(st.text(max_size=12), min_size=1, max_size=3),
+       st.booleans())
+def test_memoized_word_search_is_the_kernels(values, phrases, full):
+    """Generated code searches a text for words through a memo of the values seen (pygen.search_memo):
+    the same answer as the kernel's words_regex, first time and remembered, and once the memo is full."""
+    rx = K.words_regex(phrases)
+    memo: dict = {f"filler{i}": True for i in range(pygen._MEMO_MAX)} if full else {}
+    gen = pygen._Gen.__new__(pygen._Gen)
+    gen.consts, gen.const_keys = [], {}
+    e = gen.search(ast.Name(id="RX", ctx=ast.Load()), pygen.V(ast.Name(id="x", ctx=ast.Load()), False, "text"),
+                   memo=True)
+    f = _compiled([ast.Assign(targets=[ast.Name(id="y", ctx=ast.Store())], value=e)], ["x"], "y",
+                  {"RX": rx, "_search_memo": pygen.search_memo})
+    f.__globals__[gen.const_keys[("memo", "RX")]] = memo
+    for v in values + values:
+        assert f(v) == (rx.search(v) is not None)
+    assert len(memo) == (pygen._MEMO_MAX if full else len(set(values)))

@@ -194,6 +194,7 @@ def test_the_docs_example_record_is_what_score_writes(tmp_path):
     assert got.startswith(prefix) and got.endswith(rest)
 
 
+<<<<<<< HEAD
 AS_OF_FIELD_RULES = '''ruleset "af" version 1
 fields {
   created: date
@@ -232,3 +233,27 @@ def test_as_of_field_is_refused_up_front_by_duckdb(tmp_path):
                                         "-o", str(tmp_path / "o.jsonl"), "--engine", "duckdb"])
     assert res.exit_code == 2 and "--as-of-field" in res.output and "use --engine python" in res.output
     assert not (tmp_path / "o.jsonl").exists()
+=======
+def test_jsonl_fast_lines_with_accounts_are_the_records_json():
+    """LineFormatter writes JSONL lines in pieces (account scores and bands encoded once per distinct
+    account outcome): byte for byte the JSON encoding of Columns.record, accounts included."""
+    import datetime as _dt
+    import io as _io
+    from pathlib import Path as _P
+
+    from runtime.backends.load import load_rules as _lr
+    from runtime.backends.scoring import results as _results
+    from runtime.io.writers import LineFormatter as _LF
+
+    root = _P(__file__).resolve().parents[1]
+    rules = _lr(str(root / "rulesets" / "acme.rules"))
+    day = _dt.date(2026, 11, 1)
+    lf = _LF(rules.engine.plan, "jsonl", False, day)
+    seen = 0
+    for r in _results(rules, str(root / "rulesets" / "samples" / "leads.jsonl"), as_of=day):
+        out = _io.StringIO()
+        lf.write(out, r)
+        assert out.getvalue() == lf._json(r, lf.cols.record(r)) + "\n"
+        seen += r.account_scores is not None
+    assert seen > 1000
+>>>>>>> perfcore

@@ -15,6 +15,8 @@ bounded). docs/accounts.md has the details.
 """
 from __future__ import annotations
 
+import marshal
+import operator
 import os
 import pickle
 import sqlite3
@@ -335,14 +337,32 @@ def score_leads(engine, leads: Iterable[Lead], asof: int, *, grouped: bool | Non
         for lead in leads:
             yield lead, score(lead, asof)
         return
+    yield from group_rows(model, _rows(model, engine, leads, asof, keep_leads), grouped=bool(grouped), stats=stats,
+                          hold=hold, spill_dir=spill_dir)
+
+
+def _rows(model: AccountModel, engine, leads, asof, keep_leads: bool):
+    """(lead, Result, account key, flags) per lead, scored here."""
+    score, key_of, flags_of = engine.score, model.key_of, model.flags
+    for lead in leads:
+        r = score(lead, asof)
+        yield lead if keep_leads else None, r, key_of(lead), flags_of(lead, r, asof)
+
+
+def group_rows(model: AccountModel, rows, *, grouped: bool, stats: AccountStats | None = None, hold: int = HOLD,
+               spill_dir: str | None = None) -> Iterator[tuple[Lead | None, Result]]:
+    """(lead, Result) in input order, each Result finished with its account, from rows of (lead or
+    None, Result, account key, flags) in input order: streamed account by account when `grouped`,
+    else held and spilled (see score_leads). The rows come from leads scored here (score_leads) or
+    from generated Results that carry their key and flags (`Result.account`, `Result.flags`, scored
+    in worker processes: account_results)."""
     if grouped:
-        yield from _grouped(model, engine, leads, asof, stats)
-    else:
-        yield from _held(model, engine, leads, asof, stats, keep_leads, hold, spill_dir)
+        return _grouped(model, rows, stats)
+    return _held(model, rows, stats, hold, spill_dir)
 
 
-def _grouped(model: AccountModel, engine, leads, asof, stats) -> Iterator[tuple[Lead, Result]]:
-    score, key_of, flags_of, evaluate, finish = engine.score, model.key_of, model.flags, model.evaluate, model.finish
+def _grouped(model: AccountModel, rows, stats) -> Iterator[tuple[Lead, Result]]:
+    evaluate, finish = model.evaluate, model.finish
     nf = model.nf
     closed = _KeySet()
     cur: str | None = None
@@ -360,10 +380,7 @@ def _grouped(model: AccountModel, engine, leads, asof, stats) -> Iterator[tuple[
             yield lead, r
         buf.clear()
 
-    for lead in leads:
-        r = score(lead, asof)
-        k = key_of(lead)
-        fl = flags_of(lead, r, asof)
+    for lead, r, k, fl in rows:
         if k is None:  # its own account, complete now
             acct = evaluate(fl)
             finish(r, None, acct)
@@ -380,7 +397,7 @@ def _grouped(model: AccountModel, engine, leads, asof, stats) -> Iterator[tuple[
                 closed.add(cur)
             if k in closed:
                 raise AccountOrderError(
-                    f"lead {lead.id!r}: account {k!r} appears again after other accounts; the leads are not "
+                    f"lead {r.id!r}: account {k!r} appears again after other accounts; the leads are not "
                     f"grouped by {model.key_text}")
             cur = k
             counts = [0] * nf
@@ -397,22 +414,19 @@ def _grouped(model: AccountModel, engine, leads, asof, stats) -> Iterator[tuple[
             yield from flush()
 
 
-def _held(model: AccountModel, engine, leads, asof, stats, keep_leads, hold, spill_dir):
+def _held(model: AccountModel, rows, stats, hold, spill_dir):
     """Unsorted input: everything is held until the input ends, in memory up to `hold` leads, then in
     a temporary SQLite database that keeps, per lead, the pickled result (and lead), its key and
     flags; the accounts' counts are one GROUP BY, and the leads come back in input order by a join."""
-    score, key_of, flags_of = engine.score, model.key_of, model.flags
     nf = model.nf
     mem: list[tuple[Lead | None, Result, str | None, tuple]] = []
     counts: dict[str, list[int]] = {}
     sizes: dict[str, int] = {}
     db = None
-    it = iter(leads)
-    for lead in it:
-        r = score(lead, asof)
-        k = key_of(lead)
-        fl = flags_of(lead, r, asof)
-        mem.append((lead if keep_leads else None, r, k, fl))
+    it = iter(rows)
+    for row in it:
+        mem.append(row)
+        k, fl = row[2], row[3]
         if k is not None:
             c = counts.get(k)
             if c is None:
@@ -446,9 +460,8 @@ def _held(model: AccountModel, engine, leads, asof, stats, keep_leads, hold, spi
         return
     try:
         batch = []
-        for lead in it:
-            r = score(lead, asof)
-            batch.append((lead if keep_leads else None, r, key_of(lead), flags_of(lead, r, asof)))
+        for row in it:
+            batch.append(row)
             if len(batch) >= 1000:
                 db.add_many(batch)
                 batch.clear()
@@ -457,6 +470,23 @@ def _held(model: AccountModel, engine, leads, asof, stats, keep_leads, hold, spi
         yield from db.results(model, stats)
     finally:
         db.close()
+
+
+_RESULT_FIELDS = operator.attrgetter(*Result.__slots__)
+
+
+def _pack(lead, r: Result) -> bytes:
+    """A held lead's Result (and the lead, when kept) as bytes: a Result alone is plain data (texts,
+    numbers, dicts and tuples of them), written with marshal, about twice as fast as pickle both ways."""
+    if lead is None:
+        return b"m" + marshal.dumps(_RESULT_FIELDS(r))
+    return b"p" + pickle.dumps((lead, r), pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(b: bytes):
+    if b[:1] == b"m":
+        return None, Result(*marshal.loads(b[1:]))
+    return pickle.loads(b[1:])
 
 
 class _Spill:
@@ -477,9 +507,7 @@ class _Spill:
                        f"VALUES (?, ?{', ?' * nf})")
 
     def add_many(self, rows) -> None:
-        dumps = pickle.dumps
-        self.db.executemany(self.insert, ((k, dumps((lead, r), pickle.HIGHEST_PROTOCOL), *fl)
-                                          for lead, r, k, fl in rows))
+        self.db.executemany(self.insert, ((k, _pack(lead, r), *fl) for lead, r, k, fl in rows))
 
     def results(self, model: AccountModel, stats: AccountStats | None):
         nf = self.nf
@@ -495,10 +523,9 @@ class _Spill:
         fcols = "".join(f", l.f{i}" for i in range(nf))
         q = (f"SELECT l.key, l.payload{fcols}{acols} FROM leads l LEFT JOIN accounts a ON a.key = l.key "
              "ORDER BY l.seq")
-        loads = pickle.loads
         for row in db.execute(q):
             k = row[0]
-            lead, r = loads(row[1])
+            lead, r = _unpack(row[1])
             if k is None:
                 acct = model.evaluate(tuple(row[2:2 + nf]))
                 if stats is not None:
@@ -642,6 +669,26 @@ class AccountResults:
 
     def __getattr__(self, name):
         return getattr(self.reader, name)
+
+
+class GeneratedAccountResults:
+    """Results of generated code that carry their account key and flags (scored in one process or in
+    `--workers N`: runtime/backends/parallel.py in results mode) grouped by account here, in input
+    order; the source's counters and `account_stats`, as AccountResults."""
+
+    def __init__(self, rules, source, leads_path: str | None):
+        self.source, self.model = source, account_model(rules.engine)
+        self.grouped = input_grouped(leads_path, rules.engine) if leads_path else False
+        self.account_stats = AccountStats()
+
+    def __iter__(self) -> Iterator[Result]:
+        rows = ((None, r, r.account, r.flags) for r in self.source)
+        for _lead, r in group_rows(self.model, rows, grouped=self.grouped, stats=self.account_stats):
+            r.flags = None
+            yield r
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
 
 
 def account_results(rules, reader, asof: int, leads_path: str | None) -> AccountResults | None:

@@ -12,10 +12,13 @@ Parquet input are read by one process (`ParallelUnsupported`).
 from __future__ import annotations
 
 import bisect
+import collections
+import contextlib
 import datetime as dt
 import io
 import multiprocessing as mp
 import os
+import signal
 import threading
 from typing import Iterator
 
@@ -23,6 +26,7 @@ from runtime.core.model import BadRow
 from runtime.io.writers import LineFormatter
 
 BATCH = 2000
+DRAIN_SECONDS = 60  # an early stop waits this long for each batch still in a worker
 
 
 class ParallelUnsupported(Exception):
@@ -30,6 +34,23 @@ class ParallelUnsupported(Exception):
 
 
 # ---- the worker side ----------------------------------------------------------------------------
+
+
+def _worker_signals() -> None:
+    """In a forked worker: SIGTERM back to its default action, and SIGINT ignored. The parent's
+    SIGTERM handler (cli.py turns SIGTERM into an exception) runs Python code, so a worker stuck in C
+    (a lock taken at fork time) never ran it and Pool.terminate waited for ever; the default action
+    ends the worker in any state. Ctrl-C reaches the whole process group: the parent stops the run
+    and collects the workers' batches (ParallelScore._results), a worker must not die mid-batch."""
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except (ValueError, OSError):
+        pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_worker_signals)
 
 _W: dict = {}
 
@@ -142,8 +163,10 @@ class _ResultList(list):
 
     def write(self, _out, r) -> None:
         if self.as_tuples:
-            self.append((r.id, r.scores, r.bands, r.grade, r.route, r.queue, r.sla, r.disqualified, r.points, r.raw,
-                         r.fired, r.numbered, r.route_line))
+            t = (r.id, r.scores, r.bands, r.grade, r.route, r.queue, r.sla, r.disqualified, r.points, r.raw,
+                 r.fired, r.numbered, r.route_line)
+            # with an accounts block, generated Results carry their account key and flags
+            self.append(t if r.flags is None else t + (r.account, None, None, None, r.flags))
         else:
             self.append(r)
 
@@ -254,8 +277,6 @@ class ParallelScore:
     def _results(self, sent: list):
         """A context manager giving the batches' results in input order: from a pool of worker
         processes, or computed here when there is one worker."""
-        import contextlib
-
         if self.workers == 1:
             _init_worker(self.rules.spec, self.schema, self.fmt, self.explain, self.asof, self.rules.engine)
             gate = _NoGate()
@@ -264,19 +285,51 @@ class ParallelScore:
         forked = ctx.get_start_method() == "fork"
         init_args = (self.rules.spec, self.schema, "tuples" if self.fmt == "results" else self.fmt, self.explain,
                      self.asof, self.rules.engine if forked else None)
-        gate = threading.Semaphore(self.workers * 3)
+        ahead = self.workers * 3
 
         @contextlib.contextmanager
         def pooled():
-            with ctx.Pool(self.workers, initializer=_init_worker, initargs=init_args) as pool:
-                def gen():
-                    for res in pool.imap(_score_batch, self._batches(gate, sent)):
-                        gate.release()
-                        yield res
+            # The batches are read and handed out here, in the calling thread, a few ahead of the one
+            # awaited (apply_async), never by a generator run in the pool's task thread: such a
+            # generator, blocked on a full window when the caller stopped early (an error, the bad-row
+            # limit, Ctrl-C), kept the task thread from sending the workers their stop signal, and
+            # Pool.terminate waited for ever on the queue lock an idle worker held (the hang of
+            # `--workers` under a test runner). Nor is Pool.terminate the way out of an early stop: a
+            # worker blocked writing a large batch holds the result queue's lock that terminate takes.
+            # The batches already handed out are collected instead (a few, bounded), then the pool is
+            # closed as after a full run; terminate is left for a worker that does not answer.
+            pool = ctx.Pool(self.workers, initializer=_init_worker, initargs=init_args)
+            pending: collections.deque = collections.deque()
+
+            def gen():
+                for task in self._batches(_NoGate(), sent):
+                    pending.append(pool.apply_async(_score_batch, (task,)))
+                    if len(pending) >= ahead:
+                        yield pending.popleft().get()
+                while pending:
+                    yield pending.popleft().get()
+            clean = False
+            try:
+                yield gen()
+                clean = True
+            finally:
                 try:
-                    yield gen()
+                    while pending:
+                        try:
+                            pending.popleft().get(DRAIN_SECONDS)
+                        except mp.TimeoutError:
+                            raise
+                        except Exception:  # noqa: BLE001 - a batch nobody reads: its error does not matter
+                            pass
+                    clean = True
+                except mp.TimeoutError:
+                    clean = False
                 finally:
-                    pool.terminate()
+                    if clean:
+                        pool.close()  # every batch handed out is back: the workers stop on their own
+                    else:
+                        pool.terminate()
+                    pool.join()
         return pooled()
 
     def __iter__(self) -> Iterator:

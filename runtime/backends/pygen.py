@@ -30,7 +30,7 @@ _fromiso = fromiso = _dt.datetime.fromisoformat
 
 # What the generated module imports from this module (besides runtime.core.kernel's __all__):
 # the reader's fast forms of JSON values. Generated code imports nothing else.
-__all__ = ["date10", "event_day", "obj_list", "DAYS", "SUFFIXES", "fromiso"]
+__all__ = ["date10", "event_day", "obj_list", "DAYS", "SUFFIXES", "fromiso", "search_memo"]
 
 
 class Unsupported(Exception):
@@ -87,6 +87,19 @@ def event_day(at):
         if len(SUFFIXES) < _CACHE_MAX:
             SUFFIXES[suffix] = True
     return d
+
+
+def search_memo(memo: dict, rx, s: str) -> bool:
+    """`rx.search(s) is not None`, remembered in `memo` (one per pattern in the generated module): a
+    title or an industry takes few distinct values, so each is searched once, not once per lead.
+    The memo stops growing at _MEMO_MAX entries (every other value is searched each time)."""
+    found = rx.search(s) is not None
+    if len(memo) < _MEMO_MAX:
+        memo[s] = found
+    return found
+
+
+_MEMO_MAX = 50_000
 
 
 def obj_list(v):
@@ -352,6 +365,8 @@ class _Gen:
         self.needs_types = False
         self.types_within: dict[float, str] = {}
         self.counter = itertools.count()
+        self.flag_dims: frozenset = frozenset()  # dimension names usable in a condition (account filters)
+        self.account = None  # (key expression, [flag expressions]) when the file has an accounts block
         self.atom_uses: dict[str, int] = {}
         self.ev_atom_uses: dict[tuple, int] = {}
         for f in _event_filters(checked.file):
@@ -385,6 +400,8 @@ class _Gen:
                 self.attrs_by_type.setdefault(ev, {})[v.name] = None
                 return V(N("e_" + v.name), True, self.events[ev][v.name])
             if v.name not in self.fields:
+                if v.name in self.flag_dims:  # an account filter's `engagement >= 50`: the rounded score
+                    return V(N("s_" + v.name), False, NUMBER)
                 raise Unsupported(f"unknown name {v.name}")
             self.lead_fields[v.name] = None
             return V(N("f_" + v.name), True, self.fields[v.name])
@@ -559,12 +576,19 @@ class _Gen:
     def guard(self, vals: list[V], pred) -> ast.expr:
         return and_(*[not_none(v.e) for v in vals if v.nullable], pred)
 
-    def search(self, rx: ast.expr, v: V) -> ast.expr:
+    def search(self, rx: ast.expr, v: V, memo: bool = False) -> ast.expr:
         if v.type == TEXT_LIST:
             gen = ast.GeneratorExp(elt=call(attr(rx, "search"), N("x_")),
                                    generators=[ast.comprehension(target=St("x_"), iter=v.e, ifs=[], is_async=0)])
             return call("any", gen)
-        return not_none(call(attr(rx, "search"), v.e))
+        if not memo:  # (`matches` patterns: often on a value of its own per lead, an e-mail address)
+            return not_none(call(attr(rx, "search"), v.e))
+        # words searched in a text: through a memo of the values seen (search_memo); the
+        # expression `m_ if (m_ := M.get(x)) is not None else _search_memo(M, rx, x)` (x is not None:
+        # the caller guards it)
+        memo = self.const(("memo", rx.id), lambda: ast.Dict(keys=[], values=[]))
+        got = ast.NamedExpr(target=St("m_"), value=call(attr(memo, "get"), v.e))
+        return ast.IfExp(test=not_none(got), body=N("m_"), orelse=call("_search_memo", memo, rx, v.e))
 
     def text_test(self, c: n.TextTest, ev) -> ast.expr:
         v = self.value(c.value, ev)
@@ -582,7 +606,7 @@ class _Gen:
             else:
                 phrases = items
             rx = self.const(("words", phrases), lambda: call("_words_regex", tuple_(C(p) for p in phrases)))
-            return self.guard([v], self.search(rx, v))
+            return self.guard([v], self.search(rx, v, memo=True))
         if op == "contains_any":
             if islist:
                 s = self.const(("set", tuple(sorted(set(items)))), lambda: call("frozenset", tuple_(C(x) for x in sorted(set(items)))))
@@ -657,6 +681,7 @@ class _Gen:
                 crit_stmts += self.criterion(c.index, c.node, d.half_life)
             dim_parts.append((d.name, d.max, d.floor, [c.index for c in d.criteria]))
         self.ncrit = len(plan.criteria)
+        self.account = self.account_parts()
         disq = [(reason, self.cond(cond)) for reason, cond, _line in plan.disqualify]
         tail = self.tail(disq, crit_stmts, dim_parts)
 
@@ -684,6 +709,33 @@ class _Gen:
         ]
         mod = ast.Module(body=[doc] + imports + self.consts + [fn, fn2], type_ignores=[])
         return ast.fix_missing_locations(mod)
+
+    def account_parts(self):
+        """With an accounts block: the lead's account key and its flags (one per `lead where C` of
+        the block, runtime.backends.accounts.AccountModel.filter_nodes order) as expressions, so that
+        runtime/backends/accounts.py groups generated Results without building the lead again. None
+        without a block, or when the key or a flag is not generated (the accounts module computes them)."""
+        model = self.base.accounts
+        if model is None:
+            return None
+        if self.fields.get(model.key_field) != TEXT:
+            return None
+        snapshot = (dict(self.lead_fields), list(self.derived), dict(self.derived_keys), list(self.init),
+                    {k: list(v) for k, v in self.loop_by_type.items()}, list(self.loop_any), dict(self.agg_keys))
+        try:
+            key = self.value(n.Name(model.key_field), None).e
+            if model.key_domain:
+                key = call("_domain", key)
+            self.flag_dims = frozenset(d.name for d in self.base.plan.dimensions)
+            flags = [C(1) if f.where is None else ast.IfExp(test=self.cond(f.where), body=C(1), orelse=C(0))
+                     for f in model.filter_nodes]
+        except Unsupported:
+            (self.lead_fields, self.derived, self.derived_keys, self.init, self.loop_by_type, self.loop_any,
+             self.agg_keys) = snapshot
+            return None
+        finally:
+            self.flag_dims = frozenset()
+        return key, flags
 
     # -- score(lead, asof): fields and events of a runtime.core.model.Lead ----------------------------
     def fields_from_lead(self) -> list[ast.stmt]:
@@ -845,11 +897,18 @@ class _Gen:
         route_for = self.base.route_for
         zeros = tuple_([C(0)] * ncrit)
         falses = tuple_([F] * ncrit)
+        acct_kw: list = []
+        if self.account is not None:
+            key, flags = self.account
+            body.append(assign("ak_", key))
+            acct_kw = [ast.keyword(arg="account", value=N("ak_")),
+                       ast.keyword(arg="flags", value=tuple_([C(0)] * len(flags)))]
         for reason, test in disq:
             route, queue, sla, li = route_for(None, True)
             res = call("_Result", N("lid_"), ast.Dict(keys=[], values=[]), ast.Dict(keys=[], values=[]),
                        C("disqualified"), C(route), C(queue), C(sla), C(reason), zeros, zeros, falses,
                        N("num_"), C(li))
+            res.keywords = list(acct_kw)
             body.append(if_(test, [ast.Return(value=res)]))
 
         body += crit_stmts
@@ -907,6 +966,10 @@ class _Gen:
                    ast.Dict(keys=band_keys, values=band_vals), N("grade"), N("route"), N("queue"), N("sla"), C(None),
                    tuple_([N(f"p{j}") for j in range(ncrit)]), tuple_([N(f"r{j}") for j in range(ncrit)]),
                    tuple_([N(f"k{j}") for j in range(ncrit)]), N("num_"), N("li"))
+        if self.account is not None:
+            # the flags of a scored lead (a disqualified one counts for none: zeros above)
+            res.keywords = [ast.keyword(arg="account", value=N("ak_")),
+                            ast.keyword(arg="flags", value=tuple_(self.account[1]))]
         body.append(ast.Return(value=res))
         return body
 
@@ -965,13 +1028,14 @@ def compile_fast(checked, plan=None):
     if lim:
         base.limits = tuple(lim)
         return base
-    mod = _Gen(checked, base).module()
+    gen = _Gen(checked, base)
+    mod = gen.module()
     code = compile(mod, f"<leadrules {getattr(checked.file, 'path', 'rules')}>", "exec")
     ns: dict[str, Any] = {"__name__": "leadrules_generated"}
     exec(code, ns)  # the module is our own syntax tree; rule-file text only appears as constants
     kept = {f.name: getattr(base, f.name) for f in dc_fields(Engine)}
     kept["score_obj"] = ns["score_obj"]
-    return FastEngine(**kept, score=ns["score"], generated=mod)
+    return FastEngine(**kept, score=ns["score"], generated=mod, account_flags=gen.account is not None)
 
 
 @dataclass
@@ -980,3 +1044,5 @@ class FastEngine(Engine):
 
     score: Callable = None            # the generated score(lead, asof)
     generated: ast.Module | None = None
+    # its Results carry the account key and flags (`account`, `flags`) of a file with an accounts block
+    account_flags: bool = False

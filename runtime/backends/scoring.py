@@ -151,6 +151,10 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
     ps = _parallel(rules, leads_path, asof, workers, "results", False, events_path, on_bad_row, rejects, schema,
                    note, delimiter)
     if ps is not None:
+        from runtime.backends.accounts import GeneratedAccountResults, account_model
+
+        if account_model(rules.engine) is not None:  # grouped by account here, scored by the workers
+            return GeneratedAccountResults(rules, _ParallelResults(ps), leads_path)
         return _ParallelResults(ps)
     reader = LeadReader(leads_path, schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
                         delimiter=delimiter)
@@ -169,11 +173,16 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
     n = workers or 1
     from runtime.backends.accounts import account_model
 
-    if account_model(rules.engine) is not None:  # leads are scored account by account, in one process
-        if n > 1 and note is not None:
-            note(f"note: --workers {n}: the accounts block scores each account from all its leads; "
-                 "scoring in one process")
-        return None
+    if account_model(rules.engine) is not None:
+        # generated Results carry their account key and flags: scored in N processes, grouped by
+        # account by the caller (accounts.GeneratedAccountResults); else one process scores the leads
+        if fmt != "results":
+            return None  # account columns are written from the grouped Results
+        if not getattr(rules.engine, "account_flags", False):
+            if n > 1 and note is not None:
+                note(f"note: --workers {n}: the accounts block scores each account from all its leads; "
+                     "scoring in one process")
+            return None
     if n == 1 and rules.engine.score_obj is None:
         return None  # the closure engine: the reader path is as fast
     try:

@@ -90,6 +90,8 @@ class Result:
     account_bands: dict | None = None
     # the record's `reasons` when the engine computed them (the SQL query); else from `points`
     reasons: str | None = None
+    # generated code with an accounts block: one 0/1 per account lead filter (AccountModel.flags)
+    flags: tuple | None = None
 
     def total(self) -> float:
         return round2(sum(self.scores.values()))
