@@ -7,13 +7,13 @@ Measures (median of --reps repetitions, leads per second):
 
   e2e baseline    bench/baseline_py.py: JSONL in, JSON lines out, one process
   e2e score       `leadrules score` as the CLI ships it (the generated scorer on each JSON object,
-                  runtime/parallel.py in one process), JSONL in, JSONL out; and `--workers 2`
+                  runtime/backends/parallel.py in one process), JSONL in, JSONL out; and `--workers 2`
   e2e duckdb      `leadrules score --engine duckdb`, JSONL and Parquet in, JSONL out
   e2e simulate    `leadrules simulate --leads`, JSONL in, the json report out
   core            scoring in-memory leads: baseline on dicts, the engine on runtime.core.model.Lead
                   (closure engine and generated code) and the generated score_obj on the dicts;
                   100k leads (memory), whatever --sizes says
-  sql             the compiled query (dsl/sqlgen.py) and the hand-written query (bench/baseline_sql.py)
+  sql             the compiled query (runtime/backends/sql.py) and the hand-written query (bench/baseline_sql.py)
                   in DuckDB, Parquet and JSONL input, results fetched as an Arrow table
   rss             peak RSS of every end-to-end run at each size (/usr/bin/time)
 
@@ -286,8 +286,8 @@ def main(argv=None) -> int:
             print("\n| scoring core, in-memory leads | leads/s | × baseline |")
             print("|---|---:|---:|")
             for k, label in (("baseline", "hand-written Python on dicts"),
-                             ("closure", "runtime/engine.py closures on Leads"),
-                             ("generated", "generated code (dsl/pycodegen.py) on Leads"),
+                             ("closure", "runtime/backends/closure.py closures on Leads"),
+                             ("generated", "generated code (runtime/backends/pygen.py) on Leads"),
                              ("generated_obj", "generated code on JSON objects (checks every value as the reader)")):
                 v = r["core"][k]
                 print(f"| {label} | {fmt_rate(v)} | {v[0] / b:.2f} |")

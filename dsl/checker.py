@@ -15,7 +15,6 @@ import datetime as dt
 import itertools
 import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from dsl import nodes as n
 from dsl.diagnostics import Diagnostic, RuleError, diag, did_you_mean, sort_key
@@ -24,7 +23,7 @@ from dsl.regex_safety import catastrophic
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 ANY = "any"  # the type of a name we could not resolve (already reported): matches everything
 
-# The order LANGUAGE.md lists the sections in (LR406 warns when a file departs from it).
+# The order docs/language.md lists the sections in (LR406 warns when a file departs from it).
 SECTION_ORDER = [n.Ruleset, n.Owners, n.Fields, n.Events, n.ListDecl, n.Disqualify, n.Score, n.Grade,
                  n.Accounts, n.Route, n.Test, n.Simulation]
 SECTION_WORDS = {n.Ruleset: "ruleset", n.Owners: "owners", n.Fields: "fields", n.Events: "events",
@@ -467,7 +466,7 @@ class _Checker:
         if not self.c.graded:
             return False
         if self.c.grades:
-            return any(_grade_match(pat, g) for g in self.c.grades)
+            return any(n.grade_matches(pat, g) for g in self.c.grades)
         return True  # too many to enumerate: accept
 
     # ---- accounts -------------------------------------------------------------------------------
@@ -569,7 +568,7 @@ class _Checker:
                             if c.grades else "add `grade` blocks so leads get grades")
                     self.add("LR304", f"route pattern {p.text} matches no possible grade", p.span, hint)
                     continue
-                matched = {g for g in c.grades if _grade_match(p.text, g)}
+                matched = {g for g in c.grades if n.grade_matches(p.text, g)}
                 if not c.grades or matched - covered:
                     all_shadowed = False
                 line_grades |= matched
@@ -946,8 +945,6 @@ def _reachable_max(s: n.Score) -> float:
     return min(total, s.max)
 
 
-def _grade_match(pat: str, grade: str) -> bool:
-    return fnmatchcase(grade, pat.replace("[", "[[]")) if "*" in pat else grade == pat
 
 
 def _lit_key(l: n.Literal):

@@ -18,7 +18,7 @@ from dsl import printer as p
 from dsl.diagnostics import RuleError
 from dsl.parser import parse
 
-# LANGUAGE.md's table order of sections; sections of the same kind keep their relative order,
+# docs/language.md's table order of sections; sections of the same kind keep their relative order,
 # which is all the meaning their order has (first disqualify reason wins, grade concatenation, ...).
 SECTION_ORDER = (n.Ruleset, n.Owners, n.Fields, n.Events, n.ListDecl, n.Disqualify, n.Score, n.Grade,
                  n.Accounts, n.Route, n.Test, n.Simulation)
@@ -38,7 +38,7 @@ class FormatError(Exception):
 
 
 def canonical_order(items) -> list:
-    """Sections in LANGUAGE.md's order; repeated sections keep their relative order (stable sort)."""
+    """Sections in docs/language.md's order; repeated sections keep their relative order (stable sort)."""
     return sorted(items, key=lambda i: _RANK[type(i)])
 
 

@@ -7,7 +7,7 @@ long emptied, an `each` criterion with no cap and no decay, a needless `no decay
 applies the ignore comments to both. `lint_text` does check + lint + suppress, as `leadrules lint` does.
 
 Every finding about conditions is *provable* from the file alone: one is called impossible only when no
-lead whatever can make it hold (see LANGUAGE.md: a missing value fails every test). Where that needs
+lead whatever can make it hold (see docs/language.md: a missing value fails every test). Where that needs
 real reasoning (regexes, `not`, sums), lint stays silent rather than guess.
 """
 from __future__ import annotations

@@ -360,6 +360,18 @@ class Pattern:
     span: Span = _span()
 
 
+def grade_matches(pattern: str, grade: str) -> bool:
+    """A grade pattern (route lines, test expectations): `*` stands for any run of characters
+    (and then `?` for any one; `[` is itself); without `*` the grade must be equal. Defined
+    here, in the front end, because the checker needs it (is a pattern reachable?); the runtime
+    kernel (runtime/core/kernel.py) exports it."""
+    if "*" not in pattern:
+        return grade == pattern
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(grade, pattern.replace("[", "[[]"))
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: str  # "sales" | "qualify" | "nurture" | "suppress"

@@ -5,7 +5,8 @@ import datetime as dt
 
 from dsl.checker import check
 from dsl.parser import parse
-from runtime.backends.closure import compile_checked, date_ordinal
+from runtime.backends.closure import compile_checked
+from runtime.core.kernel import date_ordinal
 from runtime.core.model import Event, Lead
 
 AS_OF = date_ordinal("2026-11-01")

@@ -1,6 +1,8 @@
-"""Accounts (LANGUAGE.md "Accounts"): checker errors, each construct, keyless and disqualified leads,
+"""Accounts (docs/language.md "Accounts"): checker errors, each construct, keyless and disqualified leads,
 `account BAND and` routes, input order, the grouped and the spilled paths, memory, and the commands."""
 from __future__ import annotations
+
+import csv
 
 import json
 import random
@@ -514,8 +516,10 @@ def test_cli_score_jsonl_and_csv(tmp_path):
                                     "--as-of", "2026-11-01", "-o", str(out), "--workers", "2"])
     assert res.exit_code == 0, res.output
     lines = out.read_text().splitlines()
-    assert lines[0].endswith("disqualified,account,account_buying_score,account_buying_band")
-    assert lines[1].endswith(",acme.com,80.0,hot") and lines[4].endswith(",,50.0,warm")
+    assert "disqualified,account,account_buying_score,account_buying_band,reasons," in lines[0]
+    cells = [next(csv.reader([ln])) for ln in lines]
+    at = cells[0].index("account")
+    assert cells[1][at:at + 3] == ["acme.com", "80.0", "hot"] and cells[4][at:at + 3] == ["", "50.0", "warm"]
 
 
 def test_cli_simulate_reports_accounts_and_checks_account_guardrails(tmp_path):

@@ -1,5 +1,5 @@
-"""`leadrules calibrate`: the statistics (runtime/calibrate.py), the outcomes reader
-(runtime/outcomes.py), the report's numbers on a small hand-computed case, the renderings
+"""`leadrules calibrate`: the statistics (runtime/analysis/calibrate.py), the outcomes reader
+(runtime/io/outcomes.py), the report's numbers on a small hand-computed case, the renderings
 (runtime/calreport.py) and the planted signal of the bundled sample."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The checker: every error and warning LANGUAGE.md lists, with its code, position and hint, and the
+"""The checker: every error and warning docs/language.md lists, with its code, position and hint, and the
 symbol tables the compilers rely on."""
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_clean_minimal_file_has_no_findings():
     assert findings(SCORE) == []
 
 
-# ---- the errors LANGUAGE.md lists ---------------------------------------------------------------
+# ---- the errors docs/language.md lists ---------------------------------------------------------------
 
 def test_unknown_field_with_a_did_you_mean():
     text = SCORE.replace('title contains "VP"', 'titel contains "VP"')
@@ -108,7 +108,7 @@ def test_unknown_list():
 
 
 @pytest.mark.parametrize("cond, needle", [
-    ('company_size contains "x"', "company_size contains"),   # the example in LANGUAGE.md
+    ('company_size contains "x"', "company_size contains"),   # the example in docs/language.md
     ('company_size = "1000"', "company_size ="),
     ("title > 3", "title >"),
     ('created_at > "2026-01-01"', "created_at >"),

@@ -105,7 +105,8 @@ def test_score_jsonl_shape(leads_file):
     lines = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
     assert [l["id"] for l in lines] == ["L1", "L2", "L3"]
     one = lines[0]
-    assert list(one) == ["id", "scores", "bands", "grade", "route", "queue", "sla", "disqualified"]
+    assert list(one) == ["id", "scores", "bands", "grade", "route", "queue", "sla", "disqualified",
+                         "reasons", "ruleset", "ruleset_version", "rules_sha256", "as_of"]
     assert one["scores"] == {"profile": 80.0, "engagement": 45.52}
     assert (one["grade"], one["route"], one["queue"], one["sla"]) == ("A3", "sales", "standard", "1 day")
     mm = lines[1]
@@ -119,7 +120,8 @@ def test_score_csv_and_explain(leads_file, tmp_path):
     r = run("score", EXAMPLE, "--leads", leads_file, "--as-of", "2026-11-01", "-o", out, "--explain")
     assert r.exit_code == 0
     rows = out.read_text().splitlines()
-    assert rows[0] == "id,profile_score,profile_band,engagement_score,engagement_band,grade,route,queue,sla,disqualified,criteria"
+    assert rows[0] == ("id,profile_score,profile_band,engagement_score,engagement_band,grade,route,queue,sla,"
+                       "disqualified,reasons,ruleset,ruleset_version,rules_sha256,as_of,criteria")
     assert rows[1].startswith("L1,80.0,A,45.52,3,A3,sales,standard,1 day,,")
     r = run("score", EXAMPLE, "--leads", leads_file, "--as-of", "2026-11-01", "--explain")
     first = json.loads(r.stdout.splitlines()[0])

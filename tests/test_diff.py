@@ -1,4 +1,4 @@
-"""runtime/diff.py (rule changes, the streaming aggregate, gates), runtime/diffreport.py (markdown
+"""runtime/analysis/diff.py (rule changes, the streaming aggregate, gates), runtime/report/diff.py (markdown
 tables) and `leadrules diff` end to end: the "open the funnel" change on the bundled example, the git
 form, gates and exit codes. Plus the CI recipe files (workflow, pre-commit hooks) parse and say what
 docs/ci.md says they do."""
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import cli
 from dsl.parser import parse
 from runtime.analysis.diff import KINDS, DiffAggregator, Views, rule_changes
-from runtime.backends.closure import date_ordinal
+from runtime.core.kernel import date_ordinal
 from runtime.core.model import Event, Lead
 from tests.helpers import HEADER, engine
 

@@ -1,4 +1,4 @@
-"""The scoring arithmetic of LANGUAGE.md, case by case, and its properties under hypothesis."""
+"""The scoring arithmetic of docs/language.md, case by case, and its properties under hypothesis."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.backends.closure import round2
+from runtime.core.kernel import round2
 from tests.helpers import AS_OF, engine, ev, lead
 
 ENG = """

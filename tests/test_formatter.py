@@ -1,6 +1,6 @@
 """The formatter (dsl/formatter.py, `leadrules fmt`): golden layout, comments, idempotence, meaning.
 
-Golden: LANGUAGE.md's example formats to tests/data/language_example.formatted.rules. Properties, on
+Golden: docs/language.md's example formats to tests/data/language_example.formatted.rules. Properties, on
 rule files that hypothesis generates from the grammar's constructs (random spacing, line breaks and
 comments between any two tokens): fmt is idempotent, keeps every comment's text and keeps tagged
 comments with their construct, re-parses to the same tree, and scores generated leads identically.
@@ -53,7 +53,7 @@ def test_language_example_golden():
 
 
 def test_golden_is_the_example_up_to_alignment():
-    # The example in LANGUAGE.md is (nearly) canonical already: only spaces may differ.
+    # The example in docs/language.md is (nearly) canonical already: only spaces may differ.
     src = EXAMPLE.read_text(encoding="utf-8").splitlines()
     out = GOLDEN.read_text(encoding="utf-8").splitlines()
     assert [re.sub(r"\s+", " ", s) for s in src] == [re.sub(r"\s+", " ", s) for s in out]

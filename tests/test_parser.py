@@ -1,4 +1,4 @@
-"""The parser: every construct of LANGUAGE.md to a typed tree with positions, and syntax errors as
+"""The parser: every construct of docs/language.md to a typed tree with positions, and syntax errors as
 LR1xx diagnostics — never an exception from Lark, whatever the text."""
 from __future__ import annotations
 

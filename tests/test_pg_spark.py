@@ -118,7 +118,7 @@ def case(request):
 
 
 def _python_results(rules, leads, asof):
-    """The Python engine's results, accounts grouped (runtime/accounts.py) when the file has them."""
+    """The Python engine's results, accounts grouped (runtime/backends/accounts.py) when the file has them."""
     from dsl import nodes as n
 
     if rules.checked.file.first(n.Accounts) is None:
@@ -148,6 +148,12 @@ def _row_of_result(rules, r) -> tuple:
             out.append(r.account_scores.get(sc.dim))
             if sc.dim in graded_acc:
                 out.append(r.account_bands.get(sc.dim))
+    # reasons and provenance (docs/output.md), as the writers compute them
+    from runtime.io.writers import Columns
+
+    cols = Columns(rules.engine.plan, AS_OF)
+    prov = cols.provenance
+    out += [cols.reasons(r), prov["ruleset"], float(prov["ruleset_version"]), prov["rules_sha256"], prov["as_of"]]
     return tuple(out)
 
 

@@ -1,4 +1,4 @@
-"""runtime/readers.py: formats, coercion to declared types, events files, bad rows, counts."""
+"""runtime/io/readers.py: formats, coercion to declared types, events files, bad rows, counts."""
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,4 @@
-"""runtime/sample.py and `leadrules sample`: synthetic leads that fit the rule file, deterministic by
+"""runtime/analysis/sample.py and `leadrules sample`: synthetic leads that fit the rule file, deterministic by
 seed, streamed, and varied enough that every band is reached and every criterion fires."""
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from click.testing import CliRunner
 import cli
 from dsl.checker import check
 from dsl.parser import parse
-from runtime.backends.closure import compile_checked, date_ordinal
+from runtime.backends.closure import compile_checked
+from runtime.core.kernel import date_ordinal
 from runtime.core.model import Schema
 from runtime.io.readers import LeadReader
 from runtime.analysis.sample import NEG, POS, DISQ, Cand, Planner, Sampler, write_sample

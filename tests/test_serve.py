@@ -23,7 +23,6 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from dsl.formatter import format_text  # noqa: E402
 from runtime.serve.run import ServerThread, make_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +40,10 @@ ZETA = {"id": "z1", "email": "kim@zeta.io", "title": "Manager", "company": "Zeta
 
 @functools.lru_cache(maxsize=None)
 def sha(text: str) -> str:
-    return hashlib.sha256(format_text(text).encode("utf-8")).hexdigest()
+    """The rules' hash as every record carries it (docs/output.md: layout and comments do not count)."""
+    from runtime.core.plan import rules_sha256
+
+    return rules_sha256(text)
 
 
 def sample_leads(n: int) -> list[dict]:

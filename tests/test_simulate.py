@@ -1,4 +1,4 @@
-"""runtime/simulate.py (the streaming aggregates and the guardrails), runtime/simreport.py (the json
+"""runtime/analysis/simulate.py (the streaming aggregates and the guardrails), runtime/report/simulate.py (the json
 report's shape, text and markdown) and `leadrules simulate` end to end through click."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from rich.console import Console
 import cli
 from dsl import nodes as n
 from runtime.report import simulate as simreport
-from runtime.backends.closure import Result
+from runtime.core.model import Result
 from runtime.analysis.simulate import (Aggregator, bin_edges, check_guardrail, grade_pattern, histogram, nice_width,
                               quantile)
 from tests.helpers import AS_OF, HEADER, engine, ev, lead
@@ -529,7 +529,8 @@ def test_cli_output_writes_every_scored_lead(tmp_path):
     csv_out = tmp_path / "scored.csv"
     assert invoke("simulate", rules, "--leads", leads, "--as-of", "2026-11-01", "-o", csv_out).exit_code == 0
     head = csv_out.read_text().splitlines()[0]
-    assert head == "id,profile_score,profile_band,engagement_score,engagement_band,grade,route,queue,sla,disqualified"
+    assert head == ("id,profile_score,profile_band,engagement_score,engagement_band,grade,route,queue,sla,disqualified,"
+                    "reasons,ruleset,ruleset_version,rules_sha256,as_of")
 
 
 def test_cli_text_report_when_piped_is_plain(tmp_path):

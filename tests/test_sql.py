@@ -1,5 +1,5 @@
-"""The SQL backend (dsl/sqlgen.py, runtime/duckdb_engine.py) and the generated Python backend
-(dsl/pycodegen.py) against the reference engine: hostile literals in every dialect, hand cases, and
+"""The SQL backend (runtime/backends/sql.py, runtime/backends/duckdb_engine.py) and the generated Python backend
+(runtime/backends/pygen.py) against the reference engine: hostile literals in every dialect, hand cases, and
 hypothesis-generated rule files and leads on which all engines must agree, rounding included."""
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def agree(text: str, leads: list[Lead], as_of: dt.date = AS_OF):
     got_fast = [fast.score(lead, asof) for lead in leads]
     for w, g in zip(want, got_fast):
         assert w == g, (w, g)  # every field, points/raw/fired included
-    if c.file.first(nodes.Accounts) is not None:  # leads grouped by account (runtime/accounts.py)
+    if c.file.first(nodes.Accounts) is not None:  # leads grouped by account (runtime/backends/accounts.py)
         from runtime.backends.accounts import score_leads
 
         want = [r for _lead, r in score_leads(ref, leads, asof, grouped=False)]

@@ -22,7 +22,9 @@ from dsl import printer
 from runtime.analysis.signals import norm_path, norm_text  # noqa: F401 (part of this module's API)
 from runtime.analysis.signals import (INTEGER_KINDS, Population, ScoredBy, auc, auc_ci, bin_label,
                                       feature_label, identifier_keys, lead_features, quantile_bins, sig6)
-from runtime.backends.closure import Engine, Result, condition_test, round2
+from runtime.backends.closure import Engine, condition_test
+from runtime.core.kernel import round2
+from runtime.core.model import Result
 from runtime.backends.replay import account_model_of, replay  # noqa: F401 (calibrate replays with these)
 from runtime.core.model import BOOL, TEXT, TEXT_LIST, Lead, Schema
 from runtime.analysis.simulate import nice_width
@@ -653,7 +655,7 @@ class Calibrator:
         acc = self.engine.checked.file.first(n.Accounts) if getattr(self.engine, "checked", None) else None
         if acc is None:
             return set()
-        from runtime.analysis.signals import _value_refs
+        from runtime.analysis.signals import value_refs as _value_refs
 
         return {name for kind, name in _value_refs(acc.key, None) if kind == "field"}
 

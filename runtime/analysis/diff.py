@@ -9,9 +9,11 @@
   beyond `limit` movers.
 - `run_diff` reads each input once and scores every lead under both versions; `evaluate_gates`
   applies `--fail-on` and `--max-changed`. The document it returns is the json report
-  (docs/cli.md, "diff"); runtime/diffreport.py renders it as text and markdown.
+  (docs/cli.md, "diff"); runtime/report/diff.py renders it as text and markdown.
 """
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import datetime as dt
 import heapq
@@ -21,7 +23,11 @@ from typing import Any, Iterable
 from dsl import nodes as n
 from dsl import printer
 
-from runtime.backends.closure import Engine, Result, date_ordinal, round2
+from runtime.backends.closure import Engine
+
+from runtime.core.model import Result
+
+from runtime.core.kernel import date_ordinal, round2
 from runtime.core.model import BOOL, DATE, NUMBER, TEXT_LIST, Event, Lead, Schema
 
 DEFAULT_LIMIT = 20
@@ -850,16 +856,24 @@ class Input:
     as_of: dt.date
 
 
+@contextmanager
+def _no_progress(items, _label=None):
+    yield items
+
+
 def run_diff(old, new, inputs: Iterable[Input], *, id_field: str | None = None, on_bad_row: str = "fail",
              rejects=None, limit: int = DEFAULT_LIMIT, progress_label: str = "diffing",
              engine: str = "python", workers: int | None = None, day_of_for=None, delimiter: str | None = None,
-             strict_events: bool = False) -> tuple[dict, list]:
+             strict_events: bool = False, progress=None) -> tuple[dict, list]:
     """Score every input under both versions (`old`, `new`: runtime.backends.load.LoadedRules) and fold the
     pairs of results. Returns the json document (without gates) and the readers (input summaries).
     `day_of_for(as_of)` (`--as-of-field`, python engine, no accounts): a function giving each lead's own
-    scoring day."""
-    from runtime.report.progress import progress
+    scoring day. `progress(items, label)`: a context manager that shows progress (the command passes
+    runtime.report.progress.progress); none by default."""
     from runtime.io.readers import LeadReader
+
+    if progress is None:
+        progress = _no_progress
 
     views = Views(old.checked, new.checked, id_field, strict_events=strict_events)
     views.delimiter = delimiter
@@ -899,7 +913,7 @@ def _result_pairs(old, new, views: Views, leads, inp: Input, asof: int, on_bad_r
     """(OLD's Result, NEW's Result) for every lead, in input order.
 
     Without accounts, one pass: each lead is read once and scored by both versions. With an accounts
-    block in either version, each version's results go through runtime/accounts.py `score_leads`
+    block in either version, each version's results go through runtime/backends/accounts.py `score_leads`
     (grouping by account key, then routing again), which holds leads until their account is complete
     (streamed when the file is grouped by key, spilled to disk otherwise); to keep memory bounded the
     leads file is then read a second time for the other version. stdin cannot be read twice: its

@@ -19,7 +19,7 @@ from dsl import nodes as n
 from dsl import printer
 
 from runtime.backends.accounts import account_model
-from runtime.backends.closure import norm
+from runtime.core.kernel import norm
 from runtime.core.model import Lead
 
 _HOURS = {"hour": 1, "hours": 1, "day": 24, "days": 24, "week": 168, "weeks": 168}

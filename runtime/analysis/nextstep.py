@@ -20,12 +20,12 @@ from dsl import nodes as n
 from dsl import printer
 
 from runtime.analysis.timeline import AtDate, engine_dims, route_label
-from runtime.backends.closure import Result
+from runtime.core.model import Result
 
 try:  # the rounding rule, defined once: in the kernel of meaning where it has moved, else the engine
     from runtime.core.kernel import round2
 except ImportError:  # pragma: no cover - before runtime/core/kernel.py exists
-    from runtime.backends.closure import round2
+    from runtime.core.kernel import round2
 from runtime.core.model import Event, Lead
 
 # how far ahead "by when" looks: the last day on which the step still reaches the band

@@ -22,7 +22,7 @@ from typing import IO, Any, Callable
 
 from dsl import nodes as n
 
-from runtime.backends.closure import date_ordinal
+from runtime.core.kernel import date_ordinal
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 POS, NEG, DISQ, SAFE = "pos", "neg", "disq", "safe"

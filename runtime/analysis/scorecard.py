@@ -276,7 +276,7 @@ def account_dim_tests(checked, dims) -> list[tuple[n.Literal, str, str]]:
     """(number literal, lead dimension, operator) of every condition in the accounts block that compares
     a lead's dimension score with a number (`has lead where engagement >= 50`): on a new point scale
     those numbers move too."""
-    from runtime.analysis.signals import _atoms
+    from runtime.analysis.signals import atoms as _atoms
 
     acc = checked.file.first(n.Accounts)
     if acc is None:
@@ -444,3 +444,7 @@ def recut(scores: dict[str, list[float]], shares: dict[str, list[tuple[str, floa
             continue   # too few distinct scores to keep the shares: leave the thresholds as they are
         out[dim], why[dim] = ths, reasons
     return out, why
+
+
+# Public names for the other analyses (calibrate, scorecard) that use these.
+fit = _fit

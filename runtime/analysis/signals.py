@@ -572,3 +572,8 @@ class ScoredBy:
 
 __all__ = ["norm_path", "norm_text", "Population", "ScoredBy", "auc", "auc_ci", "bin_label", "feature_label", "identifier_keys",
            "lead_features", "quantile_bins", "risk_ratio"]
+
+
+# Public names for the other analyses (calibrate, scorecard) that use these.
+value_refs = _value_refs
+atoms = _atoms

@@ -12,7 +12,6 @@ events per type), also in memory bounded by the rule file (DQ_DISTINCT_CAP value
 from __future__ import annotations
 
 import math
-import re
 from fractions import Fraction
 from itertools import product
 from operator import add
@@ -21,7 +20,12 @@ from typing import Any, Iterable
 from dsl import nodes as n
 from dsl import printer
 
-from runtime.backends.closure import Engine, Result, round2
+from runtime.backends.closure import Engine
+
+from runtime.core.model import Result
+
+from runtime.core import kernel as K
+from runtime.core.kernel import round2
 
 REPORT_VERSION = 1
 HIST_BINS = 10          # a dimension's [floor, max] is cut into about this many bins of a round width
@@ -100,17 +104,23 @@ def quantile(sorted_items: list[tuple[float, int]], total: int, q: float) -> flo
     return sorted_items[-1][0]
 
 
-def grade_pattern(pat: str) -> re.Pattern:
-    """A grade pattern as route lines read it: `*` stands for any run of characters, nothing else is
-    special."""
-    return re.compile("".join(".*" if ch == "*" else re.escape(ch) for ch in pat) + r"\Z", re.DOTALL)
+class grade_pattern:  # noqa: N801 - reads as the function it replaces
+    """A grade pattern as route lines read it (kernel.grade_matches); `.match(grade)`."""
+
+    __slots__ = ("pattern",)
+
+    def __init__(self, pattern: str):
+        self.pattern = pattern
+
+    def match(self, grade: str) -> bool:
+        return K.grade_matches(self.pattern, grade)
 
 
 def _same_text(a: str | None, b: str | None) -> bool:
-    """Queues and reasons compare as the language compares text: trimmed, case-insensitive."""
+    """Queues and reasons compare as the language compares text (kernel.norm)."""
     if a is None or b is None:
         return a is b
-    return a.strip().lower() == b.strip().lower()
+    return K.norm(a) == K.norm(b)
 
 
 # ---- the aggregator -----------------------------------------------------------------------------
@@ -147,7 +157,7 @@ class Aggregator:
         self.fires = [0] * k
         self.points = [0.0] * k
         self.binds = [0] * k
-        # accounts (runtime/accounts.py): leads per account band, leads an `account BAND and` line routed,
+        # accounts (runtime/backends/accounts.py): leads per account band, leads an `account BAND and` line routed,
         # and the per-account counts that score_leads fills in (`account_stats`, set by the command)
         from runtime.backends.accounts import account_model
 

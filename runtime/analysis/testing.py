@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 
 from dsl import nodes as n
 from dsl import printer
 
 from runtime.backends.accounts import account_model
-from runtime.backends.closure import Engine, Result, date_ordinal, round2
-from runtime.core.model import Event, Lead
+from runtime.backends.closure import Engine
+from runtime.core.model import Result
+from runtime.core.kernel import grade_matches, date_ordinal, round2
+from runtime.core.model import Event, Lead  # noqa: F401
+from runtime.core.testlead import build_lead  # noqa: F401 (part of this module's API)
 
 
 @dataclass
@@ -28,59 +30,6 @@ class TestOutcome:
     fired: list[str] = field(default_factory=list)   # "NAME +P" of criteria that fired
     as_of: str = ""
     lead: Lead | None = None   # the lead the test built (runtime/analysis/coverage.py looks deeper)
-
-
-def _coerce(value, typ: str):
-    """A test's literal as the declared type (the checker has already vetted it)."""
-    if value is None:
-        return None
-    if isinstance(value, n.Literal):
-        value = value.value
-    if typ == "text":
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-    if typ == "number":
-        if isinstance(value, str):
-            s = value.strip()
-            return int(s) if s.lstrip("+-").isdigit() else float(s)
-        return value
-    if typ == "date":
-        return date_ordinal(str(value))
-    if typ == "bool":
-        if isinstance(value, str):
-            return value.strip().lower() in ("true", "yes", "1")
-        return bool(value)
-    if typ == "text list":
-        if isinstance(value, str):
-            return tuple(x.strip() for x in value.split(";") if x.strip())
-        return tuple(_coerce(x, "text") for x in value)
-    return value
-
-
-def build_lead(test: n.Test, fields: dict[str, str], events: dict[str, dict[str, str]], asof: int) -> Lead:
-    vals = {}
-    lead_id = test.name
-    for key, value in test.lead:
-        if key == "id":
-            lead_id = str(value)
-            continue
-        if key in fields:
-            vals[key] = _coerce(value, fields[key])
-    evs = []
-    for te in test.events:
-        if te.at is not None:
-            day = date_ordinal(str(te.at))
-        elif te.days_ago is not None:
-            day = asof - int(te.days_ago)
-        else:
-            day = asof
-        types = events.get(te.type, {})
-        attrs = {k: _coerce(v, types.get(k, "text")) for k, v in te.attrs}
-        evs.append(Event(te.type, day, attrs, te.at or ""))
-    return Lead(lead_id, vals, evs)
 
 
 def _cmp(op: str, a: float, b: float) -> bool:
@@ -110,7 +59,7 @@ def run_test(test: n.Test, engine: Engine, default_asof: dt.date) -> TestOutcome
         crit_index[f"{c.dim}.{c.name}"] = i
     for e in test.expects:
         if e.kind == "grade":
-            ok = fnmatchcase(res.grade, e.arg) if "*" in e.arg else res.grade == e.arg
+            ok = grade_matches(e.arg, res.grade)
             if not ok:
                 fails.append(f"expected grade {e.arg}, got {res.grade}")
         elif e.kind == "route":

@@ -12,12 +12,12 @@ from dataclasses import replace
 from typing import Iterable
 
 from runtime.backends.accounts import account_model
-from runtime.backends.closure import Result
+from runtime.core.model import Result
 
 try:  # the rounding rule, defined once: in the kernel of meaning where it has moved, else the engine
     from runtime.core.kernel import round2
 except ImportError:  # pragma: no cover - before runtime/core/kernel.py exists
-    from runtime.backends.closure import round2
+    from runtime.core.kernel import round2
 from runtime.core.errors import Failure
 from runtime.core.model import Lead
 

@@ -25,9 +25,9 @@ from typing import Any, Callable, Iterable, Iterator
 from dsl import nodes as n
 from dsl import printer
 
-from runtime.backends.closure import (CritSpec, Engine, Result, _Compiler, _First, _pattern_matches, _When, band_dims, norm,
-                     round2, score_dims)
-from runtime.core.model import Lead
+from runtime.backends.closure import Compiler, Engine, First, When, band_dims, score_dims
+from runtime.core import kernel as K
+from runtime.core.model import CritSpec, Lead, Result
 from runtime.io.readers import InputError
 
 HOLD = 5000              # leads held in memory (unsorted input) before the spill goes to disk
@@ -55,11 +55,11 @@ class AccountScore:
     fired: tuple
 
 
-class _AccountCompiler(_Compiler):
+class _AccountCompiler(Compiler):
     """Account-level conditions: a closure c(X, E) where X is the tuple of the account's counts."""
 
-    def __init__(self, model: "AccountModel", base: _Compiler):
-        super().__init__(base.fields, base.events, base.lists, {}, dims=())
+    def __init__(self, model: "AccountModel", base: Compiler):
+        super().__init__(base.fields, base.events, base.lists)
         self.model = model
 
     def value(self, v, ev=None):
@@ -80,7 +80,7 @@ class _AccountCompiler(_Compiler):
         return super().cond(c, ev)
 
 
-class _AWhen(_When):
+class _AWhen(When):
     """A `when` criterion at account level: the engine's, over the account's flag counts."""
 
     __slots__ = ("filters",)
@@ -90,7 +90,7 @@ class _AWhen(_When):
         self.filters = filters
 
 
-class _AFirst(_First):
+class _AFirst(First):
     """A `first of` criterion at account level: the engine's, over the account's flag counts."""
 
     __slots__ = ("filters",)
@@ -113,15 +113,8 @@ class _AEach:
 
     def __call__(self, counts):
         k = counts[self.i]
-        total = raw = self.points * k
-        cap = self.cap
-        if cap is not None:
-            if self.points >= 0:
-                if total > cap:
-                    total = cap
-            elif total < -cap:
-                total = -cap
-        return total, raw, k
+        raw = self.points * k
+        return K.cap(raw, self.points, self.cap), raw, k
 
 
 def _lead_filters(node) -> list[n.EventFilter]:
@@ -158,7 +151,7 @@ class AccountModel:
         else:
             self.key_field, self.key_domain = key.name, False
         self.key_text = printer.value(key)
-        self.lead_comp = _Compiler(checked.fields, checked.events, checked.lists, {}, dims=checked.dims)
+        self.lead_comp = Compiler(checked.fields, checked.events, checked.lists, dims=checked.dims)
         self._filters: dict[Any, int] = {}       # `where` node (None: every lead) -> index
         self.filter_nodes: list[n.EventFilter] = []
         self.filter_conds: list[Callable | None] = []
@@ -210,12 +203,10 @@ class AccountModel:
     def key_of_value(self, v) -> str | None:
         """The account key from the key field's (coerced) value: trimmed, lower case, the part after
         the last `@` for `domain()`; None when missing (the lead is then its own account)."""
-        v = norm(v)
+        v = K.norm(v)
         if v is None or not self.key_domain:
             return v
-        if "@" not in v:
-            return None
-        return v.rsplit("@", 1)[1].strip() or None
+        return K.domain(v)
 
     def flags(self, lead: Lead, r: Result, asof: int) -> tuple:
         """One 0/1 per lead filter: does this lead count for it? All 0 for a disqualified lead."""
@@ -246,15 +237,7 @@ class AccountModel:
         key = (grade, disq, bands)
         hit = self._route_cache.get(key)
         if hit is None:
-            hit = (None, None, None, None)
-            for i, line in enumerate(self.route_lines):
-                if line.account_band is not None and (disq or line.account_band not in bands):
-                    continue
-                if any(_pattern_matches(p, grade, disq) for p in line.patterns):
-                    a = line.action
-                    hit = (a.kind, a.queue, a.sla.text() if a.sla else None, i)
-                    break
-            self._route_cache[key] = hit
+            hit = self._route_cache[key] = self.engine.plan.routes.outcome(grade, disq, bands)
         return hit
 
     def finish(self, r: Result, key: str | None, acct: AccountScore) -> Result:
@@ -276,17 +259,8 @@ class AccountModel:
 
 
 def account_model(engine) -> AccountModel | None:
-    """The engine's compiled accounts block (built once, kept on the engine), or None without one."""
-    m = getattr(engine, "_account_model", False)
-    if m is not False:
-        return m
-    block = engine.checked.file.first(n.Accounts) if getattr(engine, "checked", None) is not None else None
-    m = AccountModel(engine, block) if block is not None else None
-    try:
-        engine._account_model = m
-    except AttributeError:  # pragma: no cover - an engine without a __dict__
-        pass
-    return m
+    """The engine's compiled accounts block (built with the engine), or None without one."""
+    return engine.accounts
 
 
 # ---- statistics (for simulate) ------------------------------------------------------------------
@@ -633,7 +607,7 @@ def explain_account(engine, lead: Lead, others: Iterable[Lead], asof: int) -> di
                          else "lead",
                          "matching": [m.id for m, r, fl in rows if fl[fi]]})
         crits.append({"dimension": spec.dim, "name": spec.name, "rule": spec.text, "fired": acct.fired[i],
-                      "raw_points": round2(acct.raw[i]), "points": round2(acct.points[i]),
+                      "raw_points": K.round2(acct.raw[i]), "points": K.round2(acct.points[i]),
                       "cap": spec.node.max, "capped": acct.raw[i] != acct.points[i],
                       "lead_conditions": [{"leads": u["leads"], "matching_leads": u["matching"]} for u in uses]})
     return {"_score": acct, "key": key, "by": model.key_text, "own_account": key is None,

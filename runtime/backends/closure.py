@@ -1,5 +1,5 @@
 """The scoring engine: a checked rule file compiled to closures, and the exact arithmetic of
-LANGUAGE.md (decay by whole days, future events ignored, criterion caps, dimension clamp, rounding
+docs/language.md (decay by whole days, future events ignored, criterion caps, dimension clamp, rounding
 `floor(x*100+0.5)/100`, first-match disqualify and route).
 
 `Engine.score` is the hot path (no trace); `Engine.explain` evaluates the same compiled criteria with
@@ -8,55 +8,22 @@ file is ever executed: conditions become closures over validated syntax, literal
 """
 from __future__ import annotations
 
-import math
+import operator
 import re
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Any, Callable
 
 from dsl import nodes as n
-from dsl import printer
 
-from runtime.core.model import Lead
+from runtime.core.model import BOOL, DATE, NUMBER, TEXT, TEXT_LIST  # noqa: F401
+from runtime.core import kernel as K
+from runtime.core.kernel import date_ordinal, domain, norm, norm_list, words_regex
+from runtime.core.model import CritSpec, Lead, Result
+from runtime.core.plan import Plan, Resolver, lower
 
-TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
+__all__ = ["Compiler", "Each", "When", "First", "Ctx", "Engine", "CritSpec", "Result", "compile_checked",
+           "score_dims", "band_dims", "date_ordinal"]
 
-
-def norm(v):
-    """Text as the language compares it: trimmed, lower case; empty text is missing (None)."""
-    if v is None:
-        return None
-    if not isinstance(v, str):
-        v = str(v)
-    v = v.strip().lower()
-    return v or None
-
-
-def round2(x: float) -> float:
-    return math.floor(x * 100 + 0.5) / 100
-
-
-def date_ordinal(text: str) -> int:
-    import datetime as dt
-
-    if len(text) == 10:
-        return dt.date.fromisoformat(text).toordinal()
-    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if t.tzinfo is not None:
-        t = t.astimezone(dt.timezone.utc)
-    return t.date().toordinal()
-
-
-def words_regex(phrases) -> re.Pattern:
-    """Whole-word match of one or more phrases; words are runs of letters and digits."""
-    alts = []
-    for p in phrases:
-        ws = [w for w in re.split(r"[\W_]+", p.lower()) if w]
-        if ws:
-            alts.append(r"[\W_]+".join(re.escape(w) for w in ws))
-    if not alts:
-        return re.compile(r"(?!x)x")
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(alts) + r")(?![^\W_])")
 
 
 # ---- per-lead evaluation context ---------------------------------------------------------------
@@ -80,39 +47,8 @@ class Ctx:
 # E is the current event's attribute dict inside a `where`, else None.
 
 
-@dataclass
-class CritSpec:
-    index: int
-    dim: str
-    name: str
-    key: str
-    kind: str
-    node: n.Criterion
-    text: str
-
-
-class _Compiler:
-    def __init__(self, fields: dict[str, str], events: dict[str, dict[str, str]], lists: dict[str, tuple],
-                 half_lives: dict[str, float | None], dims=()):
-        self.fields = fields
-        self.events = events
-        self.lists = lists
-        # lead dimensions a bare name may mean (inside an account's `lead where`): read from X.dims
-        self.dims = frozenset(dims)
-
-    # -- types --
-    def vtype(self, v, ev: str | None) -> str:
-        if isinstance(v, n.Name):
-            if ev and v.name in self.events.get(ev, {}):
-                return self.events[ev][v.name]
-            if v.name not in self.fields and v.name in self.dims:
-                return NUMBER
-            return self.fields.get(v.name, TEXT)
-        if isinstance(v, n.Literal):
-            return v.kind
-        if isinstance(v, n.Call):
-            return NUMBER if v.func == "length" else TEXT
-        return NUMBER
+class Compiler(Resolver):
+    """Values and conditions of the syntax tree as closures; types and constants from the Resolver."""
 
     # -- values --
     def value(self, v, ev: str | None) -> Callable:
@@ -122,7 +58,7 @@ class _Compiler:
                 if self.events[ev][name] == TEXT:
                     return lambda X, E: norm(E.get(name))
                 if self.events[ev][name] == TEXT_LIST:
-                    return lambda X, E: _norm_list(E.get(name))
+                    return lambda X, E: norm_list(E.get(name))
                 return lambda X, E: E.get(name)
             if name not in self.fields and name in self.dims:
                 return lambda X, E: X.dims.get(name) if X.dims else None
@@ -133,12 +69,7 @@ class _Compiler:
         if isinstance(v, n.Call):
             arg = self.value(v.arg, ev)
             if v.func == "domain":
-                def domain(X, E):
-                    s = arg(X, E)
-                    if s is None or "@" not in s:
-                        return None
-                    return s.rsplit("@", 1)[1].strip() or None
-                return domain
+                return lambda X, E: domain(arg(X, E))
             if v.func == "lower":
                 return arg  # text is already compared in lower case
             if v.func == "length":
@@ -168,21 +99,6 @@ class _Compiler:
                 return None if d is None or d > X.asof else X.asof - d
             return days_since
         raise TypeError(f"unsupported value {v!r}")
-
-    def const(self, lit: n.Literal):
-        if lit.kind == "text":
-            return norm(lit.value)
-        if lit.kind == "date":
-            return date_ordinal(str(lit.value))
-        return lit.value
-
-    def list_values(self, ref) -> tuple:
-        if isinstance(ref, n.Name):
-            raw = self.lists[ref.name]
-        else:
-            raw = tuple(self.const(i) for i in ref.items)
-            return raw
-        return tuple(norm(x) if isinstance(x, str) else x for x in raw)
 
     # -- event filters: a generator of matching (age, attrs) --
     def event_filter(self, f: n.EventFilter):
@@ -257,8 +173,6 @@ class _Compiler:
     def compare(self, c: n.Compare, ev):
         left, right = self.value(c.left, ev), self.value(c.right, ev)
         op = c.op
-        import operator
-
         f = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
              ">": operator.gt, ">=": operator.ge}[op]
 
@@ -286,13 +200,7 @@ class _Compiler:
                 if isinstance(c.arg, n.Literal):
                     rx = words_regex([self.const(c.arg) or ""])
                 else:
-                    def dyn(X, E):
-                        v, p = val(X, E), arg(X, E)
-                        if v is None or p is None:
-                            return False
-                        r = words_regex([p])
-                        return any(r.search(x) for x in v) if islist else r.search(v) is not None
-                    return dyn
+                    return lambda X, E: K.word_match(val(X, E), arg(X, E), islist)
             else:
                 rx = words_regex(phrases)
             if islist:
@@ -331,20 +239,13 @@ class _Compiler:
         raise TypeError(op)
 
 
-def _norm_list(v):
-    if v is None:
-        return None
-    out = tuple(x for x in (norm(i) for i in v) if x is not None)
-    return out or None
-
-
 # ---- compiled criteria -------------------------------------------------------------------------
 
 
-class _Each:
+class Each:
     __slots__ = ("spec", "points", "et", "within", "where", "cap", "half_life", "wcache")
 
-    def __init__(self, spec, comp: _Compiler, half_life):
+    def __init__(self, spec, comp: Compiler, half_life):
         c = spec.node
         self.spec = spec
         self.points = c.points
@@ -360,7 +261,7 @@ class _Each:
             return 1.0
         w = self.wcache.get(age)
         if w is None:
-            w = self.wcache[age] = 0.5 ** (age / self.half_life)
+            w = self.wcache[age] = K.decay_weight(age, self.half_life)
         return w
 
     def __call__(self, X):
@@ -376,15 +277,7 @@ class _Each:
                 continue
             k += 1
             total += P if hl is None else P * self.weight(age)
-        raw = total
-        cap = self.cap
-        if cap is not None:
-            if P >= 0:
-                if total > cap:
-                    total = cap
-            elif total < -cap:
-                total = -cap
-        return total, raw, k
+        return K.cap(total, P, self.cap), total, k
 
     def trace(self, X):
         rows = []
@@ -400,10 +293,10 @@ class _Each:
         return rows
 
 
-class _When:
+class When:
     __slots__ = ("spec", "points", "cond")
 
-    def __init__(self, spec, comp: _Compiler):
+    def __init__(self, spec, comp: Compiler):
         self.spec = spec
         self.points = spec.node.points
         self.cond = comp.cond(spec.node.cond)
@@ -414,10 +307,10 @@ class _When:
         return 0, 0, 0
 
 
-class _First:
+class First:
     __slots__ = ("spec", "tiers")
 
-    def __init__(self, spec, comp: _Compiler):
+    def __init__(self, spec, comp: Compiler):
         self.spec = spec
         self.tiers = [(t.points, comp.cond(t.cond) if t.cond is not None else None) for t in spec.node.tiers]
 
@@ -434,50 +327,13 @@ class _First:
         return None
 
 
-# ---- results -----------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Result:
-    id: str
-    scores: dict[str, float]
-    bands: dict[str, str]
-    grade: str
-    route: str | None
-    queue: str | None
-    sla: str | None
-    disqualified: str | None
-    points: tuple = ()     # per criterion (Engine.criteria order): points after decay and cap
-    raw: tuple = ()        # per criterion: before the cap
-    fired: tuple = ()      # per criterion: condition held / events matched
-    numbered: bool = False
-    route_line: int | None = None  # index of the route line taken
-    # set by runtime/accounts.py when the file has an accounts block (else None: keys left out)
-    account: str | None = None          # the account key; None for a lead that is its own account
-    account_scores: dict | None = None
-    account_bands: dict | None = None
-
-    def total(self) -> float:
-        return round2(sum(self.scores.values()))
-
-    def record(self, criteria: list[CritSpec] | None = None) -> dict:
-        """The JSON shape of CLI.md's `score` output."""
-        d = {"id": self.id, "scores": self.scores, "bands": self.bands, "grade": self.grade,
-             "route": self.route, "queue": self.queue, "sla": self.sla, "disqualified": self.disqualified}
-        if self.account_scores is not None:
-            d["account"] = self.account
-            d["account_scores"] = self.account_scores
-            d["account_bands"] = self.account_bands
-        if criteria is not None:
-            d["criteria"] = {c.key: round2(p) for c, p, f in zip(criteria, self.points, self.fired) if f}
-        return d
-
-
 @dataclass
 class Engine:
-    """A compiled rule file. Build with `compile_checked`."""
+    """A compiled rule file. Build with `compile_checked` (or runtime.backends.pygen.compile_fast,
+    whose `score` and `score_obj` are generated code)."""
 
     checked: Any
+    plan: Plan
     criteria: list[CritSpec]
     dims: list[tuple[str, float, float, list]]          # (dim, max, floor, [crit objects])
     disq: list[tuple[str, Callable]]
@@ -485,7 +341,13 @@ class Engine:
     route_lines: list[n.RouteLine]
     field_types: dict[str, str]
     event_types: frozenset
-    _route_cache: dict = field(default_factory=dict)
+    # the generated scorer of a JSON object (pygen), None for the closure engine
+    score_obj: Callable | None = None
+    # the compiled accounts block (runtime.backends.accounts.AccountModel), None without one
+    accounts: Any = None
+    # why the generated fast path does not take this file (runtime.backends.capability), if it does not
+    limits: tuple = ()
+    route_cache: dict = field(default_factory=dict)
 
     # -- preparing a lead --
     def context(self, lead: Lead, asof: int) -> Ctx:
@@ -498,7 +360,7 @@ class Engine:
             if t == TEXT:
                 v = norm(v)
             elif t == TEXT_LIST:
-                v = _norm_list(v)
+                v = norm_list(v)
             if v is not None:
                 f[k] = v
         evs = []
@@ -532,23 +394,17 @@ class Engine:
                       tuple(fired), lead.numbered, li)
 
     def route_for(self, grade: str | None, disq: bool):
+        """(route, queue, sla, line index) of a lead's grade. Lines that name an account band are
+        skipped: runtime/backends/accounts.py routes again once the account is scored."""
         key = (grade, disq)
-        hit = self._route_cache.get(key)
+        hit = self.route_cache.get(key)
         if hit is None:
-            hit = (None, None, None, None)
-            for i, line in enumerate(self.route_lines):
-                if line.account_band is not None:
-                    continue  # account lines: runtime/accounts.py routes again once the account is scored
-                if any(_pattern_matches(p, grade, disq) for p in line.patterns):
-                    a = line.action
-                    hit = (a.kind, a.queue, a.sla.text() if a.sla else None, i)
-                    break
-            self._route_cache[key] = hit
+            hit = self.route_cache[key] = self.plan.routes.outcome(grade, disq)
         return hit
 
     # -- explaining --
     def explain(self, lead: Lead, asof: int) -> dict:
-        """Everything that went into one lead's result, as plain data (see runtime/explain.py)."""
+        """Everything that went into one lead's result, as plain data (see runtime/analysis/explain.py)."""
         X = self.context(lead, asof)
         res = self.score(lead, asof)
         disq = []
@@ -566,10 +422,10 @@ class Engine:
                     row = {"dim": dim, "name": spec.name, "kind": spec.kind, "rule": spec.text,
                            "fired": res.fired[i], "raw": res.raw[i], "points": res.points[i],
                            "cap": spec.node.max, "capped": res.raw[i] != res.points[i]}
-                    if isinstance(c, _Each):
+                    if isinstance(c, Each):
                         row["events"] = c.trace(X)
                         row["decay_half_life"] = c.half_life
-                    if isinstance(c, _First):
+                    if isinstance(c, First):
                         row["tier"] = c.which(X)
                     crits.append(row)
                     i += 1
@@ -583,11 +439,13 @@ class Engine:
 
 
 def score_dims(dims, X) -> tuple[dict, list, list, list]:
-    """LANGUAGE.md steps 1-4 for every dimension: each criterion called on `X` (a lead's context, or an
-    account's flag counts), summed, clamped to [floor, max], rounded. Returns (scores, points, raw, fired)
-    with points/raw/fired per criterion in order. Shared by lead and account scoring."""
+    """Every dimension's score: each criterion called on `X` (a lead's context, or an account's flag
+    counts), summed in file order, clamped and rounded (runtime/core/kernel.py). Returns (scores,
+    points, raw, fired) with points/raw/fired per criterion in order. Shared by lead and account
+    scoring."""
     points, raws, fired = [], [], []
     scores = {}
+    clamp_round = K.clamp_round
     for dim, mx, fl, crits in dims:
         s = 0
         for c in crits:
@@ -596,66 +454,49 @@ def score_dims(dims, X) -> tuple[dict, list, list, list]:
             raws.append(raw)
             fired.append(k > 0)
             s += p
-        if s > mx:
-            s = mx
-        elif s < fl:
-            s = fl
-        scores[dim] = round2(s)
+        scores[dim] = clamp_round(s, mx, fl)
     return scores, points, raws, fired
 
 
 def band_dims(grade_blocks, scores: dict) -> dict:
-    """Each graded dimension's band: the first, top-down, whose threshold the rounded score reaches."""
+    """Each graded dimension's band (kernel.band); a dimension no band takes has none."""
     bands = {}
     for dim, bl in grade_blocks:
-        sc = scores[dim]
-        for name, th in bl:
-            if th is None or sc >= th:
-                bands[dim] = name
-                break
+        b = K.band(scores[dim], bl)
+        if b is not None:
+            bands[dim] = b
     return bands
 
 
-def _pattern_matches(p: n.Pattern, grade: str | None, disq: bool) -> bool:
-    if p.kind == "otherwise":
-        return True
-    if p.kind == "disqualified":
-        return disq
-    if disq or grade is None:
-        return False
-    return fnmatchcase(grade, p.text.replace("[", "[[]")) if "*" in p.text else grade == p.text
-
-
-def compile_checked(checked) -> Engine:
-    """Compile a `dsl.checker.Checked` without errors into an `Engine`."""
-    rf: n.RuleFile = checked.file
-    comp = _Compiler(checked.fields, checked.events, checked.lists, {})
+def compile_checked(checked, plan: Plan | None = None) -> Engine:
+    """Compile a `dsl.checker.Checked` without errors (and its plan, lowered here if not given) into
+    an `Engine`."""
+    plan = plan or lower(checked)
+    comp = Compiler(checked.fields, checked.events, checked.lists)
     criteria: list[CritSpec] = []
     dims = []
-    names: dict[str, int] = {}
-    for sc in rf.of(n.Score):
-        for c in sc.criteria:
-            names[c.name] = names.get(c.name, 0) + 1
-    for sc in rf.of(n.Score):
-        hl = sc.half_life.days if sc.half_life else None
+    for d in plan.dimensions:
         objs = []
-        for c in sc.criteria:
-            key = c.name if names[c.name] == 1 else f"{sc.dim}.{c.name}"
-            spec = CritSpec(len(criteria), sc.dim, c.name, key, c.kind, c, printer.criterion_rule(c))
+        for c in d.criteria:
+            spec = c.spec()
             criteria.append(spec)
             if c.kind == "each":
-                objs.append(_Each(spec, comp, hl))
+                objs.append(Each(spec, comp, d.half_life))
             elif c.kind == "when":
-                objs.append(_When(spec, comp))
+                objs.append(When(spec, comp))
             else:
-                objs.append(_First(spec, comp))
-        dims.append((sc.dim, sc.max, sc.floor, objs))
-    disq = [(d.reason, comp.cond(d.cond)) for d in rf.of(n.Disqualify)]
-    grade_blocks = [(g.dim, [(b.name, b.threshold) for b in g.bands]) for g in rf.of(n.Grade)]
-    route = rf.first(n.Route)
-    lines = list(route.lines) if route else []
-    return Engine(checked, criteria, dims, disq, grade_blocks, lines, dict(checked.fields),
-                  frozenset(checked.events))
+                objs.append(First(spec, comp))
+        dims.append((d.name, d.max, d.floor, objs))
+    disq = [(reason, comp.cond(cond)) for reason, cond, _line in plan.disqualify]
+    grade_blocks = [(g.dim, list(g.bands)) for g in plan.grades]
+    route = checked.file.first(n.Route)
+    engine = Engine(checked, plan, criteria, dims, disq, grade_blocks, list(route.lines) if route else [],
+                    dict(checked.fields), frozenset(checked.events))
+    if plan.accounts is not None:
+        from runtime.backends.accounts import AccountModel
+
+        engine.accounts = AccountModel(engine, plan.accounts.node)
+    return engine
 
 
 def condition_test(engine: Engine, cond, event: str | None = None) -> Callable[..., bool]:
@@ -664,7 +505,7 @@ def condition_test(engine: Engine, cond, event: str | None = None) -> Callable[.
     engine evaluates it. For analyses that ask what a single condition says of a value
     (runtime/analysis/signals.py: which criterion scores a signal)."""
     checked = engine.checked
-    f = _Compiler(engine.field_types, checked.events, checked.lists, {}).cond(cond, event)
+    f = Compiler(engine.field_types, checked.events, checked.lists).cond(cond, event)
 
     def test(lead: Lead, asof: int, attrs: dict | None = None) -> bool:
         return bool(f(engine.context(lead, asof), attrs))

@@ -295,7 +295,7 @@ def unit_tests(checked, engine, o: DbtOptions) -> tuple[list[str], list[str]]:
     """dbt unit tests (YAML lines under `unit_tests:`) and notes on what they cannot check: dbt
     compares equal values, so `>=`, `between`, grade patterns and `criterion … fires` stay with
     `leadrules test` (and are said)."""
-    from runtime.analysis.testing import build_lead
+    from runtime.core.testlead import build_lead
     from runtime.backends.accounts import account_model
     from runtime.backends.closure import date_ordinal
 

@@ -17,7 +17,7 @@ from sqlglot import exp
 from runtime.backends import sql as sqlgen
 from runtime.backends.sql import ident, s
 
-from runtime.backends.closure import Result
+from runtime.core.model import Result
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 BATCH = 20_000
@@ -60,7 +60,8 @@ def query_sql(checked, as_of: dt.date, passthrough=("lr_numbered",), criteria: b
     """The compiled query over `DuckSource`'s CTEs (or tables of the same shape); `criteria=True`
     adds every criterion's points, raw points and whether it fired (see sqlgen.build_query)."""
     q = sqlgen.build_query(checked, "duckdb", as_of, id_column="id", key_column="lr_row", order_column="lr_row",
-                           passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column)
+                           passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column,
+                           reasons=False)  # each criterion's points instead: runtime/io/writers.py computes them
     return q.sql(dialect="duckdb")
 
 
@@ -239,10 +240,13 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
     while f"lr_points_{k}" in pos:
         k += 1
     i_p = [pos[f"lr_points_{j}"] for j in range(k)]
-    i_r = [pos[f"lr_raw_{j}"] for j in range(k)]
-    i_f = [pos[f"lr_fired_{j}"] for j in range(k)]
+    # without criteria=True only the points are there (for the reasons): raw and fired are left empty
+    full = k and "lr_raw_0" in pos
+    i_r = [pos[f"lr_raw_{j}"] for j in range(k)] if full else []
+    i_f = [pos[f"lr_fired_{j}"] for j in range(k)] if full else []
     zeros, nones = (0,) * k, (False,) * k
     i_li = pos.get("lr_route_line")
+    i_reasons = pos.get("reasons")  # kernel.reasons, computed in the query
     # accounts: the account key, scores and bands of every lead
     i_acc = pos.get("account")
     acc_score_pos = [(nm[len("account_"):-len("_score")], i) for nm, i in pos.items()
@@ -272,6 +276,8 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
             else:
                 res = Result(r[i_id], {d: r[i] for d, i in score_pos}, {d: r[i] for d, i in band_pos}, r[i_grade],
                              r[i_route], r[i_queue], r[i_sla], None, numbered=bool(r[i_num]))
+            if i_reasons is not None:
+                res.reasons = r[i_reasons]
             if i_acc is not None:
                 res.account = r[i_acc]
                 res.account_scores = {d: r[i] for d, i in acc_score_pos}
@@ -404,3 +410,4 @@ def score_leads(checked, leads, as_of: dt.date, *, con=None, criteria: bool = Fa
     finally:
         if own:
             con.close()
+

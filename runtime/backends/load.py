@@ -90,7 +90,7 @@ def load_rules(spec: str, *, require_ok: bool = True) -> LoadedRules:
     text, path = read_rules_text(spec)
     try:
         rf = parse(text, spec)
-    except RuleError as e:
+    except RuleError:
         if require_ok:
             raise
         from dsl.checker import check_text
@@ -102,5 +102,6 @@ def load_rules(spec: str, *, require_ok: bool = True) -> LoadedRules:
             raise RuleError(checked.diagnostics)
         return LoadedRules(spec, spec, path, text, checked, None)
     from runtime.backends.pygen import compile_fast
+    from runtime.core.plan import lower
 
-    return LoadedRules(spec, spec, path, text, checked, compile_fast(checked))
+    return LoadedRules(spec, spec, path, text, checked, compile_fast(checked, lower(checked, text)))

@@ -12,16 +12,14 @@ Parquet input are read by one process (`ParallelUnsupported`).
 from __future__ import annotations
 
 import bisect
-import csv
+import datetime as dt
 import io
-import json
 import multiprocessing as mp
-import os
 import threading
 from typing import Iterator
 
 from runtime.core.model import BadRow
-from runtime.io.writers import csv_cell, needs_ascii
+from runtime.io.writers import LineFormatter
 
 BATCH = 2000
 
@@ -48,7 +46,8 @@ def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, en
     # generated code reads a JSON object by the plain names: only for files read by those names
     plain_events = not (schema.event_columns or schema.event_sources or schema.attr_sources)
     _W.update(engine=engine, builder=b, fmt=fmt, explain=explain, asof=asof, plain_events=plain_events,
-              exact={}, formatter=LineFormatter(engine, fmt, explain) if fmt in ("jsonl", "csv") else None)
+              exact={}, formatter=LineFormatter(engine.plan, fmt, explain, dt.date.fromordinal(asof))
+              if fmt in ("jsonl", "csv") else None)
 
 
 def _score_batch(task):
@@ -66,7 +65,7 @@ def _score_batch(task):
     b, score, asof, fmt = W["builder"], W["engine"].score, W["asof"], W["formatter"]
     b.ignored = {}
     # generated code that scores a JSON object directly when it is in the plain form (runtime/backends/pygen.py)
-    score_obj = getattr(W["engine"], "score_obj", None) if (kind == "jsonl" and W["plain_events"]) else None
+    score_obj = W["engine"].score_obj if (kind == "jsonl" and W["plain_events"]) else None
     exact, idf = W["exact"], b.id_col
     if fmt is not None:
         write = fmt.write
@@ -154,84 +153,6 @@ class _ResultList(list):
         return list(self)
 
 
-class LineFormatter:
-    """score's output lines (runtime/output.py's JSONL and CSV shapes), into any text buffer."""
-
-    def __init__(self, engine, fmt: str, explain: bool):
-        self.engine = engine
-        self.fmt = fmt
-        self.explain = explain
-        self.dims = [d[0] for d in engine.dims]
-        self.graded = [g[0] for g in engine.grade_blocks]
-        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-        # JSONL without --explain, written in pieces: the id and the scores change from lead to lead,
-        # everything after them depends only on the grade (bands, route, queue, sla, disqualified):
-        # encoded once per distinct tail. Byte for byte what json.JSONEncoder writes for record().
-        from json.encoder import encode_basestring
-
-        self._enc = encode_basestring
-        self._score_keys = {d: encode_basestring(d) + ": " for d in self.dims}
-        self._tails: dict = {}
-        self._out = self._csv = None
-
-    def _tail(self, r) -> str:
-        key = (r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()))
-        t = self._tails.get(key)
-        if t is None:
-            d = self._dumps({"bands": r.bands, "grade": r.grade, "route": r.route, "queue": r.queue, "sla": r.sla,
-                             "disqualified": r.disqualified})
-            t = "}, " + d[1:] + "\n"
-            if len(self._tails) < 100_000:
-                self._tails[key] = t
-        return t
-
-    def header(self) -> str:
-        cols = ["id"]
-        for d in self.dims:
-            cols.append(f"{d}_score")
-            if d in self.graded:
-                cols.append(f"{d}_band")
-        cols += ["grade", "route", "queue", "sla", "disqualified"]
-        if self.explain:
-            cols.append("criteria")
-        return _csv_line(cols)
-
-    def write(self, out, r) -> None:
-        from runtime.backends.closure import round2
-
-        if self.fmt == "jsonl":
-            if self.explain or getattr(r, "account_scores", None) is not None or r.id.__class__ is not str \
-                    or needs_ascii(r):
-                d = r.record(self.engine.criteria if self.explain else None)
-                out.write(json.dumps(d, separators=(", ", ": ")) if needs_ascii(r) else self._dumps(d))
-                out.write("\n")
-                return
-            sk = self._score_keys
-            # a score is a float (or an int): its repr is what the encoder writes
-            scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
-            out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r))
-            return
-        if out is not self._out:  # one csv writer per output buffer
-            self._out, self._csv = out, csv.writer(out)
-        row = [r.id]
-        for d in self.dims:
-            s = r.scores.get(d)
-            row.append("" if s is None else s)
-            if d in self.graded:
-                row.append(r.bands.get(d, ""))
-        row += [r.grade, r.route or "", r.queue or "", r.sla or "", r.disqualified or ""]
-        if self.explain:
-            crit = {c.key: round2(p) for c, p, f in zip(self.engine.criteria, r.points, r.fired) if f}
-            row.append(json.dumps(crit, ensure_ascii=False))
-        self._csv.writerow([csv_cell(c) for c in row])
-
-
-def _csv_line(row) -> str:
-    buf = io.StringIO()
-    csv.writer(buf).writerow(row)
-    return buf.getvalue()
-
-
 # ---- the main side ------------------------------------------------------------------------------
 
 
@@ -273,7 +194,8 @@ class ParallelScore:
 
     def header(self) -> str:
         """The CSV header line ('' for JSONL)."""
-        return LineFormatter(self.rules.engine, self.fmt, self.explain).header() if self.fmt == "csv" else ""
+        return LineFormatter(self.rules.engine.plan, self.fmt, self.explain,
+                             dt.date.fromordinal(self.asof)).header() if self.fmt == "csv" else ""
 
     def _batches(self, gate: threading.Semaphore, sent: list) -> Iterator[tuple]:
         """Tasks for the workers; each is also appended to `sent` (the main side needs its rows back
@@ -363,7 +285,7 @@ class ParallelScore:
         dups = DuplicateIds()
         rebuild = self.fmt == "results" and self.workers > 1
         if rebuild:
-            from runtime.backends.closure import Result
+            from runtime.core.model import Result
         sent: list = []
         idcol = self.schema.id_field
         with self._results(sent) as results:
@@ -430,7 +352,3 @@ class _NoGate:
 def score_parallel(rules, leads_path: str, *, as_of_ordinal: int, workers: int, **kw) -> ParallelScore:
     """See ParallelScore. `rules` is a runtime.backends.load.LoadedRules."""
     return ParallelScore(rules, leads_path, as_of_ordinal=as_of_ordinal, workers=workers, **kw)
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))

@@ -1,6 +1,6 @@
 """A checked rule file as generated Python: straight-line `score(lead, asof)` and `score_obj(obj, …)`.
 
-runtime/engine.py interprets the rule file through closures; this backend builds a Python `ast`
+runtime/backends/closure.py interprets the rule file through closures; this backend builds a Python `ast`
 module instead (every literal from the rule file is an `ast.Constant`, never pasted source text),
 compiles it with `compile()`, and gets a scorer that does what a hand-written one does: one pass over
 the lead's events with a branch per event type, locals for fields and accumulators, precompiled
@@ -13,17 +13,24 @@ import ast
 import datetime as _dt
 import itertools
 import re
+from dataclasses import dataclass
 from dataclasses import fields as dc_fields
-from typing import Any
-
-from runtime.backends.closure import Engine
+from typing import Any, Callable
 
 from dsl import nodes as n
 
+from runtime.backends.closure import Engine, compile_checked
+from runtime.core.model import BOOL, DATE, NUMBER, TEXT, TEXT_LIST  # noqa: F401
+from runtime.core import kernel
+from runtime.core.kernel import DECAY_TABLE_SIZE as WEIGHT_TABLE
+from runtime.core.plan import Resolver
+
 _fromiso = fromiso = _dt.datetime.fromisoformat
 
-TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
-WEIGHT_TABLE = 4096  # ages (days) with a precomputed decay weight; older events compute it
+
+# What the generated module imports from this module (besides runtime.core.kernel's __all__):
+# the reader's fast forms of JSON values. Generated code imports nothing else.
+__all__ = ["date10", "event_day", "obj_list", "DAYS", "SUFFIXES", "fromiso"]
 
 
 class Unsupported(Exception):
@@ -31,17 +38,6 @@ class Unsupported(Exception):
 
 
 # ---- helpers the generated module imports ------------------------------------------------------
-
-
-def weights(half_life) -> tuple:
-    """0.5 ** (age / H) for ages 0..WEIGHT_TABLE-1, computed exactly as the engine does."""
-    return tuple(0.5 ** (a / half_life) for a in range(WEIGHT_TABLE))
-
-
-def domain(s):
-    if s is None or "@" not in s:
-        return None
-    return s.rsplit("@", 1)[1].strip() or None
 
 
 # Caches of the reader's plain forms, each entry checked once with datetime.fromisoformat as the
@@ -94,8 +90,9 @@ def event_day(at):
 
 
 def obj_list(v):
-    """A text list given as a JSON list of texts, read and normalized (runtime.backends.closure._norm_list of
-    what the reader makes of it); False when it holds anything else (the reader decides)."""
+    """A text list given as a JSON list of texts, read and normalized (kernel.norm_list of what the
+    reader makes of it, inlined for speed: tests/test_kernel.py pins it); False when it holds
+    anything else (the reader decides)."""
     if v.__class__ is not list:
         return False
     out = []
@@ -108,15 +105,6 @@ def obj_list(v):
         if x:
             out.append(x)
     return tuple(out) or None
-
-
-def dyn_word(v, p, islist):
-    from runtime.backends.closure import words_regex
-
-    if v is None or p is None:
-        return False
-    r = words_regex([p])
-    return any(r.search(x) for x in v) if islist else r.search(v) is not None
 
 
 # ---- ast builders ------------------------------------------------------------------------------
@@ -291,9 +279,42 @@ def _atom_key(c) -> str:
 
 
 def _inline_norm(x: ast.expr) -> ast.expr:
-    """runtime.backends.closure.norm inlined for the common case (a str): `x.strip().lower() or None`."""
+    """kernel.norm inlined for the common case (a str): `x.strip().lower() or None` (pinned to the
+    kernel by tests/test_kernel.py)."""
     fast = ast.BoolOp(op=ast.Or(), values=[call(attr(call(attr(x, "strip")), "lower")), C(None)])
     return ast.IfExp(test=cmp(attr(x, "__class__"), ast.Is(), N("str")), body=fast, orelse=call("_norm", x))
+
+
+# Inlined forms of kernel rules (runtime/core/kernel.py), for speed; tests/test_kernel.py compiles
+# each and checks it against the kernel function on generated values.
+
+
+def inline_decay(table: ast.expr, hl) -> ast.expr:
+    """kernel.decay_weight(age, hl): the kernel's table (kernel.decay_table) for young events, the
+    kernel's formula written out for older ones."""
+    return ast.IfExp(test=cmp(N("age"), ast.Lt(), C(WEIGHT_TABLE)),
+                     body=ast.Subscript(value=table, slice=N("age"), ctx=ast.Load()),
+                     orelse=ast.BinOp(left=C(0.5), op=ast.Pow(),
+                                      right=ast.BinOp(left=N("age"), op=ast.Div(), right=C(hl))))
+
+
+def inline_cap(name: str, points, limit) -> list[ast.stmt]:
+    """kernel.cap on the local `name` (statements)."""
+    if limit is None:
+        return []
+    if points >= 0:
+        return [if_(cmp(N(name), ast.Gt(), C(limit)), [assign(name, C(limit))])]
+    return [if_(cmp(N(name), ast.Lt(), C(-limit)), [assign(name, C(-limit))])]
+
+
+def inline_clamp_round(name: str, mx, fl) -> list[ast.stmt]:
+    """kernel.clamp_round on the local `name` (statements; `_floor` is math.floor)."""
+    rounded = ast.BinOp(left=call("_floor", ast.BinOp(left=ast.BinOp(left=N(name), op=ast.Mult(), right=C(100)),
+                                                      op=ast.Add(), right=C(0.5))),
+                        op=ast.Div(), right=C(100))
+    return [if_(cmp(N(name), ast.Gt(), C(mx)), [assign(name, C(mx))],
+                [if_(cmp(N(name), ast.Lt(), C(fl)), [assign(name, C(fl))])]),
+            assign(name, rounded)]
 
 
 class V:
@@ -310,13 +331,11 @@ class V:
 
 class _Gen:
     def __init__(self, checked, base):
-        from runtime.backends.closure import _Compiler
-
         self.checked = checked
         self.base = base   # the closure engine: its criteria order, grade blocks and routes
         self.fields: dict[str, str] = dict(checked.fields)
         self.events: dict[str, dict[str, str]] = {k: dict(v) for k, v in checked.events.items()}
-        self.comp = _Compiler(self.fields, self.events, checked.lists, {})
+        self.comp = Resolver(self.fields, self.events, checked.lists)
         self.consts: list[ast.stmt] = []      # module-level constants
         self.const_keys: dict[Any, str] = {}
         self.lead_fields: dict[str, None] = {}
@@ -464,11 +483,8 @@ class _Gen:
 
     def weight(self, hl) -> ast.expr:
         """The decay weight of the current event (computed once per event and half-life)."""
-        table = self.const(("weights", hl), lambda: call("_weights", C(hl)))
-        return ast.IfExp(test=cmp(N("age"), ast.Lt(), C(WEIGHT_TABLE)),
-                         body=ast.Subscript(value=table, slice=N("age"), ctx=ast.Load()),
-                         orelse=ast.BinOp(left=C(0.5), op=ast.Pow(),
-                                          right=ast.BinOp(left=N("age"), op=ast.Div(), right=C(hl))))
+        table = self.const(("weights", hl), lambda: call("_decay_table", C(hl)))
+        return inline_decay(table, hl)
 
     # -- conditions ----------------------------------------------------------------------------
     def cond(self, c, ev: str | None = None) -> ast.expr:
@@ -561,7 +577,7 @@ class _Gen:
             if op == "contains_word":
                 if not isinstance(c.arg, n.Literal):
                     a = self.value(c.arg, ev)
-                    return call("_dyn_word", v.e, a.e, C(islist))
+                    return call("_word_match", v.e, a.e, C(islist))
                 phrases = (self.comp.const(c.arg) or "",)
             else:
                 phrases = items
@@ -618,11 +634,7 @@ class _Gen:
             contrib = ast.BinOp(left=C(c.points), op=ast.Mult(), right=self.weight_local(hl, f.event))
         self.loop_for(f.event).extend(guarded(test, [add_to(p, contrib), add_to(cnt, C(1))]))
         out = [assign(r, N(p)), assign(k, cmp(N(cnt), ast.Gt(), C(0)))]
-        if c.max is not None:
-            if c.points >= 0:
-                out.append(if_(cmp(N(p), ast.Gt(), C(c.max)), [assign(p, C(c.max))]))
-            else:
-                out.append(if_(cmp(N(p), ast.Lt(), C(-c.max)), [assign(p, C(-c.max))]))
+        out += inline_cap(p, c.points, c.max)
         return out
 
     def weight_local(self, hl, et) -> ast.expr:
@@ -636,21 +648,16 @@ class _Gen:
         """The module: `score(lead, asof)` over a runtime.core.model.Lead, and `score_obj(obj, asof, line)`
         over the JSON object of a leads-file line, which gives the same Result for the rows the
         reader would accept as they are (or None, and the caller goes the long way round)."""
-        base = self.checked.file
-        # an accounts block is scored after the leads (runtime/accounts.py): this module scores the lead
+        plan = self.base.plan
+        # an accounts block is scored after the leads (runtime/backends/accounts.py): this module scores the lead
         crit_stmts: list[ast.stmt] = []
-        i = 0
         dim_parts = []
-        for sc in base.of(n.Score):
-            hl = sc.half_life.days if sc.half_life else None
-            idx = []
-            for c in sc.criteria:
-                crit_stmts += self.criterion(i, c, hl)
-                idx.append(i)
-                i += 1
-            dim_parts.append((sc.dim, sc.max, sc.floor, idx))
-        self.ncrit = i
-        disq = [(d.reason, self.cond(d.cond)) for d in base.of(n.Disqualify)]
+        for d in plan.dimensions:
+            for c in d.criteria:
+                crit_stmts += self.criterion(c.index, c.node, d.half_life)
+            dim_parts.append((d.name, d.max, d.floor, [c.index for c in d.criteria]))
+        self.ncrit = len(plan.criteria)
+        disq = [(reason, self.cond(cond)) for reason, cond, _line in plan.disqualify]
         tail = self.tail(disq, crit_stmts, dim_parts)
 
         body = [assign("lid_", attr(N("lead"), "id")), assign("num_", attr(N("lead"), "numbered"))]
@@ -670,12 +677,10 @@ class _Gen:
         imports = [
             ast.ImportFrom(module="math", names=[ast.alias("floor", "_floor")], level=0),
             ast.Import(names=[ast.alias("re", "_re")]),
-            ast.ImportFrom(module="runtime.backends.closure", names=[ast.alias("Result", "_Result"), ast.alias("norm", "_norm"),
-                                                           ast.alias("_norm_list", "_norm_list"),
-                                                           ast.alias("words_regex", "_words_regex")], level=0),
-            ast.ImportFrom(module="runtime.backends.pygen", names=[ast.alias(x, "_" + x) for x in
-                                                          ("weights", "domain", "dyn_word", "date10", "event_day",
-                                                           "obj_list", "DAYS", "SUFFIXES", "fromiso")], level=0),
+            ast.ImportFrom(module="runtime.core.model", names=[ast.alias("Result", "_Result")], level=0),
+            ast.ImportFrom(module="runtime.core.kernel", names=[ast.alias(x, "_" + x) for x in kernel.__all__],
+                           level=0),
+            ast.ImportFrom(module="runtime.backends.pygen", names=[ast.alias(x, "_" + x) for x in __all__], level=0),
         ]
         mod = ast.Module(body=[doc] + imports + self.consts + [fn, fn2], type_ignores=[])
         return ast.fix_missing_locations(mod)
@@ -735,7 +740,7 @@ class _Gen:
         loop += chain or []
         return [ast.For(target=St("e_"), iter=attr(N("lead"), "events"), body=loop, orelse=[])]
 
-    # -- score_obj(obj, asof, line): a JSON object as runtime/readers.py would read it -----------
+    # -- score_obj(obj, asof, line): a JSON object as runtime/io/readers.py would read it -----------
     def fields_from_obj(self, id_field: str) -> list[ast.stmt]:
         """Every declared field checked for the reader's plain forms (else `return None`: the reader
         decides, and reports a bad row if it is one); the ones used normalized as the engine does."""
@@ -856,12 +861,7 @@ class _Gen:
             total: ast.expr = call("sum", ast.Tuple(elts=[N(f"p{j}") for j in idx], ctx=ast.Load())) if idx else C(0)
             sname = f"s_{dim}"
             body.append(assign(sname, total))
-            body.append(if_(cmp(N(sname), ast.Gt(), C(mx)), [assign(sname, C(mx))],
-                            [if_(cmp(N(sname), ast.Lt(), C(fl)), [assign(sname, C(fl))])]))
-            rounded = ast.BinOp(left=call("_floor", ast.BinOp(left=ast.BinOp(left=N(sname), op=ast.Mult(), right=C(100)),
-                                                              op=ast.Add(), right=C(0.5))),
-                                op=ast.Div(), right=C(100))
-            body.append(assign(sname, rounded))
+            body += inline_clamp_round(sname, mx, fl)
             score_keys.append(C(dim))
             score_vals.append(N(sname))
         # bands and grade
@@ -911,10 +911,6 @@ class _Gen:
         return body
 
 
-def _sub(x: ast.expr, i: int) -> ast.Subscript:
-    return ast.Subscript(value=x, slice=C(i), ctx=ast.Load())
-
-
 def _function(name: str, args: list[str], body: list[ast.stmt]) -> ast.FunctionDef:
     return ast.FunctionDef(name=name, args=ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in args],
                                                          kwonlyargs=[], kw_defaults=[], defaults=[]),
@@ -922,9 +918,13 @@ def _function(name: str, args: list[str], body: list[ast.stmt]) -> ast.FunctionD
 
 
 def generate(checked, base=None) -> ast.Module:
-    """The generated module's syntax tree (raises `Unsupported`)."""
-    from runtime.backends.closure import compile_checked
+    """The generated module's syntax tree. A file with runtime.backends.capability.python_limits
+    raises `Unsupported` naming them."""
+    from runtime.backends.capability import python_limits
 
+    lim = python_limits(checked)
+    if lim:
+        raise Unsupported("; ".join(x.text(getattr(checked.file, "path", "rules")) for x in lim))
     base = base or compile_checked(checked)
     return _Gen(checked, base).module()
 
@@ -953,32 +953,30 @@ def _ruleset_name(checked) -> str:
     return rs.name if rs else "?"
 
 
-def compile_fast(checked):
-    """An `Engine` whose `score` is the generated function; the closure engine if the file uses
-    something the generator does not cover. Same `criteria`, `dims`, `grade_blocks`, `route_lines`,
-    `checked`, `explain` as `runtime.backends.closure.compile_checked`."""
-    from runtime.backends.closure import compile_checked
+def compile_fast(checked, plan=None):
+    """An `Engine` whose `score` and `score_obj` are generated code; the closure engine, with its
+    `limits` saying why, when runtime.backends.capability.python_limits names constructs the
+    generator does not take. Same `criteria`, `dims`, `grade_blocks`, `route_lines`, `checked`,
+    `explain` as `runtime.backends.closure.compile_checked`."""
+    from runtime.backends.capability import python_limits
 
-    base = compile_checked(checked)
-    try:
-        mod = _Gen(checked, base).module()
-        code = compile(mod, f"<leadrules {getattr(checked.file, 'path', 'rules')}>", "exec")
-        ns: dict[str, Any] = {"__name__": "leadrules_generated"}
-        exec(code, ns)  # the module is our own syntax tree; rule-file text only appears as constants
-    except Unsupported:
+    base = compile_checked(checked, plan)
+    lim = python_limits(checked)
+    if lim:
+        base.limits = tuple(lim)
         return base
-    except Exception:  # a bug in the generator: the closure engine still scores the file right
-        import os
-
-        if os.environ.get("LEADRULES_DEBUG"):
-            raise
-        return base
-    fast = FastEngine(**{f.name: getattr(base, f.name) for f in dc_fields(Engine)})
-    fast.score = ns["score"]
-    fast.score_obj = ns["score_obj"]
-    fast.generated = mod
-    return fast
+    mod = _Gen(checked, base).module()
+    code = compile(mod, f"<leadrules {getattr(checked.file, 'path', 'rules')}>", "exec")
+    ns: dict[str, Any] = {"__name__": "leadrules_generated"}
+    exec(code, ns)  # the module is our own syntax tree; rule-file text only appears as constants
+    kept = {f.name: getattr(base, f.name) for f in dc_fields(Engine)}
+    kept["score_obj"] = ns["score_obj"]
+    return FastEngine(**kept, score=ns["score"], generated=mod)
 
 
+@dataclass
 class FastEngine(Engine):
-    """An Engine whose hot path, `score(lead, asof)`, is generated code (see `compile_fast`)."""
+    """An Engine whose hot path, `score(lead, asof)` (and `score_obj`), is generated code."""
+
+    score: Callable = None            # the generated score(lead, asof)
+    generated: ast.Module | None = None

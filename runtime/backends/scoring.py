@@ -3,10 +3,10 @@
 runtime.io.readers.LeadReader (`read`, `rejected`, `bad_rows`, `bad_events`, `events_read`,
 `orphan_events`, `orphan_lead_ids`):
 
-- python, JSONL or CSV leads without `--events`: runtime/parallel.py, the generated scorer on each
-  JSON object (dsl/pycodegen.py `score_obj`), in this process or in N worker processes;
+- python, JSONL or CSV leads without `--events`: runtime/backends/parallel.py, the generated scorer on each
+  JSON object (runtime/backends/pygen.py `score_obj`), in this process or in N worker processes;
 - python, otherwise (Parquet, `--events`): runtime.io.readers.LeadReader and the engine, one process;
-- duckdb: runtime/duckdb_engine.py, the compiled query over the files (N = DuckDB's threads).
+- duckdb: runtime/backends/duckdb_engine.py, the compiled query over the files (N = DuckDB's threads).
 """
 from __future__ import annotations
 
@@ -15,20 +15,30 @@ from typing import Iterator
 
 from runtime.core.errors import Failure
 
+def say_limits(rules, engine: str, note) -> None:
+    """With the python engine, tell `note(text)` (once per command) when the generated fast path
+    does not take the file: the closure engine scores it, with the same results, more slowly."""
+    lim = rules.engine.limits
+    if engine == "python" and lim:
+        more = f" (and {len(lim) - 1} more)" if len(lim) > 1 else ""
+        note(f"note: {lim[0].text(rules.display)}{more}; scoring with the closure engine (same results, slower)")
+
+
 def check_engine(rules, engine: str, leads_path: str | None = None, events_path: str | None = None) -> None:
-    """Fail early (exit 2, before any output) when the engine cannot score this file or input."""
+    """Fail early (exit 2, before any output) when the engine cannot score this file or input, with
+    the reason (runtime.backends.capability)."""
     if engine != "duckdb":
         return
     try:
         import duckdb  # noqa: F401
     except ImportError:
         raise Failure("--engine duckdb needs DuckDB: pip install 'leadrules[sql]' (or use --engine python)")
-    from runtime.backends.sql import SqlGenError, build_query
+    from runtime.backends.capability import sql_limits
 
-    try:
-        build_query(rules.checked, "duckdb", dt.date(2000, 1, 1))
-    except SqlGenError as e:
-        raise Failure(f"{rules.display}: --engine duckdb cannot score this file: {e}")
+    lim = sql_limits(rules.checked)
+    if lim:
+        raise Failure(f"--engine duckdb cannot score this file: {lim[0].text(rules.display)} "
+                      "(use --engine python)")
     if leads_path == "-":
         raise Failure("--engine duckdb reads files, not stdin: give the leads file's path (or use --engine python)")
     from runtime.io.readers import check_file, kind_of
@@ -62,10 +72,15 @@ class _ReplayResults:
         self.reader, self.engine, self.day_of, self.rescan = reader, rules.engine, day_of, rescan
 
     def __iter__(self) -> Iterator:
+        for r, _day in self.with_days():
+            yield r
+
+    def with_days(self) -> Iterator:
+        """(Result, the ordinal day it was scored as of) per lead."""
         from runtime.backends.replay import replay
 
-        for _lead, r, _day in replay(self.engine, lambda: self.reader, self.day_of, self.rescan):
-            yield r
+        for _lead, r, day in replay(self.engine, lambda: self.reader, self.day_of, self.rescan):
+            yield r, day
 
     def __getattr__(self, name):
         return getattr(self.reader, name)
@@ -91,7 +106,7 @@ def check_day_of(rules, engine: str, leads_path: str | None, events_path: str | 
 
 
 class _ParallelResults:
-    """runtime/parallel.py in results mode, flattened to one Result at a time."""
+    """runtime/backends/parallel.py in results mode, flattened to one Result at a time."""
 
     def __init__(self, ps):
         self.ps = ps
@@ -111,7 +126,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
     duckdb engine leave out the per-criterion points (faster; `score` without `--explain`).
     `note(text)` is told when --workers cannot be honoured (an events file, Parquet). `day_of(lead)`
     (`--as-of-field`): score each lead as of that day instead, in one process (see check_day_of)."""
-    from runtime.backends.closure import date_ordinal
+    from runtime.core.kernel import date_ordinal
 
     from runtime.io.readers import LeadReader, schema_for
 
@@ -141,7 +156,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
                         delimiter=delimiter)
     from runtime.backends.accounts import account_results
 
-    # an accounts block groups the leads by account before they come out (runtime/accounts.py)
+    # an accounts block groups the leads by account before they come out (runtime/backends/accounts.py)
     return account_results(rules, reader, asof, leads_path) or _ReaderResults(rules, reader, asof)
 
 
@@ -159,7 +174,7 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
             note(f"note: --workers {n}: the accounts block scores each account from all its leads; "
                  "scoring in one process")
         return None
-    if n == 1 and not hasattr(rules.engine, "score_obj"):
+    if n == 1 and rules.engine.score_obj is None:
         return None  # the closure engine: the reader path is as fast
     try:
         return score_parallel(rules, leads_path, as_of_ordinal=asof, workers=n, fmt=fmt, explain=explain,
@@ -174,10 +189,10 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
 class _TextOf:
     """Results as output text, a batch of lines at a time, with the source's counters and `scored`."""
 
-    def __init__(self, src, engine, fmt: str, explain: bool, batch: int = 2000):
-        from runtime.backends.parallel import LineFormatter
+    def __init__(self, src, engine, fmt: str, explain: bool, as_of: dt.date, batch: int = 2000):
+        from runtime.io.writers import LineFormatter
 
-        self.src, self.fmt, self.batch = src, LineFormatter(engine, fmt, explain), batch
+        self.src, self.fmt, self.batch = src, LineFormatter(engine.plan, fmt, explain, as_of), batch
         self.scored = 0
 
     def __iter__(self) -> Iterator[str]:
@@ -207,7 +222,7 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
     """`score`'s output as text chunks (JSONL or CSV lines, no CSV header): straight from the python
     engine's fast path, or the duckdb engine's results formatted a batch at a time; None when the
     input does not take that path (then score `results`)."""
-    from runtime.backends.closure import date_ordinal
+    from runtime.core.kernel import date_ordinal
 
     if day_of is not None:
         return None  # each lead at its own date: `results` scores them one by one
@@ -215,11 +230,11 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
         from runtime.backends.accounts import account_model
 
         if account_model(rules.engine) is not None:
-            return None  # account columns: runtime/output.py's writer
+            return None  # account columns: runtime/io/writers.py's writer
         return _TextOf(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
                                events_path=events_path, on_bad_row=on_bad_row, rejects=rejects, id_field=id_field,
                                criteria=explain, delimiter=delimiter, strict_events=strict_events),
-                       rules.engine, fmt, explain)
+                       rules.engine, fmt, explain, as_of)
 
     from runtime.io.readers import schema_for
 

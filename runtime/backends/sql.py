@@ -2,7 +2,7 @@
 
 The query reads table `leads` (`id` plus one column per declared field, `text list` as an array) and
 table `events` (`lead_id`, `type`, `at` timestamp in UTC, one column per event attribute) and returns
-one row per lead with `score`'s CSV columns. It follows runtime/engine.py's arithmetic exactly: text
+one row per lead with `score`'s CSV columns. It follows runtime/backends/closure.py's arithmetic exactly: text
 trimmed (the same whitespace as Python's `str.strip`) and lower-cased, empty text missing, whole days
 of age, future events ignored, caps after decay, clamp, `floor(x*100+0.5)/100`, first-match
 disqualify, bands and routes. Every literal is a sqlglot node (`exp.Literal`), so quoting is done by
@@ -19,9 +19,12 @@ from sqlglot import exp
 
 from dsl import nodes as n
 
+from runtime.core.model import BOOL, DATE, NUMBER, TEXT, TEXT_LIST  # noqa: F401
+from runtime.core import kernel as K
+from runtime.core.plan import Resolver, lower
+
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery")
 
-TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 
 # Exactly the characters Python's str.strip() removes (the reference engine trims with it). The
 # full set is checked against str.isspace in tests/test_sql.py.
@@ -169,7 +172,7 @@ def guard(vals: list[Val], pred: exp.Expression) -> exp.Expression:
 
 
 def words_of(phrase: str) -> list[str]:
-    """The words of a phrase as runtime/engine.py's words_regex splits them."""
+    """The words of a phrase as runtime/backends/closure.py's words_regex splits them."""
     return [w for w in re.split(r"[\W_]+", phrase.lower()) if w]
 
 
@@ -279,16 +282,16 @@ class Dialect:
 
 
 class _Gen:
-    def __init__(self, checked, dialect: str, as_of: dt.date | None):
-        from runtime.backends.closure import _Compiler
-
+    def __init__(self, checked, dialect: str, as_of: dt.date | None, provenance=None):
         self.checked = checked
-        self.rf: n.RuleFile = checked.file
+        self.as_of_date = as_of
+        self.plan = lower(checked)
+        self.provenance = provenance if provenance is not None else self.plan.provenance
         self.D = Dialect(dialect)
         self.fields: dict[str, str] = dict(checked.fields)
         self.events: dict[str, dict[str, str]] = {k: dict(v) for k, v in checked.events.items()}
         # the reference engine's own constant folding, so literals and lists mean exactly the same
-        self.comp = _Compiler(self.fields, self.events, checked.lists, {})
+        self.comp = Resolver(self.fields, self.events, checked.lists)
         self.asof = exp.CurrentDate() if as_of is None else \
             exp.cast(s(as_of.isoformat()), exp.DataType.build("date"))
         self.lead_fields: set[str] = set()        # fields used at lead level
@@ -369,9 +372,7 @@ class _Gen:
         elif v.func == "domain":
             if arg.type != TEXT:
                 raise SqlGenError("domain() of a non-text value is not supported by the SQL backend")
-            tail = self.D.trim_ws(self.D.after_last_at(arg.sql))
-            e = case([(self.D.contains(arg.sql, s("@")), exp.Nullif(this=tail, expression=s("")))])
-            out = Val(e, True, TEXT)
+            out = Val(domain_sql(arg.sql, self.D), True, TEXT)
         else:
             raise SqlGenError(f"unsupported function {v.func}()")
         if ev is None and isinstance(v.arg, n.Name):
@@ -619,7 +620,7 @@ class _Gen:
 
     # -- criteria ------------------------------------------------------------------------------
     def criterion(self, c: n.Criterion, half_life) -> tuple[exp.Expression, exp.Expression | None, exp.Expression]:
-        """(points, raw, fired) of one criterion, as runtime/engine.py's Result has them: points after
+        """(points, raw, fired) of one criterion, as runtime/backends/closure.py's Result has them: points after
         the cap, raw before it (None: the same as points) and whether it fired (a condition held,
         a tier matched, at least one event matched)."""
         if c.kind == "when":
@@ -661,14 +662,12 @@ class _Gen:
             fired = exp.GT(this=matched, expression=exp.Literal.number(0))
         if c.max is None:
             return total, None, fired
-        if c.points >= 0:
-            return case([(exp.GT(this=total, expression=num(c.max)), num(c.max))], total.copy()), total.copy(), fired
-        return case([(exp.LT(this=total, expression=num(-c.max)), num(-c.max))], total.copy()), total.copy(), fired
+        return cap_sql(total, c.points, c.max), total.copy(), fired
 
     # -- accounts --------------------------------------------------------------------------------
     def lead_count(self, f: n.EventFilter) -> exp.Expression:
         """Inside account criteria: how many of the account's leads (not disqualified) satisfy the
-        filter's `where` (runtime/accounts.py: one flag per distinct `where`, counted per account)."""
+        filter's `where` (runtime/backends/accounts.py: one flag per distinct `where`, counted per account)."""
         if not self.counting:
             raise SqlGenError("`lead` filters belong in the accounts block")
         if f.where not in self.lead_filters:
@@ -747,17 +746,17 @@ class _Gen:
         keep = keep + fired_cols
         as_ = [col(c_) for c_ in keep]
         for (dim, mx, fl, _c), nm in zip(acc_dims, names):
-            as_.append(alias(_clamp_round([col(x) for x in nm], mx, fl), f"lr_as_{dim}"))
+            as_.append(alias(clamp_round_sql([col(x) for x in nm], mx, fl), f"lr_as_{dim}"))
         ctes.append(("lr_as", exp.select(*as_).from_(table("lr_ap"))))
         keep = keep + [f"lr_as_{d[0]}" for d in acc_dims]
         ab = [col(c_) for c_ in keep]
         for dim, bands in acc_grades:
-            ab.append(alias(_bands(col(f"lr_as_{dim}"), bands), f"lr_ab_{dim}"))
+            ab.append(alias(band_sql(col(f"lr_as_{dim}"), bands), f"lr_ab_{dim}"))
         ctes.append(("lr_abx", exp.select(*ab).from_(table("lr_as"))))
         return "lr_abx"
 
     def account_key(self, acc: n.Accounts) -> exp.Expression:
-        """The account key as runtime/accounts.py takes it: the field's text, trimmed and lower case,
+        """The account key as runtime/backends/accounts.py takes it: the field's text, trimmed and lower case,
         or its e-mail domain; NULL (missing) makes the lead an account of its own."""
         key = acc.key
         name = key.arg.name if isinstance(key, n.Call) else getattr(key, "name", None)
@@ -768,20 +767,18 @@ class _Gen:
     # -- the whole query -----------------------------------------------------------------------
     def build(self, *, id_column: str, key_column: str, order_column: str | None,
               passthrough: tuple[str, ...] = (), criteria: bool = False,
-              skip_column: str | None = None, source_columns: bool = False) -> exp.Expression:
-        from runtime.backends.closure import _pattern_matches
-
-        rf = self.rf
+              skip_column: str | None = None, reasons: bool = True,
+              source_columns: bool = False) -> exp.Expression:
+        plan = self.plan
         self.want_criteria = criteria
-        disq = [(d.reason, self.cond(d.cond)) for d in rf.of(n.Disqualify)]
+        disq = [(reason, self.cond(cond)) for reason, cond, _line in plan.disqualify]
         dims = []  # (dim, max, floor, [criterion exprs])
-        for sc in rf.of(n.Score):
-            hl = sc.half_life.days if sc.half_life else None
-            dims.append((sc.dim, sc.max, sc.floor, [self.criterion(c, hl) for c in sc.criteria]))
-        # accounts (runtime/accounts.py): the account criteria first, over per-account counts of the
+        for d in plan.dimensions:
+            dims.append((d.name, d.max, d.floor, [self.criterion(c.node, d.half_life) for c in d.criteria]))
+        # accounts (runtime/backends/accounts.py): the account criteria first, over per-account counts of the
         # leads that pass each distinct `lead where C`; then every C as a per-lead flag, which may read
         # the lead's fields, events and (rounded) dimension scores
-        acc = rf.first(n.Accounts)
+        acc = plan.accounts.node if plan.accounts is not None else None
         if acc is not None:
             if skip_column is not None and skip_column not in passthrough:
                 raise SqlGenError("skip_column must be a passthrough column")
@@ -795,9 +792,8 @@ class _Gen:
             self.dim_cols = {d[0]: "s_" + d[0] for d in dims}
             flags = [TRUE if where is None else self.cond(where) for where in self.lead_filters]
             self.dim_cols = {}
-        grade_blocks = [(g.dim, [(b.name, b.threshold) for b in g.bands]) for g in rf.of(n.Grade)]
-        route = rf.first(n.Route)
-        lines = list(route.lines) if route else []
+        grade_blocks = [(g.dim, list(g.bands)) for g in plan.grades]
+        lines = plan.routes.lines
 
         # the tables' columns: the fields' own names, or (source_columns) the columns the rule file
         # reads them from (`from "Job Title"`, docs/input.md), quoted like every identifier
@@ -845,7 +841,7 @@ class _Gen:
                 ev_cols.append(alias(self.normalize(col(asrc.get(a_, a_), "e"), t), "e_" + a_))
             for wname, hl in self.weights.values():
                 # exactly the reference's 0.5 ** (age / H): age and H as doubles, one division, one power
-                ev_cols.append(alias(exp.Pow(this=num(0.5), expression=exp.Div(this=dbl(age()), expression=dbl(num(hl)))), wname))
+                ev_cols.append(alias(decay_sql(age(), hl), wname))
             where = [exp.GTE(this=age(), expression=exp.Literal.number(0))]
             if self.any_event_agg:
                 # events of undeclared types are not the language's (the Python reader rejects them)
@@ -899,14 +895,25 @@ class _Gen:
                 k += 1
             crit_names.append(names)
         ctes.append(("lr_p", exp.select(*p_cols).from_(table("lr_x"))))
+        points_out = []  # reasons=False without criteria: each criterion's points, for the caller's kernel.reasons
         if criteria:  # carried to the output like the id
             carry = carry + sorted({c_ for triple in crit_out for c_ in triple})
+        elif not reasons:
+            points_out = [nm for names in crit_names for nm in names]
+            carry = carry + points_out
+        # the reasons a rep reads (kernel.reasons), carried to the output like the id
+        p_from = "lr_p"
+        if reasons:
+            crit_names_flat = [c.name for c in plan.criteria]
+            ctes += reasons_ctes(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
+            carry = carry + ["lr_reasons"]
+            p_from = "lr_rs"
 
         # dimension scores: sum in file order, clamp, round
         s_cols = [col(c_) for c_ in carry + acc_carry] + [col("lr_dq")]
         for (dim, mx, fl, _), names in zip(dims, crit_names):
-            s_cols.append(alias(_clamp_round([col(nm) for nm in names], mx, fl), "s_" + dim))
-        ctes.append(("lr_s", exp.select(*s_cols).from_(table("lr_p"))))
+            s_cols.append(alias(clamp_round_sql([col(nm) for nm in names], mx, fl), "s_" + dim))
+        ctes.append(("lr_s", exp.select(*s_cols).from_(table(p_from))))
         b_from = "lr_s"
         acc_out = []  # (output column, carried column)
         if acc is not None:
@@ -927,7 +934,7 @@ class _Gen:
         g_cols += [col("s_" + d[0]) for d in dims]
         grade_parts = []
         for dim, bands in grade_blocks:
-            g_cols.append(alias(_bands(col("s_" + dim), bands), "b_" + dim))
+            g_cols.append(alias(band_sql(col("s_" + dim), bands), "b_" + dim))
             grade_parts.append(exp.Coalesce(this=col("b_" + dim), expressions=[s("")]))
         ctes.append(("lr_b", exp.select(*g_cols).from_(table(b_from))))
         grade: exp.Expression = s("")
@@ -938,13 +945,10 @@ class _Gen:
 
         # routes: every possible grade is known, so route lines are matched here, in Python, with
         # the reference engine's own pattern matcher; the query only looks the answer up
+        route_view = [(ln.patterns, ln.account_band) for ln in lines]
+
         def line_for(g: str | None, dq: bool):
-            for i, line in enumerate(lines):
-                if line.account_band is not None:
-                    continue
-                if any(_pattern_matches(p, g, dq) for p in line.patterns):
-                    return i
-            return None
+            return K.route_choice(route_view, g, dq)
 
         choices = []
         for _dim, bands in grade_blocks:
@@ -966,7 +970,7 @@ class _Gen:
             all_grades = list(dict.fromkeys("".join(combo) for combo in itertools.product(*choices)))
             graded_acc = [g[0] for g in acc_grades]
             for i, line in enumerate(lines):
-                gs = [g for g in all_grades if any(_pattern_matches(p, g, False) for p in line.patterns)]
+                gs = [g for g in all_grades if any(K.pattern_matches(kind, text, g, False) for kind, text in line.patterns)]
                 if not gs:
                     continue
                 cond = TRUE if len(gs) == len(all_grades) else exp.In(this=gcol, expressions=[s(g) for g in gs])
@@ -996,12 +1000,11 @@ class _Gen:
                 if line.account_band is not None:
                     continue
                 conds = []
-                for p in line.patterns:
-                    if p.kind == "otherwise":
+                for kind, text in line.patterns:
+                    if kind == "otherwise":
                         conds.append(TRUE)
-                    elif p.kind == "grade":
-                        rx = "^" + ".*".join(re.escape(part) for part in p.text.split("*")) + "$"
-                        conds.append(self.D.regex_search(gcol, rx, icase=False))
+                    elif kind == "grade":
+                        conds.append(self.D.regex_search(gcol, grade_pattern_regex(text), icase=False))
                 cond = or_(*conds)
                 if cond is not FALSE:
                     li_ifs.append((cond, exp.Literal.number(i)))
@@ -1029,13 +1032,23 @@ class _Gen:
         for what in ("route", "queue", "sla"):
             ifs = []
             for i, line in enumerate(lines):
-                a = line.action
-                val = {"route": a.kind, "queue": a.queue, "sla": a.sla.text() if a.sla else None}[what]
+                val = {"route": line.action, "queue": line.queue, "sla": line.sla}[what]
                 if val is not None:
                     ifs.append((exp.EQ(this=li, expression=exp.Literal.number(i)), s(val)))
             out.append(alias(case(ifs, None) if ifs else exp.cast(exp.Null(), exp.DataType.build("text")), what))
         out.append(alias(dq, "disqualified"))
         out += [alias(col(c_), name) for name, c_ in acc_out]
+        # reasons and provenance (runtime/io/writers.py: the same columns as `score`'s CSV)
+        prov = self.provenance
+        if reasons:
+            out.append(alias(col("lr_reasons"), "reasons"))
+        out.append(alias(s(prov.ruleset), "ruleset"))
+        out.append(alias(num(prov.version) if prov.version is not None else
+                         exp.cast(exp.Null(), exp.DataType.build("double")), "ruleset_version"))
+        out.append(alias(s(prov.rules_sha256) if prov.rules_sha256 else
+                         exp.cast(exp.Null(), exp.DataType.build("text")), "rules_sha256"))
+        out.append(alias(s(self.as_of_date.isoformat()) if self.as_of_date is not None else _text(exp.CurrentDate()),
+                         "as_of"))
         out += [alias(col("x_" + pcol), pcol) for pcol in passthrough]
         if acc is not None and criteria:  # for simulate's account statistics
             out.append(alias(col("lr_asize"), "lr_account_size"))
@@ -1043,13 +1056,18 @@ class _Gen:
             out += [alias(col(f"lr_afired{j}"), f"lr_account_fired_{j}") for j in range(nacc)]
         if criteria:
             out.append(alias(col("lr_li"), "lr_route_line"))
+        out += [alias(col(pc), f"lr_points_{k_}") for k_, pc in enumerate(points_out)]
         for k_, (pc, rc, fc) in enumerate(crit_out):
             out += [alias(col(pc), f"lr_points_{k_}"), alias(col(rc), f"lr_raw_{k_}"), alias(col(fc), f"lr_fired_{k_}")]
         q = exp.select(*out).from_(table("lr_r"))
         if order_column:
             q = q.order_by(col("lr_ord"))
+        # PostgreSQL inlines a CTE used once, which would paste every criterion's expression into the
+        # reasons' O(criteria²) comparisons many times over: there, the reasons' inputs are materialized
+        fence = {"lr_rw", "lr_rt"} if self.D.name == "postgres" else set()
         for name, body in ctes:
-            q = q.with_(ident(name), as_=body, copy=False)  # no copy of the query so far per CTE: linear
+            # copy=False: no copy of the query so far per CTE (linear, not quadratic, in the CTEs)
+            q = q.with_(ident(name), as_=body, materialized=name in fence or None, copy=False)
         return q
 
     def _lf_names(self, carry):
@@ -1061,17 +1079,118 @@ class _Gen:
     def normalize(self, c: exp.Expression, typ: str) -> exp.Expression:
         """A column as the language sees it: text trimmed and lower-cased, empty text missing."""
         if typ == TEXT:
-            return exp.Nullif(this=exp.Lower(this=self.D.trim_ws(c)), expression=s(""))
+            return norm_sql(c, self.D)
         if typ == TEXT_LIST:
-            item = exp.Nullif(this=exp.Lower(this=self.D.trim_ws(exp.column("lr_i"))), expression=s(""))
+            item = norm_sql(exp.column("lr_i"), self.D)
             lst = self.D.array_map_filter(c, "lr_i", item, "lr_j", is_not_null(exp.column("lr_j")))
             return case([(exp.EQ(this=exp.Coalesce(this=self.D.array_len(lst), expressions=[exp.Literal.number(0)]),
                                  expression=exp.Literal.number(0)), exp.Null())], lst)
         return c
 
 
-def _clamp_round(terms: list[exp.Expression], mx, fl) -> exp.Expression:
-    """Sum in order, clamp to [floor, max], round as floor(x*100+0.5)/100, as a double."""
+# ---- one builder per rule of the kernel (runtime/core/kernel.py), each pinned to it by a property
+# test that runs the SQL in DuckDB (tests/test_kernel.py) ------------------------------------------
+
+
+def norm_sql(c: exp.Expression, dialect: "Dialect") -> exp.Expression:
+    """kernel.norm: trimmed (str.strip's whitespace), lower case, empty text missing."""
+    return exp.Nullif(this=exp.Lower(this=dialect.trim_ws(c)), expression=s(""))
+
+
+def domain_sql(v: exp.Expression, dialect: "Dialect") -> exp.Expression:
+    """kernel.domain of a normalized text: after the last `@`, trimmed, empty is missing."""
+    tail = dialect.trim_ws(dialect.after_last_at(v))
+    return case([(dialect.contains(v, s("@")), exp.Nullif(this=tail, expression=s("")))])
+
+
+def grade_pattern_regex(pattern: str) -> str:
+    """kernel.grade_matches as a regular expression (for files with too many grades to tabulate):
+    `*` any run of characters and, in a pattern with a `*`, `?` any one character."""
+    if "*" not in pattern:
+        return "^" + re.escape(pattern) + "$"
+    out = []
+    for ch in pattern:
+        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+    return "^" + "".join(out) + "$"
+
+
+def whole_points_sql(p: exp.Expression) -> exp.Expression:
+    """kernel.whole_points, without its sign: floor(|p| + 0.5), as a double."""
+    return exp.Floor(this=exp.Add(this=exp.Abs(this=p), expression=num(0.5)))
+
+
+def _text(e: exp.Expression) -> exp.Expression:
+    return exp.cast(e, exp.DataType.build("text"))
+
+
+def _concat(*parts: exp.Expression) -> exp.Expression:
+    out = parts[0]
+    for p in parts[1:]:
+        out = exp.DPipe(this=out, expression=p, safe=True)
+    return out
+
+
+def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: str) -> list[tuple[str, exp.Expression]]:
+    """kernel.reasons as CTEs over `source` (which has the criteria's points in `point_cols` and the
+    disqualification reason in `dq_col`): each criterion's whole points and rank (largest first, ties
+    in file order), the text at every rank, then `lr_reasons`, as many whole items as fit in
+    kernel.REASONS_MAX characters. Plain arithmetic, CASE and ||: every dialect runs it."""
+    k = len(names)
+    a = [f"lr_ra{i}" for i in range(k)]
+    cols1 = [exp.Star()] + [alias(whole_points_sql(col(c)), a[i]) for i, c in enumerate(point_cols)]
+    ranks = []
+    for i in range(k):
+        terms: exp.Expression = exp.Literal.number(1)
+        for j in range(k):
+            if j == i:
+                continue
+            ahead = exp.GT(this=col(a[j]), expression=col(a[i])) if j > i else \
+                exp.GTE(this=col(a[j]), expression=col(a[i]))
+            terms = exp.Add(this=terms, expression=case([(ahead, exp.Literal.number(1))], exp.Literal.number(0)))
+        ranks.append(alias(terms, f"lr_rk{i}"))
+    for i, (name, c) in enumerate(zip(names, point_cols)):
+        sign = case([(exp.GTE(this=col(c), expression=exp.Literal.number(0)), s("+"))], s("-"))
+        ranks.append(alias(_concat(s(name + " "), sign, _text(exp.cast(col(a[i]), exp.DataType.build("bigint")))),
+                           f"lr_rp{i}"))
+    t = []
+    for r in range(1, k + 1):
+        ifs = [(and_(exp.GT(this=col(a[i]), expression=exp.Literal.number(0)),
+                     exp.EQ(this=col(f"lr_rk{i}"), expression=exp.Literal.number(r))), col(f"lr_rp{i}"))
+               for i in range(k)]
+        t.append(alias(case(ifs), f"lr_rt{r}"))
+    parts: list[exp.Expression] = []
+    size: exp.Expression = exp.Literal.number(-2)
+    for r in range(1, k + 1):
+        tr = col(f"lr_rt{r}")
+        size = exp.Add(this=size, expression=exp.Add(this=exp.Length(this=exp.Coalesce(this=tr, expressions=[s("")])),
+                                                     expression=exp.Literal.number(2)))
+        fits = and_(is_not_null(tr.copy()), exp.LTE(this=paren(size.copy()), expression=exp.Literal.number(K.REASONS_MAX)))
+        parts.append(case([(fits, _concat(s("; "), tr.copy()) if r > 1 else tr.copy())], s("")))
+    text = _concat(*parts) if parts else s("")
+    dq = col(dq_col)
+    reasons = case([(is_not_null(dq), exp.Substring(this=dq.copy(), start=exp.Literal.number(1),
+                                                      length=exp.Literal.number(K.REASONS_MAX)))], text)
+    return [("lr_rw", exp.select(*cols1).from_(table(source))),
+            ("lr_rr", exp.select(exp.Star(), *ranks).from_(table("lr_rw"))),
+            ("lr_rt", exp.select(exp.Star(), *t).from_(table("lr_rr"))),
+            ("lr_rs", exp.select(exp.Star(), alias(reasons, "lr_reasons")).from_(table("lr_rt")))]
+
+
+def decay_sql(age: exp.Expression, hl) -> exp.Expression:
+    """kernel.decay_weight: 0.5 ** (age / H), age and H as doubles, one division, one power."""
+    return exp.Pow(this=num(0.5), expression=exp.Div(this=dbl(age), expression=dbl(num(hl))))
+
+
+def cap_sql(total: exp.Expression, points, limit) -> exp.Expression:
+    """kernel.cap: positive points capped at M, negative ones at -M."""
+    if points >= 0:
+        return case([(exp.GT(this=total, expression=num(limit)), num(limit))], total.copy())
+    return case([(exp.LT(this=total, expression=num(-limit)), num(-limit))], total.copy())
+
+
+def clamp_round_sql(terms: list[exp.Expression], mx, fl) -> exp.Expression:
+    """kernel.clamp_round of the sum of `terms` (in order): clamp to [floor, max], round as
+    floor(x*100+0.5)/100, as a double."""
     total: exp.Expression = exp.Literal.number(0)
     if terms:
         total = terms[0]
@@ -1085,8 +1204,8 @@ def _clamp_round(terms: list[exp.Expression], mx, fl) -> exp.Expression:
     return dbl(rounded)
 
 
-def _bands(score: exp.Expression, bands) -> exp.Expression:
-    """A grade block's band of a (rounded) score: first band whose threshold it reaches."""
+def band_sql(score: exp.Expression, bands) -> exp.Expression:
+    """kernel.band: a grade block's band of a (rounded) score, the first whose threshold it reaches."""
     ifs = [(TRUE if th is None else exp.GTE(this=score.copy(), expression=num(th)), s(name)) for name, th in bands]
     b = case(ifs) if not (ifs and ifs[0][0] is TRUE) else ifs[0][1]
     if ifs and ifs[-1][0] is TRUE and len(ifs) > 1:
@@ -1097,7 +1216,8 @@ def _bands(score: exp.Expression, bands) -> exp.Expression:
 def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, id_column: str = "id",
                 key_column: str | None = None, order_column: str | None = None,
                 passthrough: tuple[str, ...] = (), criteria: bool = False,
-                skip_column: str | None = None, source_columns: bool = False) -> exp.Expression:
+                skip_column: str | None = None, provenance=None, reasons: bool = True,
+                source_columns: bool = False) -> exp.Expression:
     """The rule file as one sqlglot SELECT. `as_of=None` scores as of the engine's CURRENT_DATE.
     `key_column` is the leads column that events.lead_id refers to (default: `id_column`);
     `order_column`, if given, orders the output (the DuckDB engine passes the input row number);
@@ -1107,11 +1227,16 @@ def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, 
     `simulate` and `diff` need from a lead. With an accounts block the output also has `account` and
     `account_<dim>_score` / `account_<dim>_band` (after `disqualified`, as in `score`'s CSV), and
     `skip_column` (a passthrough boolean column) names rows that are no lead (the DuckDB engine's bad
-    rows): they count towards no account. `source_columns=True` reads the tables by the columns the
-    rule file names (`from "..."`): what `leadrules compile` gives a warehouse."""
-    g = _Gen(checked, dialect, as_of)
+    rows): they count towards no account. Every row also has `reasons`, `ruleset`, `ruleset_version`,
+    `rules_sha256` (from `provenance`, a runtime.core.plan.Provenance; by default the one of the
+    checked file's own source) and `as_of`, as `score` writes them. `reasons=False` leaves `reasons`
+    out and gives every criterion's `lr_points_k` instead (the DuckDB engine computes the reasons with
+    the kernel: the portable SQL form costs O(criteria²) per row). `source_columns=True` reads the
+    tables by the columns the rule file names (`from "..."`): what `leadrules compile` gives a
+    warehouse."""
+    g = _Gen(checked, dialect, as_of, provenance)
     return g.build(id_column=id_column, key_column=key_column or id_column, order_column=order_column,
-                   passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column,
+                   passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column, reasons=reasons,
                    source_columns=source_columns)
 
 

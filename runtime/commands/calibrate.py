@@ -21,7 +21,7 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
         suggest_path: str | None = None, keep_bands: bool = False, delimiter: str | None = None) -> dict:
     """The whole report as a JSON-ready dict (plus the readers, under "_readers", for the summary)."""
     from runtime.analysis.calibrate import REPORT_VERSION, Calibrator, account_model_of, replay
-    from runtime.backends.closure import date_ordinal
+    from runtime.core.kernel import date_ordinal
     from runtime.io.outcomes import OutcomeBook, OutcomeReader
     from runtime.report.progress import progress
     from runtime.io.readers import LeadReader
@@ -135,7 +135,7 @@ def _suggest(rules, schema, cal, doc, out_path, keep_bands, day_of, leads_path, 
                       f"accounts (here {len(set(p.groups))})")
     rows = cal.scored_rows()
     try:
-        model = sc._fit(p.X, p.y, p.groups)
+        model = sc.fit(p.X, p.y, p.groups)
         held = sc.held_out(p, [w.total for w in rows])
     except ValueError as e:   # a fold without both outcomes: too few leads of one kind in some accounts
         raise Failure(f"--suggest cannot fit points on these outcomes ({e}); more worked leads would help")

@@ -47,22 +47,28 @@ def compile_cmd(file, target, dialect, output, out_dir, dbt_source, source_schem
                     as_of)
     if out_dir is not None:
         raise click.UsageError("--out is for --target dbt; use -o FILE")
+    from runtime.backends.capability import python_limits, sql_limits
+
     rules = load_rules(file)
     if target == "sql":
         from runtime.backends.sql import SqlGenError, to_sql
 
+        lim = sql_limits(rules.checked)
+        if lim:
+            raise Failure(f"cannot compile to SQL: {lim[0].text(rules.display)}")
         try:
-            text = to_sql(rules.checked, dialect, as_of, source_columns=True) + ";\n"
+            text = to_sql(rules.checked, dialect, as_of, source_columns=True,
+                          provenance=rules.engine.plan.provenance) + ";\n"
         except SqlGenError as e:
             raise Failure(f"{rules.display}: cannot compile to SQL: {e}")
     else:
-        from runtime.backends.pygen import Unsupported, python_source
+        from runtime.backends.pygen import python_source
 
-        try:
-            text = python_source(rules.checked, as_of)
-        except Unsupported as e:
-            raise Failure(f"{rules.display}: cannot generate Python for it: {e} "
-                          "(the built-in engine still scores it: `leadrules score`)")
+        lim = python_limits(rules.checked)
+        if lim:
+            raise Failure(f"cannot generate Python: {lim[0].text(rules.display)} (the built-in engine still "
+                          "scores it: `leadrules score`)")
+        text = python_source(rules.checked, as_of)
     if output in (None, "-"):
         click.echo(text, nl=False)
     else:

@@ -1,6 +1,6 @@
 """`leadrules diff OLD NEW`: score the same leads under two versions of a rule file and report what
-changes, for the pull request where the change is reviewed. See runtime/diff.py (the engine),
-runtime/diffreport.py (text, markdown, json) and docs/cli.md ("diff").
+changes, for the pull request where the change is reviewed. See runtime/analysis/diff.py (the engine),
+runtime/report/diff.py (text, markdown, json) and docs/cli.md ("diff").
 
 OLD and NEW are paths or `REV:PATH` git revisions. The leads are `--leads` (and `--events`), else
 NEW's `simulation` blocks' leads. Exit 1 when a gate (`--fail-on`, `--max-changed`) is crossed.
@@ -88,17 +88,17 @@ def _inputs(old, new, new_spec: str, leads_path, events_path, as_of):
 
     from dsl import nodes as n
 
-    from runtime.commands.simulate import _plan, _resolve
+    from runtime.commands.simulate import resolve_path, simulation_runs
     from runtime.analysis.diff import Input
 
-    runs = _plan(new, new_spec, leads_path, events_path, as_of, None)
+    runs = simulation_runs(new, new_spec, leads_path, events_path, as_of, None)
     if leads_path is None:
         for r, s in zip(runs, new.checked.file.of(n.Simulation)):
-            alt = _resolve(old.base_dir, s.leads)
+            alt = resolve_path(old.base_dir, s.leads)
             if not Path(r.leads).exists() and Path(alt).exists():
                 r.leads = alt
                 if s.events:
-                    r.events = _resolve(old.base_dir, s.events)
+                    r.events = resolve_path(old.base_dir, s.events)
     out, seen = [], set()
     for r in runs:
         key = (r.leads, r.events, r.as_of)
@@ -176,9 +176,11 @@ def diff(old, new, leads_path, fmt, report_path, limit, fail_on, max_changed, ev
 
     rej_fh = open_output(rejects) if (on_bad_row == "skip" and rejects) else None
     try:
-        doc, readers = run_diff(old_rules, new_rules, inputs, id_field=id_field, on_bad_row=on_bad_row,
-                                rejects=rej_fh, limit=limit, engine=engine, workers=workers, day_of_for=day_of_for,
-                                delimiter=delimiter, strict_events=strict_events)
+        from runtime.report.progress import progress
+
+        doc, readers = run_diff(old_rules, new_rules, inputs, progress=progress, id_field=id_field,
+                                on_bad_row=on_bad_row, rejects=rej_fh, limit=limit, engine=engine, workers=workers,
+                                day_of_for=day_of_for, delimiter=delimiter, strict_events=strict_events)
     except BaseException:
         if rej_fh:
             rej_fh.discard()

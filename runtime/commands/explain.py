@@ -32,7 +32,7 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     """Show why one lead gets its scores, grade and route, criterion by criterion."""
     from dsl import nodes as n
     from runtime.analysis import explain as ex
-    from runtime.backends.closure import date_ordinal
+    from runtime.core.kernel import date_ordinal
     from runtime.io.readers import lead_from_object
     from runtime.backends.load import load_rules
     from runtime.report.term import console, is_tty
@@ -72,13 +72,15 @@ def explain(file, lead_json, leads_path, lead_id, fmt, events_path, on_bad_row, 
     if leads_path is not None and engine.checked.file.first(n.Accounts) is not None:
         from runtime.io.readers import LeadReader
 
-        # the rest of its account: the file's other leads with the same key (runtime/accounts.py)
+        # the rest of its account: the file's other leads with the same key (runtime/backends/accounts.py)
         others = LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip", delimiter=delimiter)
     d = ex.as_dict(engine, lead, asof, others)
     if fmt == "json":
         click.echo(ex.as_json(d))
     else:
-        console().print(ex.render_text(d, is_tty()))
+        from runtime.report.explain import render_text
+
+        console().print(render_text(d, is_tty()))
 
 
 def _find_lead(path, schema, events_path, lead_id, on_bad_row, delimiter=None):
@@ -120,7 +122,7 @@ def _over_time_or_next(engine, lead, leads_path, schema, events_path, fmt, date_
                                                               on_bad_row="skip", delimiter=delimiter))
     if next_step:
         from runtime.analysis import nextstep
-        from runtime.backends.closure import date_ordinal
+        from runtime.core.kernel import date_ordinal
         from runtime.report import nextstep as render
 
         d = nextstep.next_steps(engine, lead, date_ordinal((as_of or today_utc()).isoformat()), members)

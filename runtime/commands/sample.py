@@ -1,4 +1,4 @@
-"""`leadrules sample`: synthetic leads with embedded events that fit a rule file (runtime/sample.py),
+"""`leadrules sample`: synthetic leads with embedded events that fit a rule file (runtime/analysis/sample.py),
 as JSON Lines, for demos and benchmarks. See docs/simulate.md.
 """
 from __future__ import annotations

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from runtime.commands.options import (as_of_field_option, as_of_option, beside, day_of_field, engine_options,
-                                      input_options, input_summary, today_utc)
+from runtime.commands.options import (Failure, as_of_field_option, as_of_option, beside, day_of_field,
+                                      engine_options, input_options, input_summary, today_utc)
 
 
 @click.command()
@@ -12,12 +12,15 @@ from runtime.commands.options import (as_of_field_option, as_of_option, beside, 
 @click.option("--leads", "leads_path", required=True, help="Leads: .jsonl, .csv, .parquet (.gz), or - for stdin.")
 @click.option("-o", "--output", default=None, help="Write here instead of stdout; .csv for CSV, else JSONL.")
 @click.option("--explain", "with_explain", is_flag=True, help="Add the points of every criterion that fired.")
+@click.option("--changed-since", "previous", default=None, metavar="PREVIOUS",
+              help="A file an earlier `score` wrote: write only leads that are new or whose grade, route, queue "
+                   "or a score changed.")
 @input_options
 @as_of_option
 @as_of_field_option
 @engine_options
-def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejects, id_field, delimiter, strict_events,
-          as_of, as_of_field, outcomes_path, engine, workers):
+def score(file, leads_path, output, with_explain, previous, events_path, on_bad_row, rejects, id_field, delimiter,
+          strict_events, as_of, as_of_field, outcomes_path, engine, workers):
     """Score leads and stream one result per lead, in input order."""
     from runtime.backends import scoring
     from runtime.io.writers import ScoredWriter
@@ -25,7 +28,16 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
     from runtime.backends.load import load_rules
 
     rules = load_rules(file)
+    before = None
+    if previous is not None:
+        from runtime.io.writers import PreviousError, read_previous
+
+        try:
+            before = read_previous(previous)
+        except PreviousError as e:
+            raise Failure(f"--changed-since {e}")
     scoring.check_engine(rules, engine, leads_path, events_path)
+    scoring.say_limits(rules, engine, lambda text: click.echo(text, err=True))
     day = as_of or today_utc()
     day_of = day_of_field(rules, as_of_field, day, outcomes_path)
     scoring.check_day_of(rules, engine, leads_path, events_path, day_of)
@@ -42,16 +54,18 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
                 strict_events=strict_events)
     # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
     fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
-    chunks = scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
+    # (with --changed-since, Results are compared with the previous file's before they are written)
+    chunks = None if before is not None else \
+        scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)
     src = chunks if chunks is not None else \
         scoring.results(rules, leads_path, engine=engine, criteria=with_explain, **opts)
     try:
-        writer = ScoredWriter(rules.engine, output, explain=with_explain)
+        writer = ScoredWriter(rules.engine, output, explain=with_explain, as_of=day)
     except BaseException:
         if rej_fh:
             rej_fh.discard()
         raise
-    scored = 0
+    scored = unchanged = 0
     try:
         if chunks is not None:
             write = writer.fh.write
@@ -61,9 +75,24 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
         else:
             with progress(src, "scoring") as results:
                 w = writer.write
-                for r in results:
-                    w(r)
-                    scored += 1
+                if day_of is not None:   # each lead as of its own date: its own `as_of`
+                    for r, own in src.with_days():
+                        w(r, own)
+                        scored += 1
+                elif before is None:
+                    for r in results:
+                        w(r)
+                        scored += 1
+                else:
+                    from runtime.io.writers import result_key
+
+                    get = before.get
+                    for r in results:
+                        scored += 1
+                        if get(r.id) == result_key(r):
+                            unchanged += 1
+                        else:
+                            w(r)
     except BaseException:  # an error, Ctrl-C or SIGTERM: no half-written -o or --rejects file
         writer.discard()
         if rej_fh:
@@ -74,3 +103,6 @@ def score(file, leads_path, output, with_explain, events_path, on_bad_row, rejec
         if rej_fh:
             rej_fh.close()
     input_summary(src, scored, rejects_path if rej_fh else None)
+    if before is not None:
+        click.echo(f"{unchanged:,} unchanged since {previous} (not written) · {scored - unchanged:,} new or changed "
+                   "written", err=True)

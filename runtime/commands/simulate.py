@@ -28,7 +28,7 @@ HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
   }'''
 
 
-class _Run:
+class SimRun:
     __slots__ = ("name", "line", "leads", "events", "as_of", "expects")
 
     def __init__(self, name, line, leads, events, as_of, expects):
@@ -36,7 +36,8 @@ class _Run:
             name, line, leads, events, as_of, expects
 
 
-def _plan(rules, file: str, leads_path, events_path, as_of, pick) -> list[_Run]:
+def simulation_runs(rules, file: str, leads_path, events_path, as_of, pick) -> list[SimRun]:
+    """The runs of `simulate` (and `diff`): one over --leads, else one per simulation block."""
     import datetime as dt
 
     sims = list(rules.checked.file.of(n.Simulation))
@@ -49,7 +50,7 @@ def _plan(rules, file: str, leads_path, events_path, as_of, pick) -> list[_Run]:
     if leads_path is not None:
         # one run over the given leads, checked against every guardrail of the file's blocks
         expects = [(s.name, e) for s in sims for e in s.expects]
-        return [_Run(None, None, leads_path, events_path, as_of or today_utc(), expects)]
+        return [SimRun(None, None, leads_path, events_path, as_of or today_utc(), expects)]
     if events_path is not None:
         raise click.UsageError("--events goes with --leads; a simulation block names its own events file "
                                "(events \"path\")")
@@ -68,19 +69,19 @@ def _plan(rules, file: str, leads_path, events_path, as_of, pick) -> list[_Run]:
                 day = dt.date.fromisoformat(str(s.as_of)[:10])
             except ValueError:
                 raise Failure(f'{where}: simulation "{s.name}": "as of {s.as_of}" is not a date (YYYY-MM-DD)')
-        runs.append(_Run(s.name, s.span.line or None, _resolve(base, s.leads),
-                         _resolve(base, s.events) if s.events else None, day or today_utc(),
+        runs.append(SimRun(s.name, s.span.line or None, resolve_path(base, s.leads),
+                         resolve_path(base, s.events) if s.events else None, day or today_utc(),
                          [(s.name, e) for e in s.expects]))
     return runs
 
 
-def _resolve(base: Path, p: str) -> str:
+def resolve_path(base: Path, p: str) -> str:
     if p == "-" or Path(p).is_absolute():
         return p
     return str(base / p)
 
 
-def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
+def run_one(rules, run: SimRun, schema, *, on_bad_row: str, rejects_fh, writer, engine: str = "python",
             workers: int | None = None, as_of_field: str | None = None, worked_days: dict | None = None,
             delimiter: str | None = None) -> dict:
     """Score one sample and return its part of the report."""
@@ -106,7 +107,7 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
             for r in scored:
                 add(r)
                 write(r)
-    agg.account_stats = getattr(reader, "account_stats", None)  # per account (runtime/accounts.py)
+    agg.account_stats = getattr(reader, "account_stats", None)  # per account (runtime/backends/accounts.py)
     _data_quality(agg, run, schema)
     rep = agg.report()
     out = {"simulation": run.name, "line": run.line, "leads_file": run.leads, "events_file": run.events,
@@ -131,7 +132,7 @@ def run_one(rules, run: _Run, schema, *, on_bad_row: str, rejects_fh, writer, en
     return out
 
 
-def _data_quality(agg, run: _Run, schema) -> None:
+def _data_quality(agg, run: SimRun, schema) -> None:
     """The data-quality section: a second pass over the leads with the reader (every engine scores
     its own way; the reader sees every lead's fields and events as declared). Bad rows were reported
     by the scoring pass, so here they are skipped quietly."""
@@ -199,7 +200,10 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
                    workers, date_from, date_to, every, delimiter=delimiter, strict_events=strict_events)
         return
     rules = load_rules(file)
-    runs = _plan(rules, file, leads_path, events_path, as_of, pick)
+    runs = simulation_runs(rules, file, leads_path, events_path, as_of, pick)
+    from runtime.backends.scoring import say_limits
+
+    say_limits(rules, engine, lambda text: click.echo(text, err=True))
     worked_days = None
     # exit 2 on a bad option before reading anything
     day_of_field(rules, as_of_field, today_utc(), outcomes_path, worked_days={} if outcomes_path else None)
@@ -228,7 +232,7 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
         check_writable(output)
     rej_fh = open_output(rejects_path) if (on_bad_row == "skip" and rejects_path) else None
     try:
-        writer = ScoredWriter(rules.engine, output) if output is not None else None
+        writer = ScoredWriter(rules.engine, output, as_of=runs[0].as_of) if output is not None else None
     except BaseException:
         if rej_fh:
             rej_fh.discard()
@@ -283,7 +287,7 @@ def simulate(file, leads_path, pick, fmt, output, scored_path, events_path, on_b
         sys.exit(EXIT_FAIL)
 
 
-def _flows_of(rules, run: _Run):
+def _flows_of(rules, run: SimRun):
     """The over-time guardrails that go with a run: its block's, or every block's for a --leads run."""
     sims = list(rules.checked.file.of(n.Simulation))
     if run.name is not None:
@@ -331,7 +335,7 @@ def _over_time(file, leads_path, pick, fmt, output, events_path, on_bad_row, rej
         click.echo(f"note: {len(dates):,} dates: each lead is scored {len(dates) + 1:,} times; "
                    f"--every 7 would take about a seventh of the time", err=True)
     rules = load_rules(file)
-    runs = _plan(rules, file, leads_path, events_path, dates[-1], pick)
+    runs = simulation_runs(rules, file, leads_path, events_path, dates[-1], pick)
     schema = schema_of(rules, id_field, strict_events)
     from runtime.io.files import open_output
 

@@ -8,6 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from dsl import nodes as n
+
+from runtime.core.kernel import round2
+
 # Field and attribute type names, exactly as written in a rule file.
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
 TYPES = (TEXT, NUMBER, DATE, BOOL, TEXT_LIST)
@@ -52,3 +56,52 @@ class BadRow:
     raw: str                 # the whole row as read (a JSONL line, or a CSV row re-encoded)
     source: str = ""         # file name
     column: int | None = None  # JSON Lines: the 1-based column of the value (or syntax error) at fault
+
+
+@dataclass
+class CritSpec:
+    index: int
+    dim: str
+    name: str
+    key: str
+    kind: str
+    node: n.Criterion
+    text: str
+
+
+@dataclass(slots=True)
+class Result:
+    id: str
+    scores: dict[str, float]
+    bands: dict[str, str]
+    grade: str
+    route: str | None
+    queue: str | None
+    sla: str | None
+    disqualified: str | None
+    points: tuple = ()     # per criterion (Engine.criteria order): points after decay and cap
+    raw: tuple = ()        # per criterion: before the cap
+    fired: tuple = ()      # per criterion: condition held / events matched
+    numbered: bool = False
+    route_line: int | None = None  # index of the route line taken
+    # set by runtime/backends/accounts.py when the file has an accounts block (else None: keys left out)
+    account: str | None = None          # the account key; None for a lead that is its own account
+    account_scores: dict | None = None
+    account_bands: dict | None = None
+    # the record's `reasons` when the engine computed them (the SQL query); else from `points`
+    reasons: str | None = None
+
+    def total(self) -> float:
+        return round2(sum(self.scores.values()))
+
+    def record(self, criteria: list[CritSpec] | None = None) -> dict:
+        """The JSON shape of docs/cli.md's `score` output."""
+        d = {"id": self.id, "scores": self.scores, "bands": self.bands, "grade": self.grade,
+             "route": self.route, "queue": self.queue, "sla": self.sla, "disqualified": self.disqualified}
+        if self.account_scores is not None:
+            d["account"] = self.account
+            d["account_scores"] = self.account_scores
+            d["account_bands"] = self.account_bands
+        if criteria is not None:
+            d["criteria"] = {c.key: round2(p) for c, p, f in zip(criteria, self.points, self.fired) if f}
+        return d

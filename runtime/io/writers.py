@@ -1,17 +1,28 @@
-"""Writing scored leads: JSONL (one object per lead, CLI.md's shape) or CSV
-(`id, <dim>_score, <dim>_band …, grade, route, queue, sla, disqualified`), chosen by suffix. A file
-with an accounts block adds `account, account_<dim>_score, account_<dim>_band …` after `disqualified`
-(JSONL: `account`, `account_scores`, `account_bands`; see docs/accounts.md).
+"""Writing scored leads: `score`'s output columns, defined once here for every engine and worker.
+
+JSONL: one object per lead (`id, scores, bands, grade, route, queue, sla, disqualified`, with an
+accounts block `account, account_scores, account_bands`, then `reasons, ruleset, ruleset_version,
+rules_sha256, as_of`, and with --explain `criteria`). CSV, chosen by the `.csv` suffix: `id,
+<dim>_score, <dim>_band …, grade, route, queue, sla, disqualified[, account, account_<dim>_score,
+account_<dim>_band …], reasons, ruleset, ruleset_version, rules_sha256, as_of[, criteria]`.
+docs/output.md describes every column; runtime/backends/sql.py gives the SQL query the same ones.
 """
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import gzip
+import io
 import json
 import re
 import sys
 from typing import IO
 
-from runtime.backends.closure import Engine, Result, round2
+from runtime.core import kernel
+from runtime.core.model import Result
+from runtime.core.plan import Plan
+
+PROVENANCE = ("ruleset", "ruleset_version", "rules_sha256", "as_of")
 
 # A lone surrogate (from a JSON "\udc80" escape in the input) cannot be written as UTF-8: JSONL
 # writes such a record with \u escapes (the value round-trips exactly), CSV shows it as \udc80.
@@ -39,63 +50,58 @@ def needs_ascii(r) -> bool:
     return any(isinstance(x, str) and _SURROGATE.search(x) for x in (r.id, getattr(r, "account", None)))
 
 
-class ScoredWriter:
-    def __init__(self, engine: Engine, path: str | None, *, explain: bool = False, as_of_column: bool = False):
-        self.engine = engine
-        self.as_of_column = as_of_column   # each lead's own scoring date (calibrate --scores-out)
-        self.path = path
+class Columns:
+    """The output columns of a plan: JSON records and CSV rows of `Result`s."""
+
+    def __init__(self, plan: Plan, as_of: dt.date | None, *, explain: bool = False):
+        self.plan = plan
         self.explain = explain
-        lower = (path or "").lower()
-        self.fmt = "csv" if lower.endswith((".csv", ".csv.gz")) else "jsonl"
-        if path in (None, "-"):
-            self.fh: IO[str] = sys.stdout
-            self._own = False
-        else:  # whole or absent: a temporary file renamed on close (runtime/io/files.py)
-            from runtime.io.files import open_output
+        self.dims = [d.name for d in plan.dimensions]
+        self.graded = {g.dim for g in plan.grades}
+        self.criteria = [c.spec() for c in plan.criteria]
+        self.names = [c.name for c in plan.criteria]
+        acc = plan.accounts
+        self.account_dims = [d.name for d in acc.dimensions] if acc is not None else None
+        self.account_graded = {g.dim for g in acc.grades} if acc is not None else set()
+        p = plan.provenance
+        self.provenance = {"ruleset": p.ruleset, "ruleset_version": p.version, "rules_sha256": p.rules_sha256,
+                           "as_of": as_of.isoformat() if as_of is not None else None}
 
-            self.fh = open_output(path)
-            self._own = True
-        self.dims = [d[0] for d in engine.dims]
-        self.graded = [g[0] for g in engine.grade_blocks]
-        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-        from runtime.backends.accounts import account_model
+    def reasons(self, r: Result) -> str:
+        if r.reasons is not None:
+            return r.reasons
+        return kernel.reasons(self.names, r.points, r.disqualified)
 
-        model = account_model(engine)
-        self.account_dims = [d[0] for d in model.dims] if model is not None else None
-        self.account_graded = {g[0] for g in model.grade_blocks} if model is not None else set()
-        if self.fmt == "csv":
-            self.csv = csv.writer(self.fh)
-            cols = ["id"]
-            for d in self.dims:
-                cols.append(f"{d}_score")
-                if d in self.graded:
-                    cols.append(f"{d}_band")
-            cols += ["grade", "route", "queue", "sla", "disqualified"]
-            if self.account_dims is not None:
-                cols.append("account")
-                for d in self.account_dims:
-                    cols.append(f"account_{d}_score")
-                    if d in self.account_graded:
-                        cols.append(f"account_{d}_band")
-            if explain:
-                cols.append("criteria")
-            if as_of_column:
-                cols.append("as_of")
-            self.csv.writerow(cols)
+    def record(self, r: Result) -> dict:
+        d = r.record(None)
+        d["reasons"] = self.reasons(r)
+        d.update(self.provenance)
+        if self.explain:
+            d["criteria"] = self.criteria_points(r)
+        return d
 
-    def write(self, r: Result, as_of: int | None = None) -> None:
-        day = None
-        if self.as_of_column and as_of is not None:
-            import datetime as dt
+    def criteria_points(self, r: Result) -> dict:
+        return {c.key: kernel.round2(p) for c, p, f in zip(self.criteria, r.points, r.fired) if f}
 
-            day = dt.date.fromordinal(as_of).isoformat()
-        if self.fmt == "jsonl":
-            d = r.record(self.engine.criteria if self.explain else None)
-            if self.as_of_column:
-                d["as_of"] = day
-            self.fh.write(json.dumps(d, separators=(", ", ": ")) if needs_ascii(r) else self._dumps(d))
-            self.fh.write("\n")
-            return
+    def header(self) -> list[str]:
+        cols = ["id"]
+        for d in self.dims:
+            cols.append(f"{d}_score")
+            if d in self.graded:
+                cols.append(f"{d}_band")
+        cols += ["grade", "route", "queue", "sla", "disqualified"]
+        if self.account_dims is not None:
+            cols.append("account")
+            for d in self.account_dims:
+                cols.append(f"account_{d}_score")
+                if d in self.account_graded:
+                    cols.append(f"account_{d}_band")
+        cols += ["reasons", *PROVENANCE]
+        if self.explain:
+            cols.append("criteria")
+        return cols
+
+    def row(self, r: Result) -> list:
         row = [r.id]
         for d in self.dims:
             s = r.scores.get(d)
@@ -111,12 +117,115 @@ class ScoredWriter:
                 row.append("" if s is None else s)
                 if d in self.account_graded:
                     row.append(bands.get(d, ""))
+        row.append(self.reasons(r))
+        row += ["" if v is None else v for v in self.provenance.values()]
         if self.explain:
-            crit = {c.key: round2(p) for c, p, f in zip(self.engine.criteria, r.points, r.fired) if f}
-            row.append(json.dumps(crit, ensure_ascii=False))
-        if self.as_of_column:
-            row.append(day or "")
-        self.csv.writerow([csv_cell(c) for c in row])
+            row.append(json.dumps(self.criteria_points(r), ensure_ascii=False))
+        return row
+
+
+class LineFormatter:
+    """`score`'s output lines (JSONL or CSV, no CSV header) into any text buffer: what the writer,
+    the worker processes and the DuckDB engine's batches all write."""
+
+    def __init__(self, plan: Plan, fmt: str, explain: bool, as_of: dt.date | None):
+        self.cols = Columns(plan, as_of, explain=explain)
+        self.fmt = fmt
+        self.explain = explain
+        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+        # JSONL without --explain, written in pieces: the id, the scores and the reasons change from
+        # lead to lead; the bands, route, queue, sla and disqualified depend only on the grade (encoded
+        # once per distinct tail) and the provenance never changes. Byte for byte what
+        # json.JSONEncoder writes for Columns.record.
+        from json.encoder import encode_basestring
+
+        self._enc = encode_basestring
+        self._score_keys = {d: encode_basestring(d) + ": " for d in self.cols.dims}
+        self._prov = ", " + self._dumps(self.cols.provenance)[1:] + "\n"
+        self._tails: dict = {}
+        self._out = self._csv = None
+
+    def _tail(self, r) -> str:
+        key = (r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()))
+        t = self._tails.get(key)
+        if t is None:
+            d = self._dumps({"bands": r.bands, "grade": r.grade, "route": r.route, "queue": r.queue, "sla": r.sla,
+                             "disqualified": r.disqualified})
+            t = "}, " + d[1:-1] + ', "reasons": '
+            if len(self._tails) < 100_000:
+                self._tails[key] = t
+        return t
+
+    def _json(self, r, d: dict) -> str:
+        # a lone surrogate in an input value is written as a \u escape (ASCII JSON), not as invalid UTF-8
+        return json.dumps(d, separators=(", ", ": ")) if needs_ascii(r) else self._dumps(d)
+
+    def header(self) -> str:
+        return csv_line(self.cols.header())
+
+    def write(self, out, r, day: int | None = None) -> None:
+        """`day` (an ordinal): this lead was scored as of its own date (`--as-of-field`): its `as_of`."""
+        if day is not None:
+            cols = self.cols
+            saved = cols.provenance
+            cols.provenance = dict(saved, as_of=dt.date.fromordinal(day).isoformat())
+            try:
+                if self.fmt == "jsonl":
+                    out.write(self._json(r, cols.record(r)) + "\n")
+                else:
+                    if out is not self._out:
+                        self._out, self._csv = out, csv.writer(out)
+                    self._csv.writerow([csv_cell(c) for c in cols.row(r)])
+            finally:
+                cols.provenance = saved
+            return
+        if self.fmt == "jsonl":
+            if self.explain or r.account_scores is not None or r.id.__class__ is not str or needs_ascii(r):
+                out.write(self._json(r, self.cols.record(r)))
+                out.write("\n")
+                return
+            sk = self._score_keys
+            # a score is a float (or an int): its repr is what the encoder writes
+            scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
+            out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r)
+                      + self._enc(self.cols.reasons(r)) + self._prov)
+            return
+        if out is not self._out:  # one csv writer per output buffer
+            self._out, self._csv = out, csv.writer(out)
+        self._csv.writerow([csv_cell(c) for c in self.cols.row(r)])
+
+
+def csv_line(row) -> str:
+    buf = io.StringIO()
+    csv.writer(buf).writerow(row)
+    return buf.getvalue()
+
+
+class ScoredWriter:
+    """`score`'s output file (or stdout): the CSV header, then one line per `Result` of `engine`
+    (its `plan` gives the columns) scored as of `as_of`."""
+
+    def __init__(self, engine, path: str | None, *, explain: bool = False, as_of: dt.date | None = None,
+                 as_of_column: bool = False):
+        """`as_of_column`: leads are scored each as of its own date (calibrate --scores-out), given
+        to `write`; their `as_of` says it (the column is always there)."""
+        self.path = path
+        lower = (path or "").lower()
+        self.fmt = "csv" if lower.endswith((".csv", ".csv.gz")) else "jsonl"
+        if path in (None, "-"):
+            self.fh: IO[str] = sys.stdout
+            self._own = False
+        else:  # whole or absent: a temporary file renamed on close (runtime/io/files.py)
+            from runtime.io.files import open_output
+
+            self.fh = open_output(path)
+            self._own = True
+        self.lines = LineFormatter(engine.plan, self.fmt, explain, as_of)
+        if self.fmt == "csv":
+            self.fh.write(self.lines.header())
+
+    def write(self, r: Result, as_of: int | None = None) -> None:
+        self.lines.write(self.fh, r, as_of)
 
     def close(self) -> None:
         if self._own:
@@ -128,3 +237,65 @@ class ScoredWriter:
         """The run failed or was interrupted: leave no half-written output file."""
         if self._own:
             self.fh.discard()
+
+
+# ---- score --changed-since PREVIOUS -------------------------------------------------------------
+
+
+def change_key(grade, route, queue, scores: dict, account_scores: dict | None) -> tuple:
+    """What `--changed-since` compares: grade, route, queue and every score (the account's too)."""
+    return (grade, route or None, queue or None,
+            tuple(sorted((k, float(v)) for k, v in scores.items() if v is not None)),
+            tuple(sorted((k, float(v)) for k, v in (account_scores or {}).items() if v is not None)))
+
+
+def result_key(r: Result) -> tuple:
+    return change_key(r.grade, r.route, r.queue, r.scores, r.account_scores)
+
+
+class PreviousError(Exception):
+    """The --changed-since file cannot be read as `score`'s output."""
+
+
+def read_previous(path: str) -> dict[str, tuple]:
+    """id -> change_key of every record in a file an earlier `score` wrote (JSONL or CSV, by its
+    suffix, .gz too). A later record of the same id wins."""
+    lower = path.lower()
+    try:
+        raw = gzip.open(path, "rb").read() if lower.endswith(".gz") else open(path, "rb").read()
+        text = raw.decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PreviousError(f"{path}: cannot read it ({getattr(e, 'strerror', None) or e})") from None
+    out: dict[str, tuple] = {}
+    if lower.endswith((".csv", ".csv.gz")):
+        rows = csv.DictReader(io.StringIO(text, newline=""))
+        need = {"id", "grade", "route", "queue"}
+        if not need.issubset(rows.fieldnames or ()):
+            raise PreviousError(f"{path}: not a file `leadrules score` wrote (its header has no "
+                                f"{', '.join(sorted(need - set(rows.fieldnames or ())))})")
+        for row in rows:
+            scores, acc = {}, {}
+            for k, v in row.items():
+                if k is None or v in (None, "") or not k.endswith("_score"):
+                    continue
+                try:
+                    x = float(v)
+                except ValueError:
+                    raise PreviousError(f"{path}: line {rows.line_num}: {k} {v!r} is not a number") from None
+                if k.startswith("account_"):
+                    acc[k[len("account_"):-len("_score")]] = x
+                else:
+                    scores[k[:-len("_score")]] = x
+            out[row["id"]] = change_key(row["grade"], row["route"], row["queue"], scores,
+                                        acc if "account" in row else None)
+        return out
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out[str(d["id"])] = change_key(d["grade"], d.get("route"), d.get("queue"), d.get("scores") or {},
+                                           d.get("account_scores"))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise PreviousError(f"{path}:{i}: not a record `leadrules score` wrote") from None
+    return out

@@ -77,7 +77,7 @@ RULE_HELP: dict[str, str] = {
     "LR404": "A test expects a disqualify reason that does not exist, or expects a disqualified lead from a file "
              "that disqualifies nothing.",
     "LR405": "The ruleset has no `test` blocks, so nothing says what it should do.",
-    "LR406": "The sections are not in the order LANGUAGE.md lists them; `leadrules fmt` puts them in order.",
+    "LR406": "The sections are not in the order docs/language.md lists them; `leadrules fmt` puts them in order.",
     "LR407": "A test's lead has a key that is not a field, or a value that does not fit the field's type.",
     "LR408": "Two tests have the same name.",
     "LR409": "`no decay` on a criterion whose dimension has no decay: there is nothing to turn off.",

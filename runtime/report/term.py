@@ -92,7 +92,3 @@ def table(*columns: str, title: str | None = None, tty: bool | None = None, righ
 
 def fmt_int(n: int) -> str:
     return f"{n:,}"
-
-
-def fmt_pct(part: int, whole: int) -> str:
-    return f"{(100.0 * part / whole) if whole else 0:.1f}%"

@@ -54,15 +54,14 @@ def json_response(data, status: int = 200, headers: dict | None = None) -> Respo
 # ---- records ------------------------------------------------------------------------------------
 
 
-def score_records(engine, results) -> list[dict]:
-    """`leadrules score`'s JSONL records for these Results, written by score's own writer."""
-    from runtime.io.writers import ScoredWriter
+def score_records(engine, results, as_of: dt.date | None = None) -> list[dict]:
+    """`leadrules score`'s JSONL records for these Results, written by score's own formatter."""
+    from runtime.io.writers import LineFormatter
 
-    w = ScoredWriter(engine, None)
+    lines = LineFormatter(engine.plan, "jsonl", False, as_of)
     buf = io.StringIO()
-    w.fh = buf  # the writer's lines, into memory instead of stdout
     for r in results:
-        w.write(r)
+        lines.write(buf, r)
     return [json.loads(line) for line in buf.getvalue().splitlines()]
 
 
@@ -286,7 +285,7 @@ class Service:
         objs, as_of, batch = self._leads_of(payload, rs, request)
         good, bad = self._build(objs, rs.schema)
         results = self._results(rs, [lead for _i, _o, lead in good], as_of)
-        records = [add_provenance(rec, rs, as_of) for rec in score_records(rs.engine, results)]
+        records = [add_provenance(rec, rs, as_of) for rec in score_records(rs.engine, results, as_of)]
         if fmt == "flat":
             records = [flat_record(rec, rs.engine) for rec in records]
         by_index = {i: rec for (i, _o, _l), rec in zip(good, records)}
@@ -364,7 +363,7 @@ class Service:
         try:
             good, bad = self._build(objs, sh.schema)
             results = self._results(sh, [lead for _i, _o, lead in good], as_of)
-            recs = score_records(sh.engine, results)
+            recs = score_records(sh.engine, results, as_of)
         except Exception as e:  # the shadow never breaks the live answer
             return [{"ruleset": sh.name, "rules_sha256": sh.sha256, "error": f"{type(e).__name__}: {e}"}
                     for _ in objs]

@@ -26,11 +26,10 @@ class LoadError(Exception):
 
 
 def rules_sha256(text: str, path: str = "<string>") -> str:
-    """SHA-256 (hex) of the file's canonical `leadrules fmt` text: layout and comment-free edits
-    that `fmt` undoes give the same hash, any change of meaning a new one."""
-    from dsl.formatter import format_text
+    """The rules' hash, as every scored record carries it (runtime/core/plan.py: one definition)."""
+    from runtime.core.plan import rules_sha256 as meaning_sha256
 
-    return hashlib.sha256(format_text(text, path).encode("utf-8")).hexdigest()
+    return meaning_sha256(text, path) or hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _now() -> str:

@@ -1,0 +1,211 @@
+"""The kernel of meaning: each rule of the language's arithmetic and text handling, defined once.
+
+The closure engine calls these functions; generated Python imports them by `__all__` (as jinja2's
+generated code imports from jinja2.runtime) and inlines a few for speed where tests/test_kernel.py
+pins the inlined form to the function; the SQL generator has one builder per rule, pinned to these
+functions by property tests that run the SQL in DuckDB (tests/test_kernel.py). docs/language.md
+describes the rules for a reader; docs/architecture.md lists where each is used.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+
+from dsl.nodes import grade_matches
+
+__all__ = [
+    "norm", "norm_list", "domain", "words_regex", "word_match", "date_ordinal",
+    "decay_weight", "decay_table", "DECAY_TABLE_SIZE", "cap", "clamp", "round2", "clamp_round",
+    "band", "grade_matches", "pattern_matches", "route_choice", "whole_points", "reasons", "REASONS_MAX",
+]
+
+
+# ---- text ----------------------------------------------------------------------------------------
+
+
+def norm(v):
+    """Text as the language compares it: trimmed, lower case; empty text is missing (None)."""
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        v = str(v)
+    v = v.strip().lower()
+    return v or None
+
+
+def norm_list(v):
+    """A text list as the language compares it: every item normalized, missing items dropped; an
+    empty list is missing (None)."""
+    if v is None:
+        return None
+    out = tuple(x for x in (norm(i) for i in v) if x is not None)
+    return out or None
+
+
+def domain(s):
+    """`domain(x)`: the part after the last `@` of a (normalized) text, trimmed; None when there is
+    no `@` or nothing after it."""
+    if s is None or "@" not in s:
+        return None
+    return s.rsplit("@", 1)[1].strip() or None
+
+
+_NONWORD = r"[\W_]+"
+
+
+def words_regex(phrases) -> re.Pattern:
+    """Whole-word match of one or more phrases; words are runs of letters and digits, and the words
+    of a phrase may be separated by any run of other characters."""
+    alts = []
+    for p in phrases:
+        ws = [w for w in re.split(_NONWORD, p.lower()) if w]
+        if ws:
+            alts.append(_NONWORD.join(re.escape(w) for w in ws))
+    if not alts:
+        return re.compile(r"(?!x)x")
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(alts) + r")(?![^\W_])")
+
+
+def word_match(value, phrase, islist: bool = False) -> bool:
+    """`value contains word phrase` when the phrase is only known per lead (a field, an attribute)."""
+    if value is None or phrase is None:
+        return False
+    r = words_regex([phrase])
+    return any(r.search(x) for x in value) if islist else r.search(value) is not None
+
+
+# ---- dates ---------------------------------------------------------------------------------------
+
+
+def date_ordinal(text: str) -> int:
+    """A date (`YYYY-MM-DD`) or time stamp's UTC date, as a proleptic ordinal (date.toordinal())."""
+    if len(text) == 10:
+        return _dt.date.fromisoformat(text).toordinal()
+    t = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if t.tzinfo is not None:
+        t = t.astimezone(_dt.timezone.utc)
+    return t.date().toordinal()
+
+
+# ---- points --------------------------------------------------------------------------------------
+
+
+def decay_weight(age: int, half_life) -> float:
+    """The weight of an event `age` whole days old under a half-life of `half_life` days:
+    0.5 ** (age / half_life); 1.0 without decay (half_life None)."""
+    if half_life is None:
+        return 1.0
+    return 0.5 ** (age / half_life)
+
+
+DECAY_TABLE_SIZE = 4096  # ages (days) with a precomputed weight in generated code
+
+
+def decay_table(half_life) -> tuple:
+    """decay_weight(age, half_life) for ages 0..DECAY_TABLE_SIZE-1 (generated code looks them up)."""
+    return tuple(decay_weight(a, half_life) for a in range(DECAY_TABLE_SIZE))
+
+
+def cap(total, points, limit):
+    """A criterion's `max M` applied to its total: positive points are capped at M, negative points
+    at -M (a penalty is capped in size); no cap when `limit` is None."""
+    if limit is None:
+        return total
+    if points >= 0:
+        return limit if total > limit else total
+    return -limit if total < -limit else total
+
+
+def clamp(total, mx, floor):
+    """A dimension's sum held to [floor, max]."""
+    if total > mx:
+        return mx
+    if total < floor:
+        return floor
+    return total
+
+
+def round2(x) -> float:
+    """Scores are rounded half up to two decimals: floor(x * 100 + 0.5) / 100."""
+    return math.floor(x * 100 + 0.5) / 100
+
+
+def clamp_round(total, mx, floor) -> float:
+    """A dimension's score from the sum of its criteria: clamped, then rounded."""
+    return round2(clamp(total, mx, floor))
+
+
+# ---- grades and routes ---------------------------------------------------------------------------
+
+
+def band(score, bands):
+    """A grade block's band for a rounded score: the first band, top-down, whose threshold the
+    score reaches (`otherwise` has threshold None); None when none does. `bands`: [(name, threshold)]."""
+    for name, th in bands:
+        if th is None or score >= th:
+            return name
+    return None
+
+
+def pattern_matches(kind: str, text: str, grade: str | None, disqualified: bool) -> bool:
+    """Does a route pattern (`kind`: "grade", "disqualified" or "otherwise") take this lead?"""
+    if kind == "otherwise":
+        return True
+    if kind == "disqualified":
+        return disqualified
+    if disqualified or grade is None:
+        return False
+    return grade_matches(text, grade)
+
+
+def route_choice(lines, grade: str | None, disqualified: bool, account_bands=None):
+    """The index of the first route line that takes the lead, or None. `lines`: a sequence of
+    (patterns, account_band) where patterns are (kind, text) pairs. A line that names an account band
+    takes only a lead (not disqualified) whose account has that band; with `account_bands` None
+    (the account is not scored yet) such lines are skipped."""
+    for i, (patterns, account_band) in enumerate(lines):
+        if account_band is not None:
+            if account_bands is None or disqualified or account_band not in account_bands:
+                continue
+        if any(pattern_matches(k, t, grade, disqualified) for k, t in patterns):
+            return i
+    return None
+
+
+# ---- reasons -------------------------------------------------------------------------------------
+
+REASONS_MAX = 255  # characters: what fits a CRM text field
+
+
+def whole_points(p) -> int:
+    """A criterion's points as a reason shows them: whole points, half away from zero."""
+    w = math.floor(abs(p) + 0.5)
+    return w if p >= 0 else -w
+
+
+def reasons(names, points, disqualified: str | None = None) -> str:
+    """The short text a rep reads: the disqualification reason, or the criteria that contributed
+    most, largest first (ties in file order), as `Name +40; Other -20`, as many whole items as fit
+    in REASONS_MAX characters. Criteria whose whole points are 0 are left out. `names` and `points`
+    are per criterion, in file order."""
+    if disqualified is not None:
+        return disqualified[:REASONS_MAX]
+    items = []
+    floor = math.floor
+    for i, p in enumerate(points):
+        if p:  # (this loop is whole_points, written out: it runs for every scored lead)
+            w = floor(p + 0.5) if p > 0 else -floor(-p + 0.5)
+            if w:
+                items.append((-abs(w), i, w))
+    if not items:
+        return ""
+    items.sort()
+    out, size = [], -2
+    for _a, i, w in items:
+        text = f"{names[i]} +{w}" if w > 0 else f"{names[i]} {w}"
+        size += 2 + len(text)
+        if size > REASONS_MAX:
+            break
+        out.append(text)
+    return "; ".join(out)
