@@ -147,6 +147,12 @@ def _change(engine, at: AtDate, lead: Lead, p: dt.date, d: dt.date, rp: Result, 
         re_ = at(replace(lead, events=[x for x in lead.events if x.day <= po] + [e]), do)
         row = {"type": e.type, "at": e.at or dt.date.fromordinal(e.day).isoformat(),
                "date": dt.date.fromordinal(e.day).isoformat(), "attrs": dict(e.attrs), "text": _event_text(e)}
+        if hasattr(engine, "reset_days"):  # the dimensions this event reset (`reset on`): it voided their past
+            before = engine.reset_days(old_lead, do)
+            now = engine.reset_days(replace(lead, events=[x for x in lead.events if x.day <= po] + [e]), do)
+            reset = [dim for dim, day in now.items() if day == e.day and before.get(dim) != day]
+            if reset:
+                row["resets"] = reset
         if re_.disqualified != ro.disqualified:
             # a disqualified lead has no scores: the event's effect is the disqualification itself
             row["criteria"] = []

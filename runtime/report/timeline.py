@@ -48,6 +48,8 @@ def change_lines(ch: dict) -> list[str]:
         parts.append(f"route {ch['route']['from']} → {ch['route']['to']}")
     lines = [f"{ch['date']}: " + ", ".join(parts)]
     for e in ch["events"]:
+        if e.get("resets"):
+            lines.append(f"  {e['text']}: resets {', '.join(e['resets'])} (earlier events no longer count)")
         if e.get("disqualifies"):
             lines.append(f'  {e["text"]}: disqualifies ("{e["disqualifies"]}")')
         elif "disqualifies" in e:
