@@ -376,6 +376,40 @@ def test_timeline_applies_the_reset_from_its_day_on():
     assert e["type"] == "sales_rejected" and e["resets"] == ["engagement"]
 
 
+def test_timeline_names_an_event_a_reset_voids_and_does_not_credit_it():
+    """A visit on the reset's own day (or before it, in the same step) adds nothing to the reset
+    dimension: the timeline says it was voided and names only what it still does (`days since last`
+    keeps its meaning; the dimension without reset counts it)."""
+    from runtime.analysis.timeline import timeline
+    from runtime.backends.closure import compile_checked
+    from runtime.report.timeline import change_lines
+
+    eng = compile_checked(check_text(RULES))
+    lead = Lead("t", {}, [ev("form_submit", 20, form="demo"), ev("web_visit", 19), ev("web_visit", 12),
+                          ev("sales_rejected", 10, reason="x"), ev("web_visit", 10), ev("web_visit", 9)])
+    # one step from 2026-10-18 to 2026-10-23: a visit before the reset, the reset, a visit on its day,
+    # a visit after it
+    t = timeline(eng, lead, [AS_OF - dt.timedelta(days=14), AS_OF - dt.timedelta(days=9)])
+    (ch,) = t["changes"]
+    rows = {(e["type"], e["date"]): e for e in ch["events"]}
+    rej = rows[("sales_rejected", "2026-10-22")]
+    assert rej["resets"] == ["engagement"] and "voided_in" not in rej
+    for day in ("2026-10-20", "2026-10-22"):
+        v = rows[("web_visit", day)]
+        assert v["voided_in"] == ["engagement"] and "resets" not in v
+        crits = {c["criterion"]: c["points"] for c in v["criteria"]}
+        assert "Visits" not in crits and crits["Visits anyway"] == 10
+    assert {c["criterion"]: c["points"] for c in rows[("web_visit", "2026-10-22")]["criteria"]}.get("Seen") == 5
+    after = rows[("web_visit", "2026-10-23")]
+    assert "voided_in" not in after and {c["criterion"]: c["points"] for c in after["criteria"]}["Visits"] == 10
+    # the per-dimension change is exact: 10 × w(0) for the visit after the reset, −10 × w(1) for the rejection
+    (dim,) = [d for d in ch["dimensions"] if d["dimension"] == "engagement"]
+    assert dim["to"] == K.round2(10 - 10 * w(1) + 5)
+    text = "\n".join(change_lines(ch))
+    assert "web_visit on 2026-10-22: voided in engagement" in text
+    assert "sales_rejected on 2026-10-22: resets engagement" in text
+
+
 def test_next_step_never_proposes_an_event_on_or_before_the_reset():
     from runtime.analysis.nextstep import next_steps
     from runtime.backends.closure import compile_checked
@@ -390,6 +424,9 @@ def test_next_step_never_proposes_an_event_on_or_before_the_reset():
     for s in visits:  # verified: the proposed events reach the band
         assert s["verified"]["bands"]["engagement"] == "hot"
     # rejected yesterday: today's events count
+    from runtime.report.nextstep import step_line
+
+    assert "done on 2026-11-02" in step_line(1, visits[0]) and "done today" not in step_line(1, visits[0])
     lead = Lead("m", {}, [ev("web_visit", 2), ev("sales_rejected", 1, reason="x")])
     out = next_steps(eng, lead, A)
     assert all("on" not in s for s in out["steps"])

@@ -50,6 +50,8 @@ def change_lines(ch: dict) -> list[str]:
     for e in ch["events"]:
         if e.get("resets"):
             lines.append(f"  {e['text']}: resets {', '.join(e['resets'])} (earlier events no longer count)")
+        if e.get("voided_in"):
+            lines.append(f"  {e['text']}: voided in {', '.join(e['voided_in'])} by a reset on or after its day")
         if e.get("disqualifies"):
             lines.append(f'  {e["text"]}: disqualifies ("{e["disqualifies"]}")')
         elif "disqualifies" in e:
