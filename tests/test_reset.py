@@ -256,21 +256,6 @@ def test_the_docs_examples_pass_their_tests(path):
             assert outs and [(o.name, o.failures) for o in outs if not o.passed] == []
 
 
-@settings(max_examples=200, deadline=None)
-@given(age=st.integers(0, 400), reset=st.one_of(st.none(), st.integers(0, 400)), is_reset=st.booleans())
-def test_reset_keeps_sql_is_the_kernel(age, reset, is_reset):
-    """The SQL builder of kernel.reset_keeps, run in DuckDB, says what the kernel says."""
-    import duckdb
-    from sqlglot import exp
-
-    from runtime.backends.sql import reset_keeps_sql
-
-    e = reset_keeps_sql(exp.column("age"), exp.column("r"), exp.column("f"))
-    sql = f"SELECT {e.sql('duckdb')} FROM (SELECT ?::INTEGER AS age, ?::INTEGER AS r, ?::BOOLEAN AS f)"
-    got = duckdb.connect().execute(sql, [age, reset, is_reset]).fetchone()[0]
-    assert got is K.reset_keeps(age, reset, is_reset)
-
-
 def test_kernel_reset_age_is_the_latest_on_or_before():
     assert K.reset_age([]) is None and K.reset_age(iter([7, 3, 12])) == 3
 

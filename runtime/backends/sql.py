@@ -894,7 +894,7 @@ class _Gen:
                 r_cols: list[exp.Expression] = [exp.Star()]
                 for i in sorted(self.scopes_used):
                     is_reset = self.resets[i]
-                    latest = exp.Window(this=exp.Min(this=case([(is_reset.copy(), col("lr_age"))])),
+                    latest = exp.Window(this=reset_age_sql(col("lr_age"), is_reset.copy()),
                                         partition_by=[col("lr_k")])
                     r_cols += [alias(latest, f"lr_ra{i}"), alias(is_reset.copy(), f"lr_rf{i}")]
                 ctes.append(("lr_evr", exp.select(*r_cols).from_(table(src))))
@@ -1223,6 +1223,12 @@ def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: s
 def decay_sql(age: exp.Expression, hl) -> exp.Expression:
     """kernel.decay_weight: 0.5 ** (age / H), age and H as doubles, one division, one power."""
     return exp.Pow(this=num(0.5), expression=exp.Div(this=dbl(age), expression=dbl(num(hl))))
+
+
+def reset_age_sql(age: exp.Expression, is_reset: exp.Expression) -> exp.Expression:
+    """kernel.reset_age, as an aggregate over a lead's events: the smallest age of its reset events
+    (NULL when it has none). The query runs it as a window per lead (the `lr_evr` step)."""
+    return exp.Min(this=case([(is_reset, age)]))
 
 
 def reset_keeps_sql(age: exp.Expression, reset: exp.Expression, is_reset: exp.Expression) -> exp.Expression:
