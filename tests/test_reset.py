@@ -271,24 +271,32 @@ def test_generated_python_takes_resets():
     assert eng.score_obj({"id": "x", "events": []}, A, 1) is None
 
 
-def test_an_any_event_count_under_a_reset_is_said_once_and_scored_by_the_closure_engine():
+@pytest.mark.parametrize("extra", [
+    '  "Variety"  +2  when count event types >= 2\n',
+    '  "Any"  +1  when has event within 3 days\n',
+    '  "Variety"  +2  when count event types >= 2\n  "Any"  +1  when has event within 3 days\n'
+    '  "Recent types"  +4  when count event types within 5 days >= 1\n',
+])
+def test_any_event_tests_under_a_reset_on_every_engine(extra):
+    """`count event types` and `has event` in a reset dimension count only the kept events, of any
+    type; generated Python takes them (the reset pass keeps the ids of the reset events)."""
     from runtime.backends.capability import python_limits
     from runtime.backends.pygen import FastEngine, compile_fast
     from tests.test_sql import agree
 
-    text = RULES.replace('  "Rejected"  -10  each sales_rejected\n',
-                         '  "Rejected"  -10  each sales_rejected\n  "Variety"  +2  when count event types >= 2\n'
-                         '  "Any"  +1  when has event within 3 days\n')
+    text = RULES.replace('  "Rejected"  -10  each sales_rejected\n', '  "Rejected"  -10  each sales_rejected\n' + extra)
     c = check_text(text)
-    lims = python_limits(c)
-    assert [(x.backend, x.line) for x in lims] == [("python", 13), ("python", 14)]
-    assert "count event types (any event) in engagement" in lims[0].construct
-    assert "`event within 3 days`" in lims[1].construct
-    eng = compile_fast(c)
-    assert not isinstance(eng, FastEngine) and eng.limits == tuple(lims)
-    res = {r.id: r for r in agree(text, leads())}  # and the SQL backend agrees with the closure engine
-    # web_visit and sales_rejected after the reset; the visit 3 days ago is within 3 days
-    assert res["voids"].scores["engagement"] == K.round2(10 * w(3) - 10 * w(10) + 5 + 2 + 1)
+    assert python_limits(c) == []
+    assert isinstance(compile_fast(c), FastEngine)
+    res = {r.id: r for r in agree(text, leads())}  # closure, generated Python and DuckDB agree
+    # "voids": after the reset, the rejection (10 days ago, kept: a reset event of the reset's day) and
+    # the visit 3 days ago: two types; within 3 days only the visit; the same-day visit is voided
+    want = 10 * w(3) - 10 * w(10) + 5 + (2 if "Variety" in extra else 0) + (1 if "Any" in extra else 0) \
+        + (4 if "Recent types" in extra else 0)
+    assert res["voids"].scores["engagement"] == K.round2(want)
+    # "recent": only the rejection 5 days ago survives: one type, nothing within 3 days, one within 5
+    want = -10 * w(5) + 5 + (4 if "Recent types" in extra else 0)
+    assert res["recent"].scores["engagement"] == K.round2(want)
 
 
 @pytest.mark.parametrize("dialect", ["duckdb", "postgres", "spark", "snowflake", "bigquery"])

@@ -93,19 +93,6 @@ def python_limits(checked) -> list[Limit]:
     """What the generated Python does not take (the closure engine scores such a file)."""
     rf = checked.file
     out = _where_limits(rf, "python", "is not compiled to Python")
-    for sc in rf.of(n.Score):
-        if not sc.resets:
-            continue
-        # a reset needs the event's type known: an any-event count in a reset dimension is not generated
-        for k in sc.criteria:
-            roots = [k.filter] if k.kind == "each" else [k.cond] if k.kind == "when" else [t.cond for t in k.tiers]
-            bad = next((x for r in roots for x in n.walk(r)
-                        if isinstance(x, n.CountTypes) or (isinstance(x, n.EventFilter) and x.event is None)), None)
-            if bad is not None:
-                what = ("count event types" if isinstance(bad, n.CountTypes) else
-                        f"`{'each ' if k.kind == 'each' else ''}{printer.event_filter(bad)}`")
-                out.append(Limit("python", f"{what} (any event) in {sc.dim}, which has `reset on`, is not compiled "
-                                           "to Python", k.span.line))
     total = 1
     for g in rf.of(n.Grade):
         if not g.bands or g.bands[-1].threshold is not None:

@@ -350,7 +350,7 @@ class _Gen:
         self.agg_keys: dict[str, str] = {}
         self.weight_locals: dict[tuple, str] = {}
         self.needs_types = False
-        self.types_within: dict[float, str] = {}
+        self.types_within: dict[tuple, str] = {}   # (within, reset scope) -> the set of types seen
         self.counter = itertools.count()
         self.atom_uses: dict[str, int] = {}
         self.ev_atom_uses: dict[tuple, int] = {}
@@ -367,6 +367,7 @@ class _Gen:
         # kernel.reset_keeps keeps. `ra<i>` (the reset's age) comes from a first pass over the events.
         self.resets: list[tuple] = []
         self.scope: int | None = None
+        self.any_scopes: set[int] = set()   # scopes with an any-event aggregate: `rs<i>`, their reset events
         for c in _lead_conditions(checked.file):
             for atom in _atoms(c):
                 if isinstance(atom, (n.TextTest, n.Matches)) and _plain(atom):
@@ -445,11 +446,15 @@ class _Gen:
         is the event's, `ra<i>` the reset's."""
         if self.scope is None:
             return T
-        if et is None:
-            raise Unsupported("an any-event aggregate in a dimension with `reset on`")
         ra = N(f"ra{self.scope}")
-        return or_(is_none(ra), cmp(N("age"), ast.Lt(), ra),
-                   and_(cmp(N("age"), ast.Eq(), ra), self.is_reset(self.scope, et)))
+        if et is None:
+            # any type: the reset pass kept the ids of the reset events (`rs<i>`), as the type's
+            # attributes are not read outside its branch
+            self.any_scopes.add(self.scope)
+            is_reset = ast.Compare(left=call("id", N("e_")), ops=[ast.In()], comparators=[N(f"rs{self.scope}")])
+        else:
+            is_reset = self.is_reset(self.scope, et)
+        return or_(is_none(ra), cmp(N("age"), ast.Lt(), ra), and_(cmp(N("age"), ast.Eq(), ra), is_reset))
 
     def reset_pass(self) -> list[ast.stmt]:
         """`ra<i> = kernel.reset_age(...)` for every scope: one pass over the lead's events before the
@@ -457,6 +462,7 @@ class _Gen:
         if not self.resets:
             return []
         body: list[ast.stmt] = [assign(f"ra{i}", C(None)) for i in range(len(self.resets))]
+        body += [assign(f"rs{i}", call("set")) for i in sorted(self.any_scopes)]
         loop: list[ast.stmt] = [assign("age", ast.BinOp(left=N("asof"), op=ast.Sub(), right=attr(N("e_"), "day"))),
                                 if_(cmp(N("age"), ast.Lt(), C(0)), [ast.Continue()]),
                                 assign("t", attr(N("e_"), "type"))]
@@ -476,8 +482,10 @@ class _Gen:
             for (i, t_), test in tests.items():
                 if t_ == et:
                     ra = N(f"ra{i}")
-                    branch.append(if_(and_(test, or_(is_none(ra), cmp(N("age"), ast.Lt(), ra))),
-                                      [assign(f"ra{i}", N("age"))]))
+                    latest = if_(or_(is_none(ra), cmp(N("age"), ast.Lt(), ra)), [assign(f"ra{i}", N("age"))])
+                    add = [ast.Expr(value=call(attr(N(f"rs{i}"), "add"), call("id", N("e_"))))] \
+                        if i in self.any_scopes else []
+                    branch.append(if_(test, [latest] + add))
             chain = [if_(cmp(N("t"), ast.Eq(), C(et)), branch, chain or [])]
         loop += chain or []
         body.append(ast.For(target=St("e_"), iter=attr(N("lead"), "events"), body=loop, orelse=[]))
@@ -516,14 +524,13 @@ class _Gen:
         return cmp(N(self.count(f)), ast.Gt(), C(0))
 
     def count_types(self, within) -> ast.expr:
-        if self.scope is not None:
-            raise Unsupported("count event types in a dimension with `reset on`")
-        name = self.types_within.get(within)
+        name = self.types_within.get((within, self.scope))
         if name is None:
-            name = self.types_within[within] = self.fresh("ts")
+            name = self.types_within[(within, self.scope)] = self.fresh("ts")
             self.init.append(assign(name, call("set")))
             add = ast.Expr(value=call(attr(N(name), "add"), N("t")))
-            self.loop_any.append(add if within is None else if_(cmp(N("age"), ast.LtE(), C(within)), [add]))
+            test = [self.keep(None)] + ([] if within is None else [cmp(N("age"), ast.LtE(), C(within))])
+            self.loop_any.extend(guarded(and_(*test), [add]))
         return call("len", N(name))
 
     def last(self, et: str | None) -> str:
