@@ -296,6 +296,8 @@ class _Checker:
             if s.half_life.days <= 0:
                 self.add("LR205", "a decay half-life must be more than zero days", s.half_life.span,
                          "write e.g. `decay half-life 30 days`, or leave decay out")
+        for r in s.resets:
+            self.reset(r, account)
         names: dict[str, n.Criterion] = {}
         for k in s.criteria:
             if k.name in names:
@@ -304,6 +306,39 @@ class _Checker:
             else:
                 names[k.name] = k
             self.criterion(k, s, account)
+
+    def reset(self, r: n.Reset, account: bool) -> None:
+        """`reset on EVENT [where C]`: a declared event; C is about that event and the lead's fields."""
+        if account:
+            self.add("LR214", "an account dimension has no events, so it has nothing to reset on", r.span,
+                     "put the `reset on …` line in the lead dimension whose events it should void; account "
+                     "dimensions count leads, and a lead's scores already respect its resets")
+            return
+        if r.event not in self.c.events:
+            self.add("LR202", f'unknown event "{r.event}"', r.event_span or r.span,
+                     did_you_mean(r.event, self.c.events) or
+                     ("events: " + ", ".join(self.c.events) if self.c.events else "declare it in `events { … }`"))
+            if r.where is not None:
+                self.cond(r.where, "?")
+            return
+        if r.where is None:
+            return
+        for x in n.walk(r.where):
+            if isinstance(x, (n.Has, n.Count, n.CountTypes, n.DaysSinceLast)):
+                self.add("LR213", f"a reset's condition is about the {r.event} event itself, not the lead's other "
+                         f"events: `{self.describe_node(x)}` cannot be used here", x.span,
+                         f"test {r.event}'s attributes and the lead's fields (`reset on {r.event} where reason = "
+                         '"no budget"`)')
+                return
+        self.cond(r.where, r.event)
+
+    def describe_node(self, x) -> str:
+        from dsl import printer
+
+        try:
+            return printer.cond(x) if isinstance(x, n.Has) else printer.value(x)
+        except Exception:  # pragma: no cover - printing is best effort in messages
+            return "this"
 
     def criterion(self, k: n.Criterion, s: n.Score, account: bool) -> None:
         if k.kind in ("when", "first") and k.max is not None:

@@ -49,13 +49,14 @@ CODES: dict[str, tuple[str, str]] = {
     "LR311": ("bad-dimension-bounds", ERROR),
     "LR312": ("duplicate-grade", ERROR),
     "LR313": ("otherwise-not-last", ERROR),
-    # (LR314-LR318: dsl/lint.py)
+    # (LR314-LR320: dsl/lint.py)
     "LR314": ("never-fires", WARNING),
     "LR315": ("shadowed-disqualify", WARNING),
     "LR316": ("within-beyond-decay", WARNING),
     "LR317": ("unbounded-each", WARNING),
     "LR318": ("shadowed-tier", WARNING),
     "LR319": ("needless-from", WARNING),
+    "LR320": ("reset-changes-nothing", WARNING),
     # LR4xx: tests and style
     "LR401": ("test-unknown-grade", ERROR),
     "LR402": ("test-unknown-route", ERROR),

@@ -230,7 +230,7 @@ class _Builder:
         return self.leaf(it)
 
     def score_children(self, u: _Unit, sc: n.Score) -> list[_Unit]:
-        out = []
+        out = [self.leaf(r) for r in sc.resets]  # the grammar puts them after `decay`, before criteria
         for c in sc.criteria:
             if c.kind == "first":
                 out.append(self.block(c, lambda _u, c=c: [self.leaf(t) for t in c.tiers]))
@@ -660,6 +660,8 @@ class _Formatter:
             node = c.node
             if isinstance(node, tuple):  # ("decay", duration)
                 self.line(o, c, i, f"decay half-life {p.duration(node[1])}")
+            elif isinstance(node, n.Reset):
+                self.line(o, c, i, p.reset(node))
             elif node.kind == "first":
                 self.emit_first(o, c, i)
             else:

@@ -639,7 +639,34 @@ class _Linter:
         for s in scores:
             for k in s.criteria:
                 self.criterion(k, s)
+        for s in self.rf.of(n.Score):  # (an account dimension's reset is the checker's LR214)
+            self.resets(s)
         return self.out
+
+    # -- resets --------------------------------------------------------------------------------------
+    def resets(self, s: n.Score) -> None:
+        """LR320: a reset in a dimension that counts no events voids nothing; LR314: a reset whose
+        condition no event can meet never happens."""
+        for r in s.resets:
+            if r.event not in self.c.events:
+                continue  # the checker's LR202
+            if r.where is not None:
+                w = self.imp.why(r.where)
+                if w:
+                    self.add("LR314", f"reset on {r.event} can never happen: no {r.event} can match, as {w.text()}",
+                             r.span, "check the values and the comparison; delete the reset if it is not needed")
+                    continue
+                self.parts(r.where, f"reset on {r.event}", r.span)
+        if s.resets and not n.counts_events(s):
+            r = s.resets[0]
+            uses_days = any(isinstance(x, n.DaysSinceLast) for k in s.criteria
+                            for root in ([k.cond] if k.kind == "when" else [t.cond for t in k.tiers])
+                            for x in n.walk(root))
+            self.add("LR320", f"{s.dim} resets on {r.event}, but none of its criteria count events (`each`, `has`, "
+                     "`count`), so the reset changes nothing", r.span,
+                     ("`days since last` keeps its meaning after a reset; ask `has EVENT within N days` to "
+                      "respect it, or delete the reset") if uses_days else
+                     "delete the reset, or move it to the dimension whose events it should void")
 
     # -- columns -------------------------------------------------------------------------------------
     def columns(self) -> None:

@@ -307,6 +307,17 @@ class Criterion:
 
 
 @dataclass(frozen=True, slots=True)
+class Reset:
+    """`reset on EVENT [where COND]` in a score block: the dimension's event criteria count only the
+    events after the latest matching event on or before the as-of date (docs/language.md, "Resets")."""
+
+    event: str
+    where: "Cond | None" = None
+    span: Span = _span()
+    event_span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Score:
     dim: str
     label: str
@@ -316,6 +327,7 @@ class Score:
     criteria: tuple[Criterion, ...]
     span: Span = _span()
     dim_span: Span = _span()
+    resets: tuple[Reset, ...] = ()   # `reset on …` lines, in file order
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,3 +494,34 @@ class RuleFile:
             if isinstance(i, kind):
                 return i
         return None
+
+
+def walk(node):
+    """Every syntax node under `node` (itself included): conditions, values, event filters. Generic
+    over the dataclass fields, so a new kind of node is walked without a change here."""
+    from dataclasses import fields as _fields
+
+    stack = [node]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, tuple):
+            stack.extend(x)
+            continue
+        if x is None or not hasattr(x, "__dataclass_fields__") or isinstance(x, Span):
+            continue
+        yield x
+        for f in _fields(x):
+            if not f.name.endswith("span"):
+                stack.append(getattr(x, f.name))
+
+
+def counts_events(s: Score) -> bool:
+    """Does any criterion of the dimension count events (`each`, `has`, `count`, `count event types`)?
+    These are what a `reset on` applies to; `days since last` is not (docs/language.md, "Resets")."""
+    for k in s.criteria:
+        if k.kind == "each":
+            return True
+        roots = [k.cond] if k.kind == "when" else [t.cond for t in k.tiers]
+        if any(isinstance(x, (Has, Count, CountTypes)) for r in roots for x in walk(r)):
+            return True
+    return False

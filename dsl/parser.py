@@ -195,14 +195,19 @@ class _Build(Transformer):
         floor = next((c for c in ch if isinstance(c, tuple) and c and c[0] == "floor"), None)
         decay = next((c for c in ch if isinstance(c, n.Duration)), None)
         crits = tuple(c for c in ch if isinstance(c, n.Criterion))
+        resets = tuple(c for c in ch if isinstance(c, n.Reset))
         return n.Score(name[0], _unescape(label), _number(mx), floor[1] if floor else 0, decay, crits,
-                       self.span(meta), name[1])
+                       self.span(meta), name[1], resets)
 
     def floor_clause(self, ch):
         return ("floor", _number(ch[0]))
 
     def decay_decl(self, ch):
         return ch[0]
+
+    @v_args(meta=True)
+    def reset_decl(self, meta, ch):
+        return n.Reset(ch[0][0], ch[1], self.span(meta), ch[0][1])
 
     def max_clause(self, ch):
         return ("max", _number(ch[0]), self.tspan(ch[0]))
@@ -762,6 +767,10 @@ def _describe_token(tok: Token) -> str:
 def _hint_for(expected: set[str], tok: Token | None) -> str | None:
     words = _expected_words(expected)
     text = str(tok) if tok is not None else ""
+    if tok is not None and text == "reset" and "RBRACE" in expected:
+        return "`reset on …` lines come before the criteria of a score block (after `decay half-life …`)"
+    if tok is not None and text == "decay" and "RBRACE" in expected:
+        return "`decay half-life …` is the first line of a score block, before `reset on …` and the criteria"
     if tok is not None and tok.type in ("NUMBER",) and "WHEN" in expected:
         return "a criterion has one number of points, then `when`, `each` or `first of`"
     if "STRING" in expected and tok is not None and text.startswith("'"):

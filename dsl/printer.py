@@ -182,6 +182,11 @@ def _takes_within(c) -> bool:
     return (isinstance(v, n.Count) and v.filter.within is None) or (isinstance(v, n.CountTypes) and v.within is None)
 
 
+def reset(r: n.Reset) -> str:
+    """`reset on sales_rejected where reason = "no budget"`."""
+    return "reset on " + ident(r.event) + (" where " + cond(r.where) if r.where is not None else "")
+
+
 def criterion_rule(c: n.Criterion) -> str:
     """The criterion without its name: `+25 when company_size >= 1000`, `+3 each email_click max 15`."""
     if c.kind == "when":

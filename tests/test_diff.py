@@ -265,6 +265,8 @@ EDITS = [
      'score fit "Fit"'),
     ("dimension_changed", ('score profile "Who" max 100', 'score profile "Who" max 120'), 'score profile "Who"'),
     ("decay_changed", ("decay half-life 30 days", "decay half-life 45 days"), "decay half-life 45 days"),
+    ("reset_changed", ("decay half-life 30 days", "decay half-life 30 days\n  reset on unsubscribe"),
+     "reset on unsubscribe"),
     ("criterion_added", ('  "Industry" +20', '  "Mid" +10 when company_size between 200 and 999\n  "Industry" +20'),
      '"Mid" +10'),
     ("criterion_removed", ('  "Industry" +20 when industry in good\n', ""), None),

@@ -97,7 +97,8 @@ def test_score_obj_is_the_reader_and_the_engine(text, objs):
 
     schema = schema_of(R)
     for line, obj in enumerate(objs, 1):
-        got = fast.score_obj(obj, A, line)
+        # (the closure engine, when capability.python_limits names something, has no score_obj)
+        got = fast.score_obj(obj, A, line) if fast.score_obj is not None else None
         try:
             lead = lead_from_object(obj, schema, line=line)
         except BadRowsError:

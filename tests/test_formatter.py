@@ -778,6 +778,10 @@ def rule_file(draw, accounts=False):
         if draw(st.booleans()):
             head += ["floor", draw(st.sampled_from(["-20", "0", "-5.5"]))]
         body = ["decay", "half-life", *days(draw)] if decay else []
+        for _ in range(draw(st.integers(0, 2)) if draw(st.booleans()) else 0):
+            # `reset on EVENT [where C]`: C is about the reset event (its attributes, the lead's fields)
+            ev = draw(st.sampled_from(sorted(EVENTS)))
+            body += ["reset", "on", ev] + (["where", *draw(cond(ev, 1))] if draw(st.booleans()) else [])
         for _ in range(draw(st.integers(1, 5))):
             name = next(names)
             crit_names.append(name)

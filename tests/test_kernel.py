@@ -41,6 +41,24 @@ def run(e: exp.Expression):
 # ---- SQL builders against the kernel -------------------------------------------------------------
 
 
+@settings(max_examples=200, deadline=None)
+@given(age=st.integers(0, 400), reset=st.one_of(st.none(), st.integers(0, 400)), is_reset=st.booleans())
+def test_reset_keeps_in_sql_is_the_kernels(age, reset, is_reset):
+    e = S.reset_keeps_sql(exp.column("age"), exp.column("r"), exp.column("f"))
+    sql = f"SELECT {e.sql('duckdb')} FROM (SELECT ?::INTEGER AS age, ?::INTEGER AS r, ?::BOOLEAN AS f)"
+    assert CON.execute(sql, [age, reset, is_reset]).fetchone()[0] is K.reset_keeps(age, reset, is_reset)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 400), st.booleans()), max_size=8))
+def test_reset_age_in_sql_is_the_kernels(events):
+    e = S.reset_age_sql(exp.column("age"), exp.column("f"))
+    rows = " UNION ALL ".join(f"SELECT {a} AS age, {str(f).upper()} AS f" for a, f in events) or \
+        "SELECT 0 AS age, FALSE AS f WHERE FALSE"
+    got = CON.execute(f"SELECT {e.sql('duckdb')} FROM ({rows})").fetchone()[0]
+    assert got == K.reset_age(a for a, f in events if f)
+
+
 @settings(max_examples=150, deadline=None)
 @given(TEXT)
 def test_text_normalisation_in_sql_is_the_kernels(v):

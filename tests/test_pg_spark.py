@@ -97,6 +97,8 @@ def _hand_leads() -> list[Lead]:
 CASES = {
     "acme": (ROOT / "rulesets" / "acme.rules", ROOT / "rulesets" / "samples" / "leads.jsonl"),
     "language-example": (ROOT / "tests" / "data" / "language_example.rules", None),
+    # the language example with `reset on form_submit where form = "x"` in engagement (docs/language.md)
+    "reset": (ROOT / "tests" / "data" / "reset_example.rules", None),
 }
 
 

@@ -532,6 +532,11 @@ def rule_file(draw):
         mx = draw(st.sampled_from([100, 50, 1000]))
         fl = draw(st.sampled_from(["", " floor -50"]))
         body = [f"decay half-life {hl}"] if hl else []
+        if draw(st.integers(0, 2)) == 0:  # `reset on` (docs/language.md, "Resets")
+            for _ in range(draw(st.integers(1, 2))):
+                e = draw(st.sampled_from(["ev_a", "ev_b", "ev_c"]))
+                where = f" where {draw(where_cond(e))}" if e != "ev_c" and draw(st.booleans()) else ""
+                body.append(f"reset on {e}{where}")
         for _ in range(draw(st.integers(1, 5))):
             body.append(draw(criterion(crit)))
             crit += 1
@@ -599,7 +604,8 @@ def event_(draw):
         attrs["x"] = draw(st.sampled_from(VALUES + ["p", "P ", "vp"]))
     if t == "ev_a" and draw(st.booleans()):
         attrs["k"] = draw(st.sampled_from([0, 1, 2, 3, 4.5]))
-    return Event(t, A - draw(st.integers(-3, 120)), attrs)
+    # a few fixed ages, so that events often share a day (a reset's own day is a case of its own)
+    return Event(t, A - draw(st.one_of(st.integers(-3, 120), st.sampled_from([0, 4, 4, 9]))), attrs)
 
 
 @st.composite

@@ -54,6 +54,7 @@ KINDS: dict[str, str] = {
     "dimension_removed": "dimension removed",
     "dimension_changed": "dimension changed",
     "decay_changed": "decay changed",
+    "reset_changed": "reset changed",
     "criterion_added": "criterion added",
     "criterion_removed": "criterion removed",
     "criterion_moved": "criterion moved to another dimension",
@@ -126,6 +127,10 @@ def _tier_text(t: n.Tier) -> str:
 
 def _cap_text(x) -> str:
     return "no cap" if x is None else f"max {printer.num(x)}"
+
+
+def _reset_text(resets) -> str:
+    return "; ".join(printer.reset(r) for r in resets) if resets else "no reset"
 
 
 def _decay_text(d: n.Duration | None) -> str:
@@ -242,6 +247,10 @@ def _score_changes(old_scores, new_scores, acct: bool = False) -> list[Change]:
             if a.half_life != b.half_life:
                 out.append(Change("decay_changed", f"dimension {_dname(dim, acct)}", _line(b.half_life) or _line(b),
                                   _line(a), _decay_text(a.half_life), _decay_text(b.half_life), dim))
+            if a.resets != b.resets:  # `reset on` lines (the scoring side shows which leads it moved)
+                out.append(Change("reset_changed", f"dimension {_dname(dim, acct)}",
+                                  _line(b.resets[0]) if b.resets else _line(b), _line(a), _reset_text(a.resets),
+                                  _reset_text(b.resets), dim))
         olds = {c.name: c for c in a.criteria} if a is not None else {}
         for c in b.criteria:
             if c.name in olds:

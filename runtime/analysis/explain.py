@@ -42,12 +42,25 @@ def as_dict(engine: Engine, lead: Lead, asof: int, others=()) -> dict:
         "disqualify_checks": ex["disqualify"],
         "criteria": crits,
         "dimensions": [{"dimension": d["dim"], "sum": round2(d["sum"]), "floor": d["floor"], "max": d["max"],
-                        "score": d["score"], "band": d["band"]} for d in ex["dimensions"]],
+                        "score": d["score"], "band": d["band"], **_reset(d)} for d in ex["dimensions"]],
         "scores": res.scores, "bands": res.bands, "grade": res.grade,
         "route": res.route, "queue": res.queue, "sla": res.sla,
         "events": {"total": ex["events"], "on_or_before_as_of": ex["past_events"]},
         **({"account": account} if account is not None else {}),
     }
+
+
+def _reset(d: dict) -> dict:
+    """A dimension with `reset on`: the reset that applies (its date; None when none has happened by the
+    as-of date) and the events it voided, oldest first."""
+    if "reset" not in d:
+        return {}
+    r = d["reset"]
+    if r is None:
+        return {"reset": None}
+    return {"reset": {"date": r["date"], "age_days": r["age_days"],
+                      "voided_events": [{"type": e["type"], "date": e["date"], "age_days": e["age_days"]}
+                                        for e in r["voided"]]}}
 
 
 def as_json(d: dict) -> str:

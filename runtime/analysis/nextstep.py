@@ -219,6 +219,17 @@ class _Search:
         self.steps: list[dict] = []
         self.cands: list[tuple] = []   # field changes, one criterion each: combined when none reaches alone
         self.not_exact: list[str] = []
+        # a dimension reset on the as-of day voids the other events of that day (docs/language.md,
+        # "Resets"): its event steps are proposed for the next day, never before or on the reset's day
+        resets = engine.reset_days(lead, asof) if hasattr(engine, "reset_days") else {}
+        self.reset_today = sorted(d for d, day in resets.items() if day == asof)
+        for d in self.reset_today:
+            self.not_exact.append(f"{d} was reset today ({dt.date.fromordinal(asof).isoformat()}): events of today "
+                                  "no longer count there, so its event steps start tomorrow")
+
+    def event_day(self, dim: str) -> int:
+        """The first day on which a new event counts in `dim`: today, or tomorrow after a reset today."""
+        return self.asof + 1 if dim in self.reset_today else self.asof
 
     # -- helpers --
     def verify(self, new_lead: Lead, when: int | None = None) -> Result:
@@ -347,15 +358,16 @@ class _Search:
                            if self.predict(dim, points_after(k) - base.points[i]) >= th), None)
             # verify; fewer may do (a new event can also stop a "gone quiet" penalty)
             best = None
+            start = self.event_day(dim)
             for k in range(1, (k_pred or kmax) + 1):
-                r = self.verify(self.with_events(et, attrs, k, self.asof))
+                r = self.verify(self.with_events(et, attrs, k, start), start)
                 if self.reaches(r, dim, band):
                     best = (k, r)
                     break
             if best is None:
                 continue
             k, r = best
-            asof = self.asof
+            asof = start
             by = _deadline(lambda t: self.reaches(self.verify(self.with_events(et, attrs, k, asof + t), asof + t),
                                                   dim, band))
             done_today = self.with_events(et, attrs, k, asof)
@@ -364,10 +376,11 @@ class _Search:
             ok = self.record([spec], "events", change, k, r.points[i] - base.points[i],
                              self.predict(dim, points_after(k_pred or k) - base.points[i]), r, dim, band,
                              events=k, event={"type": et, "attrs": attrs}, predicted_events=k_pred,
-                             by=None if by is None else (self.day + dt.timedelta(days=by)).isoformat(),
+                             by=None if by is None else dt.date.fromordinal(start + by).isoformat(),
                              by_note=("no deadline within a year" if by is None else
                                       "the last day on which the same events still reach the band"),
-                             lasts_until=None if lasts is None else (self.day + dt.timedelta(days=lasts)).isoformat())
+                             lasts_until=None if lasts is None else dt.date.fromordinal(start + lasts).isoformat(),
+                             **({"on": dt.date.fromordinal(start).isoformat()} if start != self.asof else {}))
             if ok and (self.steps[-1]["better_route"] or found):
                 break
             found = found or ok
@@ -376,13 +389,15 @@ class _Search:
         """A `when` criterion (or a `first of` tier) that does not hold yet: the field values (or the one
         event) that make it hold, verified against the nearest band up it reaches."""
         i, dim, base = spec.index, spec.dim, self.base
+        when = None
         try:
             has = _has_event(cond)
             if has is not None:
                 et, where = has
                 attrs = _Witness(self.checked, None, self.asof, et).solve(where) if where is not None else {}
                 attrs = {k: v for k, v in attrs.items() if v is not None}
-                new = self.with_events(et, attrs, 1, self.asof)
+                when = self.event_day(dim)
+                new = self.with_events(et, attrs, 1, when)
                 change, cost, kind, vals = f"one {_event_text(et, attrs)}", 1, "events", None
             else:
                 vals = _Witness(self.checked, self.lead, self.asof, None).solve(cond)
@@ -393,12 +408,14 @@ class _Search:
             what = spec.key + (f" (tier worth {printer.points(new_points)})" if tier else "")
             self.not_exact.append(f"{what}: {e}")
             return
-        r = self.verify(new)
+        r = self.verify(new, when if kind == "events" else None)
         if kind == "fields" and r.disqualified is None:
             # for combining: what the change did to the dimension, side effects included (a new company
             # size that switches one tier on may switch another off)
             self.cands.append((spec, vals, r.scores[dim] - base.scores[dim]))
         extra = {"events": 1} if kind == "events" else {"fields": cost}
+        if kind == "events" and when != self.asof:
+            extra["on"] = dt.date.fromordinal(when).isoformat()
         gain = r.points[i] - base.points[i]
         predicted = self.predict(dim, new_points - base.points[i])
         for band, _th in self.targets(dim):

@@ -143,16 +143,34 @@ def _change(engine, at: AtDate, lead: Lead, p: dt.date, d: dt.date, rp: Result, 
         row["band"] = [ba, bb] if ba != bb else None
         dims.append(row)
     events = []
-    for e in new:
-        re_ = at(replace(lead, events=[x for x in lead.events if x.day <= po] + [e]), do)
+    older = [x for x in lead.events if x.day <= po]
+    # `reset on` (docs/language.md, "Resets"): the reset of each dimension as of `d`, all events known;
+    # `mine[i]`: the dimensions the i-th new event is a reset event of
+    has_resets = new and any(dim.resets for dim in engine.plan.dimensions)
+    resets = engine.reset_days(replace(lead, events=older + new), do) if has_resets else {}
+    mine = [{dim for dim, day in engine.reset_days(replace(lead, events=older + [e]), do).items() if day == e.day}
+            if resets else set() for e in new]
+    reset_evs = [e for e, m in zip(new, mine) if any(resets.get(dim) == e.day for dim in m)]
+    for e, m in zip(new, mine):
         row = {"type": e.type, "at": e.at or dt.date.fromordinal(e.day).isoformat(),
                "date": dt.date.fromordinal(e.day).isoformat(), "attrs": dict(e.attrs), "text": _event_text(e)}
-        if re_.disqualified != ro.disqualified:
+        if any(x is e for x in reset_evs):  # it voided the dimension's past
+            row["resets"] = [dim for dim in resets if dim in m and resets[dim] == e.day]
+        # a reset of the window voids this event in these dimensions (on or after its day)
+        voided = [dim for dim, day in resets.items() if e.day < day or (e.day == day and dim not in m)]
+        if voided:
+            # its effect on top of the older events *and the window's resets*: what it adds at `d`
+            row["voided_in"] = voided
+            base = older + [x for x in reset_evs if x is not e]
+            ro_e, re_ = at(replace(lead, events=base), do), at(replace(lead, events=base + [e]), do)
+        else:
+            ro_e, re_ = ro, at(replace(lead, events=older + [e]), do)
+        if re_.disqualified != ro_e.disqualified:
             # a disqualified lead has no scores: the event's effect is the disqualification itself
             row["criteria"] = []
             row["disqualifies"] = re_.disqualified
         else:
-            row["criteria"] = _crit_deltas(engine, ro, re_) if re_.disqualified is None else []
+            row["criteria"] = _crit_deltas(engine, ro_e, re_) if re_.disqualified is None else []
         events.append(row)
     ch = {"date": d.isoformat(), "previous_date": p.isoformat(), "dimensions": dims, "events": events,
           "time_criteria": _crit_deltas(engine, rp, ro) if rp.disqualified is None and ro.disqualified is None else []}

@@ -21,7 +21,7 @@ from runtime.core.kernel import date_ordinal, domain, norm, norm_list, words_reg
 from runtime.core.model import CritSpec, Lead, Result
 from runtime.core.plan import Plan, Resolver, lower
 
-__all__ = ["Compiler", "Each", "When", "First", "Ctx", "Engine", "CritSpec", "Result", "compile_checked",
+__all__ = ["Compiler", "Each", "When", "First", "ResetScope", "Scoped", "Ctx", "Engine", "CritSpec", "Result", "compile_checked",
            "score_dims", "band_dims", "date_ordinal"]
 
 
@@ -32,14 +32,18 @@ __all__ = ["Compiler", "Each", "When", "First", "Ctx", "Engine", "CritSpec", "Re
 class Ctx:
     """One lead at one as-of date: normalized fields and its past events grouped by type."""
 
-    __slots__ = ("f", "evs", "by_type", "asof", "dims")
+    __slots__ = ("f", "evs", "by_type", "asof", "dims", "base", "scoped")
 
-    def __init__(self, f, evs, by_type, asof):
+    def __init__(self, f, evs, by_type, asof, base=None):
         self.f = f
         self.evs = evs            # [(type, age, attrs)] for events on or before as-of, input order
         self.by_type = by_type    # type -> [(age, attrs)]
         self.asof = asof
         self.dims = None
+        # a dimension with `reset on` sees only the events after its reset (ResetScope): `base` is the
+        # lead's whole context, which `days since last` reads (it keeps its meaning after a reset)
+        self.base = self if base is None else base
+        self.scoped = None        # ResetScope -> its context of this lead, computed once
 
 
 # Closure shapes: value  v(X, E) -> python value or None (missing)
@@ -86,10 +90,11 @@ class Compiler(Resolver):
                 return lambda X, E: len(X.by_type)
             return lambda X, E: len({t for t, age, _ in X.evs if age <= within})
         if isinstance(v, n.DaysSinceLast):
+            # X.base: every event of the lead, a reset or not (docs/language.md, "Resets")
             if v.event is None:
-                return lambda X, E: min((age for _, age, _a in X.evs), default=None)
+                return lambda X, E: min((age for _, age, _a in X.base.evs), default=None)
             et = v.event
-            return lambda X, E: min((age for age, _ in X.by_type.get(et, ())), default=None)
+            return lambda X, E: min((age for age, _ in X.base.by_type.get(et, ())), default=None)
         if isinstance(v, n.DaysSince):
             fname = v.field
 
@@ -237,6 +242,69 @@ class Compiler(Resolver):
         if op == "ends_with":
             return pair(lambda v, a: v.endswith(a))
         raise TypeError(op)
+
+
+# ---- resets --------------------------------------------------------------------------------------
+
+
+class ResetScope:
+    """A dimension's `reset on` lines: the lead's context as that dimension's criteria see it, only the
+    events after the latest matching reset event (kernel.reset_age, kernel.reset_keeps)."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self, resets, comp: "Compiler"):
+        self.lines = tuple((r.event, comp.cond(r.where, r.event) if r.where is not None else None) for r in resets)
+
+    def is_reset(self, X, t, attrs) -> bool:
+        for et, where in self.lines:
+            if t == et and (where is None or where(X, attrs)):
+                return True
+        return False
+
+    def age(self, X):
+        """The age of the reset that applies to this lead (None: none has happened by the as-of date)."""
+        return K.reset_age(age for t, age, attrs in X.base.evs if self.is_reset(X, t, attrs))
+
+    def split(self, X):
+        """(reset age, kept events, voided events) of the lead's events ([(type, age, attrs)])."""
+        R = self.age(X)
+        kept, voided = [], []
+        for ev in X.base.evs:
+            t, age, attrs = ev
+            keep = K.reset_keeps(age, R, age == R and self.is_reset(X, t, attrs))
+            (kept if keep else voided).append(ev)
+        return R, kept, voided
+
+    def __call__(self, X) -> "Ctx":
+        memo = X.scoped
+        if memo is None:
+            memo = X.scoped = {}
+        Y = memo.get(self)
+        if Y is None:
+            R, kept, _voided = self.split(X)
+            if R is None:
+                Y = X
+            else:
+                by_type: dict[str, list] = {}
+                for t, age, attrs in kept:
+                    by_type.setdefault(t, []).append((age, attrs))
+                Y = Ctx(X.f, kept, by_type, X.asof, X.base)
+                Y.dims = X.dims
+            memo[self] = Y
+        return Y
+
+
+class Scoped:
+    """A criterion of a dimension with `reset on`: the criterion, called on the reset-scoped context."""
+
+    __slots__ = ("scope", "inner", "spec")
+
+    def __init__(self, scope: ResetScope, inner):
+        self.scope, self.inner, self.spec = scope, inner, inner.spec
+
+    def __call__(self, X):
+        return self.inner(self.scope(X))
 
 
 # ---- compiled criteria -------------------------------------------------------------------------
@@ -402,6 +470,19 @@ class Engine:
             hit = self.route_cache[key] = self.plan.routes.outcome(grade, disq)
         return hit
 
+    def reset_days(self, lead: Lead, asof: int) -> dict[str, int]:
+        """The day (date ordinal) of the reset that applies to the lead at `asof`, per dimension with
+        `reset on` that has one (docs/language.md, "Resets")."""
+        X = self.context(lead, asof)
+        out = {}
+        for dim, _mx, _fl, objs in self.dims:
+            scope = next((c.scope for c in objs if isinstance(c, Scoped)), None)
+            if scope is not None:
+                R = scope.age(X)
+                if R is not None:
+                    out[dim] = asof - R
+        return out
+
     # -- explaining --
     def explain(self, lead: Lead, asof: int) -> dict:
         """Everything that went into one lead's result, as plain data (see runtime/analysis/explain.py)."""
@@ -422,18 +503,30 @@ class Engine:
                     row = {"dim": dim, "name": spec.name, "kind": spec.kind, "rule": spec.text,
                            "fired": res.fired[i], "raw": res.raw[i], "points": res.points[i],
                            "cap": spec.node.max, "capped": res.raw[i] != res.points[i]}
+                    Xc = X
+                    if isinstance(c, Scoped):
+                        Xc, c = c.scope(X), c.inner
                     if isinstance(c, Each):
-                        row["events"] = c.trace(X)
+                        row["events"] = c.trace(Xc)
                         row["decay_half_life"] = c.half_life
                     if isinstance(c, First):
-                        row["tier"] = c.which(X)
+                        row["tier"] = c.which(Xc)
                     crits.append(row)
                     i += 1
         dims = []
         for dim, mx, fl, objs in self.dims:
             raw_sum = sum(r["points"] for r in crits if r["dim"] == dim)
-            dims.append({"dim": dim, "sum": raw_sum, "max": mx, "floor": fl,
-                         "score": res.scores.get(dim), "band": res.bands.get(dim)})
+            row = {"dim": dim, "sum": raw_sum, "max": mx, "floor": fl,
+                   "score": res.scores.get(dim), "band": res.bands.get(dim)}
+            scope = next((c.scope for c in objs if isinstance(c, Scoped)), None)
+            if scope is not None:
+                R, _kept, voided = scope.split(X)
+                # the reset's date and the events it voided, oldest first (runtime/analysis/explain.py)
+                row["reset"] = None if R is None else {
+                    "date": K.ordinal_text(asof - R), "age_days": R,
+                    "voided": [{"type": t, "date": K.ordinal_text(asof - age), "age_days": age, "attrs": attrs}
+                               for t, age, attrs in sorted(voided, key=lambda e: -e[1])]}
+            dims.append(row)
         return {"id": res.id, "result": res, "disqualify": disq, "criteria": crits, "dimensions": dims,
                 "as_of": asof, "events": len(lead.events), "past_events": len(X.evs)}
 
@@ -477,15 +570,17 @@ def compile_checked(checked, plan: Plan | None = None) -> Engine:
     dims = []
     for d in plan.dimensions:
         objs = []
+        scope = ResetScope(d.resets, comp) if d.resets else None
         for c in d.criteria:
             spec = c.spec()
             criteria.append(spec)
             if c.kind == "each":
-                objs.append(Each(spec, comp, d.half_life))
+                obj = Each(spec, comp, d.half_life)
             elif c.kind == "when":
-                objs.append(When(spec, comp))
+                obj = When(spec, comp)
             else:
-                objs.append(First(spec, comp))
+                obj = First(spec, comp)
+            objs.append(obj if scope is None else Scoped(scope, obj))
         dims.append((d.name, d.max, d.floor, objs))
     disq = [(reason, comp.cond(cond)) for reason, cond, _line in plan.disqualify]
     grade_blocks = [(g.dim, list(g.bands)) for g in plan.grades]

@@ -363,7 +363,7 @@ class _Gen:
         self.agg_keys: dict[str, str] = {}
         self.weight_locals: dict[tuple, str] = {}
         self.needs_types = False
-        self.types_within: dict[float, str] = {}
+        self.types_within: dict[tuple, str] = {}   # (within, reset scope) -> the set of types seen
         self.counter = itertools.count()
         self.flag_dims: frozenset = frozenset()  # dimension names usable in a condition (account filters)
         self.account = None  # (key expression, [flag expressions]) when the file has an accounts block
@@ -377,6 +377,12 @@ class _Gen:
                         self.ev_atom_uses[k_] = self.ev_atom_uses.get(k_, 0) + 1
         self.ev_derived: dict[str, list[ast.stmt]] = {}
         self.ev_derived_keys: dict[tuple, str] = {}
+        # `reset on` (docs/language.md, "Resets"): per dimension with resets, its lines; while its
+        # criteria compile, `scope` is its index and each aggregate they add counts only the events
+        # kernel.reset_keeps keeps. `ra<i>` (the reset's age) comes from a first pass over the events.
+        self.resets: list[tuple] = []
+        self.scope: int | None = None
+        self.any_scopes: set[int] = set()   # scopes with an any-event aggregate: `rs<i>`, their reset events
         for c in _lead_conditions(checked.file):
             for atom in _atoms(c):
                 if isinstance(atom, (n.TextTest, n.Matches)) and _plain(atom):
@@ -447,9 +453,64 @@ class _Gen:
             self.derived.append(assign(name, e))
         return V(N(self.derived_keys[key]), nullable, typ)
 
+    # -- resets ------------------------------------------------------------------------------------
+    def is_reset(self, i: int, et: str) -> ast.expr:
+        """Inside the branch of event type `et`: is the event one of scope i's reset events?"""
+        return or_(*[T if where is None else self.cond(where, et) for ret, where in self.resets[i] if ret == et])
+
+    def keep(self, et: str | None) -> ast.expr:
+        """kernel.reset_keeps for the current event, in the current scope (True outside any): `age`
+        is the event's, `ra<i>` the reset's."""
+        if self.scope is None:
+            return T
+        ra = N(f"ra{self.scope}")
+        if et is None:
+            # any type: the reset pass kept the ids of the reset events (`rs<i>`), as the type's
+            # attributes are not read outside its branch
+            self.any_scopes.add(self.scope)
+            is_reset = ast.Compare(left=call("id", N("e_")), ops=[ast.In()], comparators=[N(f"rs{self.scope}")])
+        else:
+            is_reset = self.is_reset(self.scope, et)
+        return or_(is_none(ra), cmp(N("age"), ast.Lt(), ra), and_(cmp(N("age"), ast.Eq(), ra), is_reset))
+
+    def reset_pass(self) -> list[ast.stmt]:
+        """`ra<i> = kernel.reset_age(...)` for every scope: one pass over the lead's events before the
+        main one."""
+        if not self.resets:
+            return []
+        body: list[ast.stmt] = [assign(f"ra{i}", C(None)) for i in range(len(self.resets))]
+        body += [assign(f"rs{i}", call("set")) for i in sorted(self.any_scopes)]
+        loop: list[ast.stmt] = [assign("age", ast.BinOp(left=N("asof"), op=ast.Sub(), right=attr(N("e_"), "day"))),
+                                if_(cmp(N("age"), ast.Lt(), C(0)), [ast.Continue()]),
+                                assign("t", attr(N("e_"), "type"))]
+        import copy
+
+        types = list(dict.fromkeys(et for lines in self.resets for et, _w in lines))
+        # the tests first: compiling them registers the attributes they read
+        tests = {(i, et): self.is_reset(i, et) for et in types for i in range(len(self.resets))
+                 if any(ret == et for ret, _w in self.resets[i])}
+        chain: list[ast.stmt] | None = None
+        for et in reversed(types):
+            branch: list[ast.stmt] = []
+            if self.attrs_by_type.get(et):
+                branch.append(assign("a_", attr(N("e_"), "attrs")))
+                branch += self.attr_values(et, N("a_"))
+            branch += copy.deepcopy(self.ev_derived.get(et, []))
+            for (i, t_), test in tests.items():
+                if t_ == et:
+                    ra = N(f"ra{i}")
+                    latest = if_(or_(is_none(ra), cmp(N("age"), ast.Lt(), ra)), [assign(f"ra{i}", N("age"))])
+                    add = [ast.Expr(value=call(attr(N(f"rs{i}"), "add"), call("id", N("e_"))))] \
+                        if i in self.any_scopes else []
+                    branch.append(if_(test, [latest] + add))
+            chain = [if_(cmp(N("t"), ast.Eq(), C(et)), branch, chain or [])]
+        loop += chain or []
+        body.append(ast.For(target=St("e_"), iter=attr(N("lead"), "events"), body=loop, orelse=[]))
+        return body
+
     # -- event aggregates ----------------------------------------------------------------------
     def event_test(self, f: n.EventFilter, apply_where: bool):
-        parts = []
+        parts = [self.keep(f.event)]
         if f.within is not None:
             parts.append(cmp(N("age"), ast.LtE(), C(f.within.days)))
         if f.where is not None and apply_where:
@@ -466,7 +527,7 @@ class _Gen:
     def count(self, f: n.EventFilter) -> str:
         from dsl import printer
 
-        key = "count " + printer.event_filter(f)
+        key = "count " + printer.event_filter(f) + ("" if self.scope is None else f" reset{self.scope}")
         if key not in self.agg_keys:
             name = self.fresh("n")
             self.agg_keys[key] = name
@@ -480,16 +541,17 @@ class _Gen:
         return cmp(N(self.count(f)), ast.Gt(), C(0))
 
     def count_types(self, within) -> ast.expr:
-        name = self.types_within.get(within)
+        name = self.types_within.get((within, self.scope))
         if name is None:
-            name = self.types_within[within] = self.fresh("ts")
+            name = self.types_within[(within, self.scope)] = self.fresh("ts")
             self.init.append(assign(name, call("set")))
             add = ast.Expr(value=call(attr(N(name), "add"), N("t")))
-            self.loop_any.append(add if within is None else if_(cmp(N("age"), ast.LtE(), C(within)), [add]))
+            test = [self.keep(None)] + ([] if within is None else [cmp(N("age"), ast.LtE(), C(within))])
+            self.loop_any.extend(guarded(and_(*test), [add]))
         return call("len", N(name))
 
     def last(self, et: str | None) -> str:
-        key = f"last {et}"
+        key = f"last {et}"  # `days since last` keeps its meaning after a reset: never scoped
         if key not in self.agg_keys:
             name = self.fresh("m")
             self.agg_keys[key] = name
@@ -677,8 +739,14 @@ class _Gen:
         crit_stmts: list[ast.stmt] = []
         dim_parts = []
         for d in plan.dimensions:
-            for c in d.criteria:
-                crit_stmts += self.criterion(c.index, c.node, d.half_life)
+            if d.resets:
+                self.resets.append(tuple((r.event, r.where) for r in d.resets))
+                self.scope = len(self.resets) - 1
+            try:
+                for c in d.criteria:
+                    crit_stmts += self.criterion(c.index, c.node, d.half_life)
+            finally:
+                self.scope = None
             dim_parts.append((d.name, d.max, d.floor, [c.index for c in d.criteria]))
         self.ncrit = len(plan.criteria)
         self.account = self.account_parts()
@@ -686,14 +754,20 @@ class _Gen:
         tail = self.tail(disq, crit_stmts, dim_parts)
 
         body = [assign("lid_", attr(N("lead"), "id")), assign("num_", attr(N("lead"), "numbered"))]
-        body += self.fields_from_lead() + self.derived + self.init + self.loop_over_lead() + tail
+        reset_pass = self.reset_pass()  # (after the criteria: it normalizes the attributes they use)
+        body += self.fields_from_lead() + self.derived + self.init + reset_pass + self.loop_over_lead() + tail
         fn = _function("score", ["lead", "asof"], body)
 
         # The two functions share the statements they have in common: compile(), ast.unparse and
         # fix_missing_locations only read a tree, and a deep copy of a 10,000-criterion body costs
         # more than generating it.
-        body2 = self.fields_from_obj(id_field) + list(self.derived) + list(self.init)
-        body2 += self.loop_over_obj() + list(tail)
+        if self.resets:
+            # a reset needs every event before the first is counted: such a file scores a JSON object
+            # the long way round (the reader, then score(lead)), which gives the same Result
+            body2 = [ast.Return(value=C(None))]
+        else:
+            body2 = self.fields_from_obj(id_field) + list(self.derived) + list(self.init)
+            body2 += self.loop_over_obj() + list(tail)
         fn2 = _function("score_obj", ["obj", "asof", "line", "idf"], body2)
         fn2.args.defaults = [C(id_field)]
 

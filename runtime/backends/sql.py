@@ -305,6 +305,12 @@ class _Gen:
         self.lead_filters: dict = {}             # account `lead where C`: C (None: every lead) -> index
         self.counting = False                    # compiling account criteria: lead counts are columns
         self.weights: dict[str, tuple[str, float]] = {}
+        # `reset on` (docs/language.md, "Resets"): per dimension with resets, the predicate "this event
+        # is one of its reset events"; while its criteria compile, `scope` is its index and every event
+        # aggregate they use keeps only the events kernel.reset_keeps keeps
+        self.resets: list[exp.Expression] = []
+        self.scope: int | None = None
+        self.scopes_used: set[int] = set()
         self.attr_types: dict[str, str] = {}
         for et, attrs in self.events.items():
             for a, t in attrs.items():
@@ -385,6 +391,8 @@ class _Gen:
 
     # -- event aggregates (one GROUP BY over the events) ---------------------------------------
     def agg(self, key: str, e: exp.Expression, default: exp.Expression | None) -> exp.Expression:
+        if self.scope is not None:  # the same aggregate under another reset is another column
+            key = f"reset{self.scope} {key}"
         if key not in self.aggs:
             self.aggs[key] = (f"a{len(self.aggs)}", e, default)
         return col(self.aggs[key][0])
@@ -401,7 +409,22 @@ class _Gen:
             parts.append(exp.LTE(this=col("lr_age"), expression=num(f.within.days)))
         if f.where is not None and apply_where:
             parts.append(self.cond(f.where, f.event))
+        parts.append(self.reset_pred())
         return and_(*parts)
+
+    def reset_pred(self) -> exp.Expression:
+        """Inside a dimension with `reset on`: the event is not voided by its reset (kernel.reset_keeps)."""
+        if self.scope is None:
+            return TRUE
+        self.scopes_used.add(self.scope)
+        return reset_keeps_sql(col("lr_age"), col(f"lr_ra{self.scope}"), col(f"lr_rf{self.scope}"))
+
+    def reset_scope(self, resets) -> int:
+        """Compile a dimension's `reset on` lines into the predicate of its reset events; its index."""
+        preds = [and_(exp.EQ(this=col("lr_t"), expression=s(r.event)),
+                      self.cond(r.where, r.event) if r.where is not None else TRUE) for r in resets]
+        self.resets.append(or_(*[paren(p) for p in preds]))
+        return len(self.resets) - 1
 
     def event_value(self, v) -> Val:
         from dsl import printer
@@ -419,6 +442,7 @@ class _Gen:
                 p = [exp.EQ(this=col("lr_t"), expression=s(et))]
                 if within is not None:
                     p.append(exp.LTE(this=col("lr_age"), expression=num(within)))
+                p.append(self.reset_pred())
                 flags.append(exp.Max(this=case([(and_(*p), exp.Literal.number(1))], exp.Literal.number(0))))
             if not flags:
                 return Val(exp.Literal.number(0), False, NUMBER)
@@ -432,7 +456,12 @@ class _Gen:
                 e = exp.Min(this=col("lr_age"))
             else:
                 e = exp.Min(this=case([(exp.EQ(this=col("lr_t"), expression=s(v.event)), col("lr_age"))]))
-            return Val(self.agg(f"last {v.event}", e, None), True, NUMBER)
+            # `days since last` keeps its meaning after a reset: every event, one column for all dimensions
+            scope, self.scope = self.scope, None
+            try:
+                return Val(self.agg(f"last {v.event}", e, None), True, NUMBER)
+            finally:
+                self.scope = scope
         raise SqlGenError(f"unsupported value {type(v).__name__}")
 
     # -- conditions ----------------------------------------------------------------------------
@@ -774,7 +803,11 @@ class _Gen:
         disq = [(reason, self.cond(cond)) for reason, cond, _line in plan.disqualify]
         dims = []  # (dim, max, floor, [criterion exprs])
         for d in plan.dimensions:
-            dims.append((d.name, d.max, d.floor, [self.criterion(c.node, d.half_life) for c in d.criteria]))
+            self.scope = self.reset_scope(d.resets) if d.resets else None
+            try:
+                dims.append((d.name, d.max, d.floor, [self.criterion(c.node, d.half_life) for c in d.criteria]))
+            finally:
+                self.scope = None
         # accounts (runtime/backends/accounts.py): the account criteria first, over per-account counts of the
         # leads that pass each distinct `lead where C`; then every C as a per-lead flag, which may read
         # the lead's fields, events and (rounded) dimension scores
@@ -855,6 +888,17 @@ class _Gen:
                                                      on=exp.EQ(this=col("lr_k", "lf"), expression=col("lr_k", "ev")))
                 ctes.append(("lr_evl", evl))
                 src = "lr_evl"
+            if self.scopes_used:
+                # per lead and reset: the age of its latest reset event (kernel.reset_age) and, per event,
+                # whether it is one of the reset events (kernel.reset_keeps keeps those of the reset's day)
+                r_cols: list[exp.Expression] = [exp.Star()]
+                for i in sorted(self.scopes_used):
+                    is_reset = self.resets[i]
+                    latest = exp.Window(this=reset_age_sql(col("lr_age"), is_reset.copy()),
+                                        partition_by=[col("lr_k")])
+                    r_cols += [alias(latest, f"lr_ra{i}"), alias(is_reset.copy(), f"lr_rf{i}")]
+                ctes.append(("lr_evr", exp.select(*r_cols).from_(table(src))))
+                src = "lr_evr"
             agg = exp.select(col("lr_k"), *[alias(e, name) for name, e, _ in self.aggs.values()]) \
                 .from_(table(src)).group_by(col("lr_k"))
             ctes.append(("lr_agg", agg))
@@ -1179,6 +1223,19 @@ def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: s
 def decay_sql(age: exp.Expression, hl) -> exp.Expression:
     """kernel.decay_weight: 0.5 ** (age / H), age and H as doubles, one division, one power."""
     return exp.Pow(this=num(0.5), expression=exp.Div(this=dbl(age), expression=dbl(num(hl))))
+
+
+def reset_age_sql(age: exp.Expression, is_reset: exp.Expression) -> exp.Expression:
+    """kernel.reset_age, as an aggregate over a lead's events: the smallest age of its reset events
+    (NULL when it has none). The query runs it as a window per lead (the `lr_evr` step)."""
+    return exp.Min(this=case([(is_reset, age)]))
+
+
+def reset_keeps_sql(age: exp.Expression, reset: exp.Expression, is_reset: exp.Expression) -> exp.Expression:
+    """kernel.reset_keeps: the event counts when there is no reset (NULL), it is younger than the
+    reset, or it is a reset event of the reset's own day. Never NULL (`is_reset` never is)."""
+    return paren(or_(is_null(reset), exp.LT(this=age, expression=reset.copy()),
+                     paren(and_(exp.EQ(this=age.copy(), expression=reset.copy()), is_reset))))
 
 
 def cap_sql(total: exp.Expression, points, limit) -> exp.Expression:

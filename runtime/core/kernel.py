@@ -18,6 +18,7 @@ __all__ = [
     "norm", "norm_list", "domain", "words_regex", "word_match", "date_ordinal",
     "decay_weight", "decay_table", "DECAY_TABLE_SIZE", "cap", "clamp", "round2", "clamp_round",
     "band", "grade_matches", "pattern_matches", "route_choice", "whole_points", "reasons", "REASONS_MAX",
+    "reset_age", "reset_keeps", "ordinal_text",
 ]
 
 
@@ -88,6 +89,11 @@ def date_ordinal(text: str) -> int:
     return t.date().toordinal()
 
 
+def ordinal_text(day: int) -> str:
+    """A date ordinal as `YYYY-MM-DD` (reports)."""
+    return _dt.date.fromordinal(day).isoformat()
+
+
 # ---- points --------------------------------------------------------------------------------------
 
 
@@ -134,6 +140,24 @@ def round2(x) -> float:
 def clamp_round(total, mx, floor) -> float:
     """A dimension's score from the sum of its criteria: clamped, then rounded."""
     return round2(clamp(total, mx, floor))
+
+
+# ---- resets ----------------------------------------------------------------------------------------
+
+
+def reset_age(ages):
+    """`reset on E [where C]`: the age (whole days before the as-of date) of the latest matching reset
+    event, from the ages of the matching events on or before the as-of date (all >= 0); None when
+    there is none (nothing is reset)."""
+    return min(ages, default=None)
+
+
+def reset_keeps(age: int, reset: int | None, is_reset: bool) -> bool:
+    """Does an event `age` days old still count for a dimension's event criteria, when the dimension
+    was reset `reset` days ago (None: never)? Only the events after the reset day count, and, of the
+    reset's own day, the reset events themselves (`is_reset`: the event matches a `reset on` line of
+    the dimension), so that a criterion on the reset event scores the latest one."""
+    return reset is None or age < reset or (age == reset and is_reset)
 
 
 # ---- grades and routes ---------------------------------------------------------------------------

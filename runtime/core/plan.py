@@ -95,6 +95,9 @@ class Dimension:
     floor: float
     half_life: float | None
     criteria: tuple[Criterion, ...]
+    # `reset on EVENT [where COND]` lines: the event criteria count only the events after the latest
+    # matching one (kernel.reset_age, kernel.reset_keeps; docs/language.md, "Resets")
+    resets: tuple[n.Reset, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,7 @@ def _dimensions(scores) -> tuple[Dimension, ...]:
                                    None if (c.kind != "each" or c.no_decay) else hl, c,
                                    printer.criterion_rule(c), c.span.line))
             i += 1
-        out.append(Dimension(sc.dim, sc.label, sc.max, sc.floor, hl, tuple(crits)))
+        out.append(Dimension(sc.dim, sc.label, sc.max, sc.floor, hl, tuple(crits), tuple(sc.resets)))
     return tuple(out)
 
 

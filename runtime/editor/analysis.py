@@ -204,6 +204,8 @@ class RulesDocument:
                  f"{len(sc.criteria)} criteri{'on' if len(sc.criteria) == 1 else 'a'}"]
         if sc.half_life is not None:
             parts.append(f"decay: half-life {printer.duration(sc.half_life)}")
+        for r in sc.resets:
+            parts.append(f"`{printer.reset(r)}`: its event criteria count only the events after the latest such event")
         g = s.grades.get(sc.dim)
         if g is not None:
             parts.append("bands: " + ", ".join(f"{b.name} ≥ {_num(b.threshold)}" if b.threshold is not None
@@ -240,6 +242,10 @@ class RulesDocument:
             lines.append("- cap: none (lint LR317 suggests one)" if hl is None or c.no_decay else "- cap: none")
         elif c.max is not None:
             lines.append("- cap: `max` on this kind of criterion means nothing (LR303)")
+        if sc.resets and n.counts_events(n.Score(sc.dim, sc.label, sc.max, sc.floor, None, (c,))):
+            lines.append("- reset: counts only the events after the latest "
+                         + " or ".join(f"`{printer.reset(r)[len('reset on '):]}`" for r in sc.resets)
+                         + " (`days since last` is not reset)")
         if c.kind == "each" and c.filter.event != "lead":
             if c.no_decay:
                 lines.append("- decay: none (`no decay`): every event counts in full")

@@ -22,7 +22,7 @@ KEYWORDS = ("version", "when", "max", "floor", "decay", "first", "of", "each", "
             "by", "account", "and", "or", "not", "in", "contains", "any", "all", "word", "starts", "ends", "with",
             "matches", "between", "is", "missing", "present", "has", "count", "event", "types", "days", "since",
             "last", "as", "lead", "leads", "at", "ago", "expect", "criterion", "fires", "does", "fire",
-            "disqualified", "share", "most", "least", "from", "new", "per")
+            "disqualified", "share", "most", "least", "from", "new", "per", "reset", "on")
 UNITS = ("day", "days", "week", "weeks", "hour", "hours")
 TYPES = ("text", "number", "date", "bool")
 ACTIONS = ("sales", "qualify", "nurture", "suppress")

@@ -62,11 +62,24 @@ def render_text(d: dict, tty: bool) -> Group:
         clamp = ""
         if dim["sum"] != dim["score"]:
             clamp = f" -> clamped to [{printer.num(dim['floor'])}, {printer.num(dim['max'])}] and rounded: {printer.num(dim['score'])}"
-        t.caption = f"sum {printer.num(dim['sum'])}{clamp}"
+        t.caption = f"sum {printer.num(dim['sum'])}{clamp}" + _reset_text(dim)
         parts.append(t)
     if d.get("account"):
         parts += _account_parts(d, tty)
     return Group(*parts)
+
+
+def _reset_text(dim: dict) -> str:
+    """The reset of a dimension with `reset on`: its date and the events it voided."""
+    if "reset" not in dim:
+        return ""
+    r = dim["reset"]
+    if r is None:
+        return "\nno reset on or before the as-of date: every event counts"
+    v = r["voided_events"]
+    shown = ", ".join(f"{e['type']} {e['date']}" for e in v[:8]) + (" ..." if len(v) > 8 else "")
+    return (f"\nreset on {r['date']}: only later events count; voided {len(v)} event{'s' if len(v) != 1 else ''}"
+            + (f" ({shown})" if v else ""))
 
 
 def _account_parts(d: dict, tty: bool) -> list:

@@ -23,8 +23,12 @@ def step_line(k: int, s: dict) -> str:
         line += f"; by {s['by']}"
     elif s.get("by_note") and s.get("kind") == "events":
         line += f"; {s['by_note']}"
+    # `on`: the events are proposed for a later day (the dimension was reset today, docs/over-time.md)
+    when = f"done on {s['on']}" if s.get("on") else "done today"
     if s.get("kind") == "events" and "lasts_until" in s:
-        line += f"; done today, it holds until {s['lasts_until']}" if s["lasts_until"] else "; done today, it holds for a year or more"
+        line += f"; {when}, it holds until {s['lasts_until']}" if s["lasts_until"] else f"; {when}, it holds for a year or more"
+    elif s.get("on"):
+        line += f"; {when}"
     notes = []
     if s.get("predicted_events") and s["predicted_events"] != s.get("events"):
         notes.append(f"the points alone need {s['predicted_events']}")

@@ -69,6 +69,7 @@ RULE_HELP: dict[str, str] = {
     "LR317": "An `each` criterion without `max` whose events do not decay: its points grow with every event, so "
              "it alone can fill (or empty) its dimension.",
     "LR319": "A `from \"Column\"` that names the column the field would be read from anyway.",
+    "LR320": "A `reset on` line in a dimension whose criteria count no events, so the reset voids nothing.",
     "LR318": "A `first of` tier that can never apply: an earlier tier holds for every lead it would match.",
     "LR401": "A test expects a grade (or an account band) that no lead can get.",
     "LR402": "A test expects a route that no route line gives; in a simulation block this is a warning.",

@@ -48,6 +48,10 @@ def change_lines(ch: dict) -> list[str]:
         parts.append(f"route {ch['route']['from']} → {ch['route']['to']}")
     lines = [f"{ch['date']}: " + ", ".join(parts)]
     for e in ch["events"]:
+        if e.get("resets"):
+            lines.append(f"  {e['text']}: resets {', '.join(e['resets'])} (earlier events no longer count)")
+        if e.get("voided_in"):
+            lines.append(f"  {e['text']}: voided in {', '.join(e['voided_in'])} by a reset on or after its day")
         if e.get("disqualifies"):
             lines.append(f'  {e["text"]}: disqualifies ("{e["disqualifies"]}")')
         elif "disqualifies" in e:
