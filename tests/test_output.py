@@ -194,7 +194,6 @@ def test_the_docs_example_record_is_what_score_writes(tmp_path):
     assert got.startswith(prefix) and got.endswith(rest)
 
 
-<<<<<<< HEAD
 AS_OF_FIELD_RULES = '''ruleset "af" version 1
 fields {
   created: date
@@ -233,7 +232,6 @@ def test_as_of_field_is_refused_up_front_by_duckdb(tmp_path):
                                         "-o", str(tmp_path / "o.jsonl"), "--engine", "duckdb"])
     assert res.exit_code == 2 and "--as-of-field" in res.output and "use --engine python" in res.output
     assert not (tmp_path / "o.jsonl").exists()
-=======
 def test_jsonl_fast_lines_with_accounts_are_the_records_json():
     """LineFormatter writes JSONL lines in pieces (account scores and bands encoded once per distinct
     account outcome): byte for byte the JSON encoding of Columns.record, accounts included."""
@@ -256,4 +254,3 @@ def test_jsonl_fast_lines_with_accounts_are_the_records_json():
         assert out.getvalue() == lf._json(r, lf.cols.record(r)) + "\n"
         seen += r.account_scores is not None
     assert seen > 1000
->>>>>>> perfcore

@@ -143,12 +143,8 @@ class LineFormatter:
         self._score_keys = {d: encode_basestring(d) + ": " for d in self.cols.dims}
         self._prov = ", " + self._dumps(self.cols.provenance)[1:] + "\n"
         self._tails: dict = {}
-<<<<<<< HEAD
         self._acc_tails: dict = {}
         self._acc_keys = {d: encode_basestring(d) + ": " for d in (self.cols.account_dims or ())}
-=======
-        self._accts: dict = {}
->>>>>>> perfcore
         self._out = self._csv = None
 
     def _tail(self, r, reasons: bool = True) -> str:
@@ -157,16 +153,11 @@ class LineFormatter:
         if t is None:
             d = self._dumps({"bands": r.bands, "grade": r.grade, "route": r.route, "queue": r.queue, "sla": r.sla,
                              "disqualified": r.disqualified})
-<<<<<<< HEAD
             t = "}, " + d[1:-1] + (', "reasons": ' if reasons else "")
-=======
-            t = "}, " + d[1:-1]
->>>>>>> perfcore
             if len(self._tails) < 100_000:
                 self._tails[key] = t
         return t
 
-<<<<<<< HEAD
     def _acc_tail(self, bands) -> str:
         """`"account_bands": {...}, "reasons": ` for these account bands (None: null)."""
         key = tuple(bands.items()) if bands is not None else None
@@ -176,18 +167,6 @@ class LineFormatter:
             if len(self._acc_tails) < 100_000:
                 self._acc_tails[key] = t
         return t
-=======
-    def _account(self, r) -> str:
-        """`, "account": …, "account_scores": {…}, "account_bands": {…}`: the scores and bands encoded
-        once per distinct account outcome (accounts share them), the key per lead."""
-        key = (tuple(r.account_scores.items()), tuple(r.account_bands.items()))
-        t = self._accts.get(key)
-        if t is None:
-            t = ", " + self._dumps({"account_scores": r.account_scores, "account_bands": r.account_bands})[1:-1]
-            if len(self._accts) < 100_000:
-                self._accts[key] = t
-        return ', "account": ' + ("null" if r.account is None else self._enc(r.account)) + t
->>>>>>> perfcore
 
     def _json(self, r, d: dict) -> str:
         # a lone surrogate in an input value is written as a \u escape (ASCII JSON), not as invalid UTF-8
@@ -213,20 +192,15 @@ class LineFormatter:
                 cols.provenance = saved
             return
         if self.fmt == "jsonl":
-<<<<<<< HEAD
             acc = r.account_scores
             if self.explain or r.id.__class__ is not str or needs_ascii(r) or (
                     acc is not None and (r.account is not None and r.account.__class__ is not str)):
-=======
-            if self.explain or r.id.__class__ is not str or needs_ascii(r):
->>>>>>> perfcore
                 out.write(self._json(r, self.cols.record(r)))
                 out.write("\n")
                 return
             sk = self._score_keys
             # a score is a float (or an int): its repr is what the encoder writes
             scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
-<<<<<<< HEAD
             if acc is None:
                 out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r)
                           + self._enc(self.cols.reasons(r)) + self._prov)
@@ -244,11 +218,6 @@ class LineFormatter:
                       + ', "account": ' + (self._enc(r.account) if r.account is not None else "null")
                       + ', "account_scores": {' + ascores + "}, " + self._acc_tail(r.account_bands)
                       + self._enc(self.cols.reasons(r)) + self._prov)
-=======
-            acct = "" if r.account_scores is None else self._account(r)
-            out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r) + acct
-                      + ', "reasons": ' + self._enc(self.cols.reasons(r)) + self._prov)
->>>>>>> perfcore
             return
         if out is not self._out:  # one csv writer per output buffer
             self._out, self._csv = out, csv.writer(out)
