@@ -1,0 +1,178 @@
+"""The constructs the data needs (issue 13): `+P per ATTR each EVENT`, `days since last EVENT where C
+[within N days]`, windows anchored at a date field (`within N days of created_at`), and a date field
+after the as-of date treated as not yet known. Each is computed by hand here and checked on every
+engine (the closure engine, generated Python, DuckDB: tests/test_sql.py's `agree`)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dsl import printer
+from dsl.checker import check
+from dsl.formatter import format_text
+from dsl.parser import parse
+from runtime.core import kernel as K
+from runtime.core.model import Event, Lead
+from tests.test_sql import agree
+
+AS_OF = dt.date(2026, 11, 1)
+A = AS_OF.toordinal()
+
+HEAD = """ruleset "t" version 1
+fields { created_at: date  size: number }
+events { web_visit(page: text, seconds: number)  form_submit(form: text)  call }
+"""
+TAIL = """
+grade e { A when >= 20  B otherwise }
+route { otherwise -> nurture "n" }
+"""
+
+
+def rules(body: str, decay: str = "") -> str:
+    return HEAD + 'score e "E" max 1000 {\n' + decay + body + "\n}" + TAIL
+
+
+def ev(t, days_ago, **attrs):
+    return Event(t, A - days_ago, attrs)
+
+
+def lead(id_, events=(), **fields):
+    return Lead(id_, fields, list(events))
+
+
+def score(text, leads):
+    """Every engine agrees; the closure engine's scores."""
+    return [r.scores["e"] for r in agree(text, leads, AS_OF)]
+
+
+# ---- +P per ATTR ---------------------------------------------------------------------------------
+
+
+def test_per_attribute_points_decayed_and_capped_by_hand():
+    text = rules('  "Time on pricing" +0.1 per seconds each web_visit where page = "/pricing" max 30',
+                 "  decay half-life 10 days\n")
+    leads = [
+        # 100 s today: 0.1 × 100 × 1 = 10; 60 s 10 days ago: 0.1 × 60 × 0.5 = 3; total 13
+        lead("a", [ev("web_visit", 0, page="/pricing", seconds=100), ev("web_visit", 10, page="/pricing", seconds=60)]),
+        # an event without a value adds nothing; another page is not matched
+        lead("b", [ev("web_visit", 0, page="/pricing"), ev("web_visit", 0, page="/blog", seconds=500)]),
+        # 1000 s today: 100 points, capped at 30
+        lead("c", [ev("web_visit", 0, page="/pricing", seconds=1000)]),
+    ]
+    assert score(text, leads) == [13, 0, 30]
+    r = agree(text, leads, AS_OF)
+    assert [x.fired for x in r] == [(True,), (False,), (True,)]
+
+
+def test_per_attribute_without_decay_and_negative_points():
+    text = rules('  "Refunds" -1 per seconds each web_visit no decay max 50', "  decay half-life 10 days\n")
+    leads = [lead("a", [ev("web_visit", 30, seconds=20), ev("web_visit", 5, seconds=12.5)])]
+    assert score(text, leads) == [0]  # clamped at the floor 0: the raw total is -32.5
+    assert agree(text, leads, AS_OF)[0].raw == (-32.5,)
+
+
+def test_per_attribute_rejections_point_at_the_attribute():
+    for body, code, where in [
+        ('  "x" +1 per page each web_visit', "LR205", "page is text"),
+        ('  "x" +1 per secs each web_visit', "LR203", 'did you mean "seconds"'),
+        ('  "x" +1 per seconds each form_submit', "LR203", "not an attribute of form_submit"),
+    ]:
+        c = check(parse(rules(body), "t.rules"))
+        errs = [d for d in c.diagnostics if d.is_error]
+        assert [d.code for d in errs] == [code], errs
+        d = errs[0]
+        assert (d.file, d.line, d.col) == ("t.rules", 5, body.index("per ") + 5), d  # the attribute after `per`
+        assert where in d.message + " " + (d.hint or "")
+
+
+# ---- days since last EVENT where C -------------------------------------------------------------
+
+
+def test_days_since_last_with_where_and_within_by_hand():
+    text = rules('  "Recent demo" +10 when days since last form_submit where form = "demo" <= 14\n'
+                 '  "Demo this quarter" +5 when days since last form_submit where form = "demo" within 90 days is present\n'
+                 '  "Quiet" +1 when days since last form_submit where form = "demo" is missing')
+    leads = [
+        # the newest demo is 20 days old (the 3-day-old form is another one): not recent, this quarter
+        lead("a", [ev("form_submit", 3, form="contact"), ev("form_submit", 20, form="Demo "), ev("form_submit", 50, form="demo")]),
+        lead("b", [ev("form_submit", 14, form="demo")]),            # 14 <= 14: recent
+        lead("c", [ev("form_submit", 100, form="demo")]),           # outside 90 days: +0 +0, present without within
+        lead("d", [ev("form_submit", 1, form="contact")]),          # no demo at all: missing
+        lead("e", [ev("form_submit", -2, form="demo")]),            # in the future: not yet happened
+    ]
+    assert score(text, leads) == [5, 15, 0, 1, 1]
+
+
+def test_days_since_last_where_round_trips_and_prints():
+    src = 'days since last form_submit where form = "demo" within 30 days <= 3'
+    text = rules(f'  "x" +1 when {src}')
+    crit = parse(text).first(__import__("dsl.nodes", fromlist=["Score"]).Score).criteria[0]
+    assert printer.cond(crit.cond) == src
+    assert parse(format_text(text)) == parse(text)
+
+
+# ---- windows anchored at a date field ----------------------------------------------------------
+
+
+def test_window_anchored_at_a_date_field_by_hand():
+    text = rules('  "Fast start" +10 when count web_visit within 7 days of created_at >= 2\n'
+                 '  "First week calls" +3 each call within 7 days of created_at no decay max 9')
+    created = A - 30
+    leads = [
+        # created 30 days ago; visits on days 0, 7 (both in) and 8 after creation (out)
+        lead("a", [ev("web_visit", 30), ev("web_visit", 23), ev("web_visit", 22)], created_at=created),
+        # one visit the day before creation, one on day 3: only one inside
+        lead("b", [ev("web_visit", 31), ev("web_visit", 27)], created_at=created),
+        # calls on days 1, 2, 3, 4 after creation: 4 × 3 = 12, capped at 9
+        lead("c", [ev("call", 29), ev("call", 28), ev("call", 27), ev("call", 26)], created_at=created),
+        # no created_at: the window holds nothing
+        lead("d", [ev("web_visit", 1), ev("web_visit", 2), ev("call", 1)]),
+        # created "tomorrow" (a date after the as-of date is not yet known): nothing, though the
+        # events would fall in a window counted from it
+        lead("e", [ev("web_visit", 0), ev("web_visit", 0), ev("call", 0)], created_at=A + 1),
+        # created today: today's events are day 0 of the window
+        lead("f", [ev("web_visit", 0), ev("web_visit", 0), ev("call", 0)], created_at=A),
+    ]
+    assert score(text, leads) == [10, 0, 9, 0, 0, 13]
+
+
+def test_anchored_window_at_an_earlier_as_of_ignores_later_events():
+    text = rules('  "Fast start" +10 when count web_visit within 7 days of created_at >= 2')
+    created = A - 30
+    ls = [lead("a", [ev("web_visit", 29), ev("web_visit", 25)], created_at=created)]
+    # as of 27 days ago, only the first visit has happened
+    assert [r.scores["e"] for r in agree(text, ls, AS_OF - dt.timedelta(days=27))] == [0]
+    assert [r.scores["e"] for r in agree(text, ls, AS_OF - dt.timedelta(days=25))] == [10]
+
+
+def test_anchor_must_be_a_date_field():
+    c = check(parse(rules('  "x" +1 when count web_visit within 7 days of size >= 1'), "t.rules"))
+    errs = [d for d in c.diagnostics if d.is_error]
+    assert [d.code for d in errs] == ["LR205"] and "size is a number" in errs[0].message
+    assert (errs[0].line, errs[0].col) == (5, 48)
+    c = check(parse(rules('  "x" +1 when has call within 7 days of creatd_at'), "t.rules"))
+    errs = [d for d in c.diagnostics if d.is_error]
+    assert [d.code for d in errs] == ["LR201"] and "created_at" in errs[0].hint
+
+
+# ---- a date field after the as-of date is not yet known ------------------------------------------
+
+
+def test_future_date_field_is_not_yet_known_everywhere():
+    text = rules('  "Brand new" +5 when days since created_at <= 7\n  "Unknown" +1 when days since created_at is missing')
+    leads = [lead("a", created_at=A + 3), lead("b", created_at=A - 3), lead("c")]
+    assert score(text, leads) == [1, 5, 1]
+
+
+@pytest.mark.parametrize("age, within, anchor, anchored, want", [
+    (3, 7, None, False, True), (8, 7, None, False, False), (3, None, None, False, True),
+    (3, 7, 10, True, True), (3, 7, 2, True, False), (3, 7, 11, True, False), (3, 7, None, True, False),
+])
+def test_kernel_window(age, within, anchor, anchored, want):
+    assert K.in_window(age, within, anchor, anchored) is want
+
+
+def test_kernel_known_age_and_per_unit():
+    assert K.known_age(100, 90) == 10 and K.known_age(100, 101) is None and K.known_age(100, None) is None
+    assert K.per_unit(0.5, 10, 0.5) == 2.5 and K.per_unit(2, None) is None
