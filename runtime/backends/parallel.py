@@ -15,6 +15,7 @@ import bisect
 import datetime as dt
 import io
 import multiprocessing as mp
+import os
 import threading
 from typing import Iterator
 
@@ -352,3 +353,7 @@ class _NoGate:
 def score_parallel(rules, leads_path: str, *, as_of_ordinal: int, workers: int, **kw) -> ParallelScore:
     """See ParallelScore. `rules` is a runtime.backends.load.LoadedRules."""
     return ParallelScore(rules, leads_path, as_of_ordinal=as_of_ordinal, workers=workers, **kw)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
