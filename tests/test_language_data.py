@@ -176,3 +176,21 @@ def test_kernel_window(age, within, anchor, anchored, want):
 def test_kernel_known_age_and_per_unit():
     assert K.known_age(100, 90) == 10 and K.known_age(100, 101) is None and K.known_age(100, None) is None
     assert K.per_unit(0.5, 10, 0.5) == 2.5 and K.per_unit(2, None) is None
+
+
+# ---- lint ----------------------------------------------------------------------------------------
+
+
+def test_lint_per_attribute_without_cap_and_anchored_windows():
+    from dsl.lint import lint_text
+
+    def codes(body):
+        return {d.code: d for d in lint_text(rules(body, "  decay half-life 7 days\n"), "t.rules")}
+
+    # decay does not bound points per unit: a per-ATTR criterion without a cap is LR317 even so
+    d = codes('  "Time" +1 per seconds each web_visit')["LR317"]
+    assert "per unit of seconds" in d.message and d.line == 6
+    assert "LR317" not in codes('  "Time" +1 per seconds each web_visit max 30')
+    # a window counted from a date field does not bound an event's age: no LR316 for it
+    assert "LR316" in codes('  "Calls" +1 each call within 300 days max 5')
+    assert "LR316" not in codes('  "Calls" +1 each call within 300 days of created_at max 5')
