@@ -21,7 +21,7 @@ ruleset version owners fields events list disqualify when score max floor grade 
 route test simulation each where within no decay first of and or not in contains any all word starts
 ends with matches between is missing present has count event types days since last domain lower
 length as lead expect fires does fire share at most least disqualified sales qualify nurture suppress
-account day week weeks hour hours ago true false null text number date bool criterion leads
+account day week weeks hour hours ago true false null text number date bool criterion leads per
 """.split()) | {"half-life"}
 
 
@@ -199,6 +199,8 @@ def criterion_rule(c: n.Criterion) -> str:
     """The criterion without its name: `+25 when company_size >= 1000`, `+3 each email_click max 15`."""
     if c.kind == "when":
         s = f"{points(c.points)} when {cond(c.cond)}"
+    elif c.per_count:
+        s = f"{points(c.points)} per count {event_filter(c.filter)}"
     elif c.kind == "each":
         f = c.filter
         per = f" per {ident(c.per)}" if c.per is not None else ""
