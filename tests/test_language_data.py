@@ -219,3 +219,45 @@ def test_the_guides_complete_examples_pass_their_tests():
         for engine in (compile_fast(c), compile_checked(c)):
             outs = run_tests(engine, AS_OF)
             assert outs and [(o.name, o.failures) for o in outs if not o.passed] == [], f"docs/language.md:{line}"
+
+
+# ---- diff and explain show them ------------------------------------------------------------------
+
+
+def test_diff_and_explain_show_the_constructs(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    v1 = rules('  "Time on pricing" +0.1 per seconds each web_visit where page = "/pricing" within 30 days of created_at max 20\n'
+               '  "Recent demo" +10 when days since last form_submit where form = "demo" <= 14', "  decay half-life 30 days\n")
+    v2 = v1.replace("+0.1 per seconds each", "+2 each").replace("within 30 days of created_at", "within 14 days of created_at")
+    (tmp_path / "v1.rules").write_text(v1)
+    (tmp_path / "v2.rules").write_text(v2)
+    lead_ = {"id": "a", "created_at": "2026-10-20", "events": [
+        {"type": "web_visit", "at": "2026-10-21T10:00:00Z", "page": "/pricing", "seconds": 120},
+        {"type": "web_visit", "at": "2026-10-30T10:00:00Z", "page": "/pricing", "seconds": 30},
+        {"type": "form_submit", "at": "2026-10-29T10:00:00Z", "form": "demo"}]}
+    (tmp_path / "leads.jsonl").write_text(json.dumps(lead_) + "\n")
+
+    def run(*args):
+        r = CliRunner().invoke(cli.main, [str(a) for a in args], catch_exceptions=False)
+        return r.exit_code, r.output
+
+    code, out = run("explain", tmp_path / "v1.rules", "--lead", json.dumps(lead_), "--as-of", "2026-11-01",
+                    "--format", "json")
+    assert code == 0, out
+    data = json.loads(out)
+    crit = {c["name"]: c for c in data["criteria"]}
+    t = crit["Time on pricing"]
+    assert "+0.1 per seconds each web_visit" in t["rule"] and "within 30 days of created_at" in t["rule"]
+    # 0.1 × 120 × 0.5^(11/30) + 0.1 × 30 × 0.5^(2/30), each event with its own points
+    assert [round(e["points"], 3) for e in t["events"]] == [round(12 * 0.5 ** (11 / 30), 3), round(3 * 0.5 ** (2 / 30), 3)]
+    assert crit["Recent demo"]["fired"] and "days since last form_submit where form" in crit["Recent demo"]["rule"]
+
+    code, out = run("diff", tmp_path / "v1.rules", tmp_path / "v2.rules", "--leads", tmp_path / "leads.jsonl",
+                    "--as-of", "2026-11-01", "--format", "markdown")
+    assert code == 0, out
+    assert "per seconds each web_visit" in out and "within 14 days of created_at" in out
