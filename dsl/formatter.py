@@ -505,6 +505,8 @@ def _criterion_parts(c: n.Criterion) -> tuple[str, str, str, str | None]:
     """(name, points, rule, max) of a `when` or `each` criterion."""
     if c.kind == "when":
         rule = "when " + p.cond(c.cond)
+    elif c.per_count:
+        rule = "per count " + p.event_filter(c.filter)
     else:
         per = f"per {p.ident(c.per)} " if c.per is not None else ""
         rule = per + "each " + p.event_filter(c.filter) + (" no decay" if c.no_decay else "")

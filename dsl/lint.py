@@ -729,7 +729,7 @@ class _Linter:
     def decay(self, k: n.Criterion, s: n.Score) -> None:
         f = k.filter
         decays = s.half_life is not None and s.half_life.days > 0
-        if k.no_decay and not decays:
+        if k.no_decay and not decays and not k.per_count:
             self.add("LR409", f'"{k.name}" says `no decay`, but {s.dim} has no decay to turn off', k.span,
                      "delete `no decay`")
         # (a window counted from a date field does not bound an event's age: LR316 is about the other kind)
@@ -752,7 +752,8 @@ class _Linter:
         elif k.max is None and (not decays or k.no_decay) and k.points != 0:
             one = "lead" if f.event == "lead" else f"{f.event or 'any'} event"
             many = "leads" if f.event == "lead" else f"{f.event or 'any'} events"
-            why = "the criterion says `no decay`" if decays else f"{s.dim} has no decay"
+            why = ("a count is not decayed" if k.per_count else
+                   "the criterion says `no decay`" if decays else f"{s.dim} has no decay")
             if k.points > 0 and s.max > 0:
                 effect = f"{math.ceil(s.max / k.points)} {many} alone fill {s.dim}'s max of {_n(s.max)}"
             else:

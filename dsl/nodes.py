@@ -318,6 +318,9 @@ class Criterion:
     max_span: Span = _span()
     per: str | None = None       # `+P per ATTR each EVENT`: P for every unit of the event's attribute
     per_span: Span = _span()
+    # `+P per count EVENT [where C] [within N days]`: kind "each" with no_decay (P for every event
+    # the count counts); the flag keeps the way it was written, for the printer and explain
+    per_count: bool = False
 
 
 @dataclass(frozen=True, slots=True)

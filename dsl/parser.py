@@ -237,6 +237,15 @@ class _Build(Transformer):
                            span=self.span(meta), name_span=nspan, max_span=mspan,
                            per=per[0] if per else None, per_span=per[1] if per else n.NOSPAN)
 
+    @v_args(meta=True)
+    def crit_per_count(self, meta, ch):
+        # the same meaning as `+P each EVENT … no decay`: P for every event the count counts
+        name, nspan, mx, mspan = self._crit_common(meta, ch)
+        target, (where, within, anchor) = ch[2], ch[3]
+        flt = n.EventFilter(target[0], where, within, target[1], *(anchor or (None, n.NOSPAN)))
+        return n.Criterion(name, "each", points=_number(ch[1]), filter=flt, no_decay=True, max=mx,
+                           span=self.span(meta), name_span=nspan, max_span=mspan, per_count=True)
+
     def per_clause(self, ch):
         return ch[0]
 

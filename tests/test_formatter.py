@@ -719,10 +719,19 @@ def cond(draw, scope=None, depth=2):
 
 @st.composite
 def criterion(draw, name, dim_has_decay):
-    kind = draw(st.sampled_from(["when", "when", "each", "each", "first"]))
+    kind = draw(st.sampled_from(["when", "when", "each", "each", "first", "per_count"]))
     pts = lambda: draw(st.sampled_from(["+", "-", "+"])) + str(draw(st.integers(1, 40)))  # noqa: E731
     if kind == "when":
         return [Start(name), q(name), pts(), "when", *draw(cond()), End(name)]
+    if kind == "per_count":  # `+P per count E [where C] [within N days [of F]]` (issue 13)
+        ev = draw(st.sampled_from(sorted(EVENTS)))
+        toks = ["where", *draw(cond(ev, 1))] if draw(st.booleans()) else []
+        if draw(st.booleans()):
+            if toks:  # a `within` right after a where-condition ending in has/count would be that one's
+                toks = ["where", "(", *toks[1:], ")"]
+            toks += ["within", *days(draw), *(["of", DAY] if draw(st.booleans()) else [])]
+        mx = ["max", str(draw(st.integers(1, 60)))] if draw(st.booleans()) else []
+        return [Start(name), q(name), pts(), "per", "count", ev, *toks, *mx, End(name)]
     if kind == "each":
         ev = draw(st.sampled_from(sorted(EVENTS)))
         opts = []

@@ -261,3 +261,72 @@ def test_diff_and_explain_show_the_constructs(tmp_path):
                     "--as-of", "2026-11-01", "--format", "markdown")
     assert code == 0, out
     assert "per seconds each web_visit" in out and "within 14 days of created_at" in out
+
+
+# ---- +P per count EVENT [where C] [within N days] ------------------------------------------------
+
+
+def test_per_count_by_hand_not_decayed_and_capped():
+    text = rules('  "Touches" +2 per count call within 30 days max 10\n'
+                 '  "Demo forms" +5 per count form_submit where form = "demo" max 20\n'
+                 '  "First week" +1 per count web_visit within 7 days of created_at max 5',
+                 "  decay half-life 10 days\n")
+    created = A - 40
+    leads = [
+        # calls 1 and 29 days old count (31 is outside), 2 × 2 = 4, in full though the dimension decays;
+        # the 40-day-old demo counts 5 in full; the 2-day-old "x" form is not a demo
+        lead("a", [ev("call", 1), ev("call", 29), ev("call", 31), ev("form_submit", 40, form="demo"),
+                   ev("form_submit", 2, form="x")]),
+        # eight calls: 16, capped at 10; a call tomorrow has not happened
+        lead("b", [ev("call", i) for i in range(8)] + [ev("call", -1)]),
+        # visits on days 0, 3 and 8 after creation: two in the first week
+        lead("c", [ev("web_visit", 40), ev("web_visit", 37), ev("web_visit", 32)], created_at=created),
+        lead("d"),
+    ]
+    assert score(text, leads) == [9, 10, 2, 0]
+    assert [r.fired for r in agree(text, leads, AS_OF)] == [
+        (True, True, False), (True, False, False), (False, False, True), (False, False, False)]
+
+
+def test_per_count_means_each_without_decay_and_round_trips():
+    a = rules('  "Touches" +2 per count web_visit where page = "/p" within 30 days max 10', "  decay half-life 5 days\n")
+    b = rules('  "Touches" +2 each web_visit where page = "/p" within 30 days no decay max 10', "  decay half-life 5 days\n")
+    leads = [lead("a", [ev("web_visit", d, page="/p") for d in (0, 3, 12, 29, 45)] + [ev("web_visit", 1, page="/q")])]
+    assert score(a, leads) == score(b, leads) == [8]
+    crit = parse(a).first(__import__("dsl.nodes", fromlist=["Score"]).Score).criteria[0]
+    assert printer.criterion_rule(crit) == "+2 per count web_visit where page = \"/p\" within 30 days max 10"
+    assert parse(format_text(a)) == parse(a) and format_text(format_text(a)) == format_text(a)
+
+
+def test_per_count_lint_and_checker_errors():
+    from dsl.lint import lint_text
+
+    def diags(body, decay=""):
+        return {d.code: d for d in lint_text(rules(body, decay), "t.rules")}
+
+    # a count is not decayed: no cap is LR317 with or without the dimension's decay, and never LR409
+    d = diags('  "Touches" +2 per count call')
+    assert "LR317" in d and "a count is not decayed" in d["LR317"].message and "LR409" not in d
+    assert "LR409" not in diags('  "Touches" +2 per count call max 10', "  decay half-life 7 days\n")
+    c = check(parse(rules('  "x" +1 per count cal within 7 days'), "t.rules"))
+    errs = [e for e in c.diagnostics if e.is_error]
+    assert [e.code for e in errs] == ["LR202"] and (errs[0].line, errs[0].col) == (5, 20), errs
+    assert "call" in (errs[0].hint or "") + errs[0].message
+
+
+def test_diff_and_explain_show_the_constructs():
+    from runtime.analysis.diff import rule_changes
+    from runtime.analysis.explain import as_dict
+    from runtime.backends.closure import compile_checked
+
+    old = rules('  "Time" +0.1 per seconds each web_visit max 30\n  "Touches" +2 per count call within 30 days max 10')
+    new = rules('  "Time" +0.1 each web_visit max 30\n  "Touches" +2 per count call within 14 days of created_at max 10')
+    ch = {(c.name, c.kind): (c.old, c.new) for c in rule_changes(parse(old), parse(new))}
+    assert ch[("Time", "condition_changed")] == ("per seconds each web_visit", "each web_visit")
+    assert ch[("Touches", "condition_changed")] == ("per count call within 30 days",
+                                                    "per count call within 14 days of created_at")
+    eng = compile_checked(check(parse(old)))
+    x = as_dict(eng, lead("a", [ev("web_visit", 0, seconds=50), ev("call", 2)]), A)
+    rows = {r["name"]: r for r in x["criteria"]}
+    assert rows["Time"]["rule"] == "+0.1 per seconds each web_visit max 30" and rows["Time"]["points"] == 5
+    assert rows["Touches"]["rule"] == "+2 per count call within 30 days max 10" and rows["Touches"]["points"] == 2

@@ -519,6 +519,8 @@ def criterion(draw, i):
             tiers.append(f"{pts()} otherwise")
         return f"{name} first of {{ " + "  ".join(tiers) + " }"
     f = draw(event_filter(allow_any=False))
+    if draw(st.integers(0, 4)) == 0:  # `+P per count E …` (issue 13)
+        return f"{name} {pts()} per count {f}" + (f" max {draw(st.sampled_from([1, 5, 10]))}" if draw(st.booleans()) else "")
     per = " per k" if f.startswith("ev_a") and draw(st.integers(0, 2)) == 0 else ""  # points per unit (issue 13)
     out = f"{name} {pts()}{per} each {f}"
     if draw(st.booleans()):
