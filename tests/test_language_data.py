@@ -314,7 +314,7 @@ def test_per_count_lint_and_checker_errors():
     assert "call" in (errs[0].hint or "") + errs[0].message
 
 
-def test_diff_and_explain_show_the_constructs():
+def test_diff_and_explain_show_per_count_and_per_attribute():
     from runtime.analysis.diff import rule_changes
     from runtime.analysis.explain import as_dict
     from runtime.backends.closure import compile_checked
