@@ -344,3 +344,27 @@ def test_seeded_leads_agree_on_every_local_engine():
     got = agree(text, _data_leads(), PG_AS_OF)
     fired = list(zip(*[r.fired for r in got]))
     assert all(any(f) and not all(f) for f in fired), fired
+
+
+def test_per_count_lead_in_an_accounts_block_by_hand():
+    text = """ruleset "t" version 1
+fields { email: text  size: number }
+events { call }
+score e "E" max 100 { "Calls" +5 per count call within 30 days max 20 }
+grade e { A when >= 10  B otherwise }
+accounts by domain(email) {
+  score buying "B" max 100 {
+    "Engaged leads" +15 per count lead where e >= 10 max 40
+  }
+  grade buying { hot when >= 30  cold otherwise }
+}
+route { account hot and * -> sales "abm"  otherwise -> nurture "n" }
+"""
+    leads = [lead("1", [ev("call", 1), ev("call", 2)], email="a@x.com"),    # e = 10
+             lead("2", [ev("call", 3), ev("call", 40)], email="b@x.com"),   # e = 5: not engaged
+             lead("3", [ev("call", 1)] * 5, email="c@x.com"),                # e = 25 capped 20
+             lead("4", [ev("call", 1)] * 2, email="d@y.org")]                # alone: 15
+    got = {r.id: r for r in agree(text, leads, AS_OF)}
+    assert [got[i].scores["e"] for i in "1234"] == [10, 5, 20, 10]
+    assert got["1"].account_scores == {"buying": 30} and got["1"].route == "sales"
+    assert got["4"].account_scores == {"buying": 15} and got["4"].route == "nurture"
