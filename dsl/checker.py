@@ -329,14 +329,19 @@ class _Checker:
             biggest = max((abs(t.points) for t in k.tiers), default=0)
         else:
             f = k.filter
-            if f.event == "lead":
+            how = "per count" if k.per_count else "each"
+            if k.per_count and f.event == "event" and "event" not in self.c.events:
+                # `count event` means any event type, but points per count need one type
+                self.add("LR213", "`per count event` needs an event type: name the events to count", f.span,
+                         "e.g. `per count " + (next(iter(self.c.events), "web_visit")) + " within 30 days`")
+            elif f.event == "lead":
                 if not self.in_accounts:
-                    self.add("LR213", "`each lead` only makes sense inside an `accounts` block", f.span,
-                             "use `each EVENT` to count a lead's own events")
+                    self.add("LR213", f"`{how} lead` only makes sense inside an `accounts` block", f.span,
+                             f"use `{how} EVENT` to count a lead's own events")
                 else:
                     self.lead_filter(f)
             elif self.in_accounts is True:
-                self.add("LR214", f"`each {f.event or 'event'}` counts one lead's events; an account criterion "
+                self.add("LR214", f"`{how} {f.event or 'event'}` counts one lead's events; an account criterion "
                          "counts its leads", f.span,
                          f"use `each lead where has {f.event or 'event'}` (or `count lead where …`)")
             else:

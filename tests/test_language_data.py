@@ -312,6 +312,12 @@ def test_per_count_lint_and_checker_errors():
     errs = [e for e in c.diagnostics if e.is_error]
     assert [e.code for e in errs] == ["LR202"] and (errs[0].line, errs[0].col) == (5, 20), errs
     assert "call" in (errs[0].hint or "") + errs[0].message
+    for body, code, words in [('  "x" +1 per count event within 7 days max 5', "LR213", "needs an event type"),
+                              ('  "x" +1 per count lead max 5', "LR213", "`per count lead` only makes sense"),
+                              ('  "x" +1 per count call within 7 days of size max 5', "LR205", "size is a number")]:
+        errs = [e for e in check(parse(rules(body), "t.rules")).diagnostics if e.is_error]
+        assert [e.code for e in errs] == [code] and words in errs[0].message, errs
+        assert errs[0].line == 5 and errs[0].hint, errs
 
 
 def test_diff_and_explain_show_per_count_and_per_attribute():
