@@ -461,9 +461,10 @@ def lead_cond(draw, depth=0):
         return f"{tv} contains word {s()}"
     if kind == 17:
         return f"not {draw(lead_cond(depth + 1))}"
+    # the left side in parentheses: a `has … where C` there would take the whole `C and …` as its where
     if kind == 18:
-        return f"({draw(lead_cond(depth + 1))} {draw(st.sampled_from(['and', 'or']))} {draw(lead_cond(depth + 1))})"
-    return f"{draw(lead_cond(depth + 1))} {draw(st.sampled_from(['and', 'or']))} {draw(lead_cond(depth + 1))}"
+        return f"(({draw(lead_cond(depth + 1))}) {draw(st.sampled_from(['and', 'or']))} {draw(lead_cond(depth + 1))})"
+    return f"({draw(lead_cond(depth + 1))}) {draw(st.sampled_from(['and', 'or']))} {draw(lead_cond(depth + 1))}"
 
 
 @st.composite
