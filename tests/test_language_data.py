@@ -374,3 +374,22 @@ route { account hot and * -> sales "abm"  otherwise -> nurture "n" }
     assert [got[i].scores["e"] for i in "1234"] == [10, 5, 20, 10]
     assert got["1"].account_scores == {"buying": 30} and got["1"].route == "sales"
     assert got["4"].account_scores == {"buying": 15} and got["4"].route == "nurture"
+
+
+def test_editor_hover_explains_per_count_per_attribute_and_anchored_windows():
+    from runtime.editor.analysis import RulesDocument
+
+    text = rules('  "Time" +0.1 per seconds each web_visit max 30\n'
+                 '  "Touches" +2 per count call within 7 days of created_at max 10', "  decay half-life 10 days\n")
+    doc = RulesDocument(text, "t.rules")
+
+    def hover(needle):
+        i = text.index(needle)
+        line = text.count("\n", 0, i)
+        return doc.hover(line, i - text.rfind("\n", 0, i))[0]
+
+    h = hover('"Time"')
+    assert "+0.1 for every unit of `seconds` of each `web_visit` event" in h and "reached by" not in h
+    h = hover('"Touches"')
+    assert "+2 for every `call` event counted" in h
+    assert "from the lead's `created_at` to 7 days after it" in h and "a count counts every event in full" in h
