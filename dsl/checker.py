@@ -364,18 +364,25 @@ class _Checker:
             biggest = max((abs(t.points) for t in k.tiers), default=0)
         else:
             f = k.filter
-            if f.event == "lead":
+            how = "per count" if k.per_count else "each"
+            if k.per_count and f.event == "event" and "event" not in self.c.events:
+                # `count event` means any event type, but points per count need one type
+                self.add("LR213", "`per count event` needs an event type: name the events to count", f.span,
+                         "e.g. `per count " + (next(iter(self.c.events), "web_visit")) + " within 30 days`")
+            elif f.event == "lead":
                 if not self.in_accounts:
-                    self.add("LR213", "`each lead` only makes sense inside an `accounts` block", f.span,
-                             "use `each EVENT` to count a lead's own events")
+                    self.add("LR213", f"`{how} lead` only makes sense inside an `accounts` block", f.span,
+                             f"use `{how} EVENT` to count a lead's own events")
                 else:
                     self.lead_filter(f)
             elif self.in_accounts is True:
-                self.add("LR214", f"`each {f.event or 'event'}` counts one lead's events; an account criterion "
+                self.add("LR214", f"`{how} {f.event or 'event'}` counts one lead's events; an account criterion "
                          "counts its leads", f.span,
                          f"use `each lead where has {f.event or 'event'}` (or `count lead where …`)")
             else:
                 self.event_filter(f)
+            if k.per is not None:
+                self.per_attr(k)
             if k.no_decay and s.half_life is None:
                 pass  # harmless: there is no decay to turn off
             biggest = k.max if k.max is not None else abs(k.points)
@@ -723,6 +730,8 @@ class _Checker:
             return
         if f.within is not None:
             self.duration_days(f.within, "`within`")
+        if f.anchor is not None:
+            self.anchor(f)
         if f.event is None:
             if f.where is not None:
                 self.add("LR213", "`where` needs an event type: `event` means any event, which has no attributes",
@@ -745,6 +754,41 @@ class _Checker:
             return
         if f.where is not None:
             self.cond(f.where, f.event)
+
+    def anchor(self, f: n.EventFilter) -> None:
+        """`within N days of FIELD`: FIELD is a lead's date field."""
+        t = self.c.fields.get(f.anchor)
+        span = f.anchor_span if f.anchor_span.line else f.span
+        if t is None:
+            dates = [k for k, v in self.c.fields.items() if v == DATE]
+            self.add("LR201", f'unknown field "{f.anchor}"', span,
+                     did_you_mean(f.anchor, dates or self.c.fields) or
+                     "a window counts from a date field: declare it in `fields { … }` as `date`")
+        elif t != DATE:
+            self.add("LR205", f"a window counts from a date, and {f.anchor} is {_type_word(t)}", span,
+                     f"declare {f.anchor} as `date`, or count from another field (`within 7 days of created_at`)")
+
+    def per_attr(self, k: n.Criterion) -> None:
+        """`+P per ATTR each EVENT`: ATTR is a number attribute of that event type."""
+        f = k.filter
+        span = k.per_span if k.per_span.line else k.span
+        if f.event is None or f.event == "lead":
+            what = "event" if f.event is None else "lead"
+            self.add("LR213", f"`per {k.per}` needs an event type: `each {what}` has no attributes", span,
+                     "name the event whose attribute counts (`+1 per minutes each webinar_attended`)")
+            return
+        attrs = self.c.events.get(f.event)
+        if attrs is None:
+            return  # the unknown event is reported once, by event_filter
+        t = attrs.get(k.per)
+        if t is None:
+            self.add("LR203", f'"{k.per}" is not an attribute of {f.event}', span,
+                     did_you_mean(k.per, [a for a, v in attrs.items() if v == NUMBER] or list(attrs)) or
+                     (f"{f.event} has: " + ", ".join(attrs) if attrs else f"{f.event} has no attributes"))
+        elif t != NUMBER:
+            self.add("LR205", f"`per {k.per}` counts units of a number, and {k.per} is {_type_word(t)}", span,
+                     f"declare {k.per} as `number` in {f.event}'s attributes, or drop `per {k.per}` "
+                     "to give the points once per event")
 
     def cond(self, c, ev: str | None) -> None:
         if c is None:
@@ -908,7 +952,9 @@ class _Checker:
                 self.duration_days(v.within, "`within`")
             return NUMBER
         if isinstance(v, n.DaysSinceLast):
-            if v.event is not None and v.event not in c.events:
+            if v.filter is not None:
+                self.event_filter(v.filter)
+            elif v.event is not None and v.event not in c.events:
                 self.add("LR202", f'unknown event "{v.event}"', v.span,
                          did_you_mean(v.event, c.events) or "declare it in `events { … }`")
             return NUMBER

@@ -507,8 +507,11 @@ def _criterion_parts(c: n.Criterion) -> tuple[str, str, str, str | None]:
     """(name, points, rule, max) of a `when` or `each` criterion."""
     if c.kind == "when":
         rule = "when " + p.cond(c.cond)
+    elif c.per_count:
+        rule = "per count " + p.event_filter(c.filter)
     else:
-        rule = "each " + p.event_filter(c.filter) + (" no decay" if c.no_decay else "")
+        per = f"per {p.ident(c.per)} " if c.per is not None else ""
+        rule = per + "each " + p.event_filter(c.filter) + (" no decay" if c.no_decay else "")
     return p.quote(c.name), p.points(c.points), rule, (f"max {p.num(c.max)}" if c.max is not None else None)
 
 

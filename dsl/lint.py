@@ -756,10 +756,11 @@ class _Linter:
     def decay(self, k: n.Criterion, s: n.Score) -> None:
         f = k.filter
         decays = s.half_life is not None and s.half_life.days > 0
-        if k.no_decay and not decays:
+        if k.no_decay and not decays and not k.per_count:
             self.add("LR409", f'"{k.name}" says `no decay`, but {s.dim} has no decay to turn off', k.span,
                      "delete `no decay`")
-        if decays and not k.no_decay and f.within is not None and f.within.days > 0:
+        # (a window counted from a date field does not bound an event's age: LR316 is about the other kind)
+        if decays and not k.no_decay and f.within is not None and f.within.days > 0 and f.anchor is None:
             h = s.half_life.days
             w = 0.5 ** (f.within.days / h)
             if w < WEIGHT_FLOOR:
@@ -770,10 +771,16 @@ class _Linter:
                          "hardly matters", span,
                          f"shorten the window to {reach} days or less (where an event still counts "
                          f"{_pct(WEIGHT_FLOOR)}), or say `no decay` if old events should count in full")
-        if k.max is None and (not decays or k.no_decay) and k.points != 0:
+        if k.max is None and k.per is not None and k.points != 0:
+            # decay does not bound points per unit: one event with a large value can fill the dimension
+            self.add("LR317", f'"{k.name}" has no cap: {_n(abs(k.points))} points per unit of {k.per} grow with '
+                     f"the value, and one {f.event} event with a large {k.per} can fill {s.dim}", k.span,
+                     f"add a cap at the end of the line, e.g. `max {_n(min(abs(k.points) * 100, s.max))}`")
+        elif k.max is None and (not decays or k.no_decay) and k.points != 0:
             one = "lead" if f.event == "lead" else f"{f.event or 'any'} event"
             many = "leads" if f.event == "lead" else f"{f.event or 'any'} events"
-            why = "the criterion says `no decay`" if decays else f"{s.dim} has no decay"
+            why = ("a count is not decayed" if k.per_count else
+                   "the criterion says `no decay`" if decays else f"{s.dim} has no decay")
             if k.points > 0 and s.max > 0:
                 effect = f"{math.ceil(s.max / k.points)} {many} alone fill {s.dim}'s max of {_n(s.max)}"
             else:

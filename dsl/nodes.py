@@ -61,12 +61,16 @@ class Call:
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """`EVENT [where C] [within N days]`; `event` is None for any event type, "lead" in accounts."""
+    """`EVENT [where C] [within N days [of FIELD]]`; `event` is None for any event type, "lead" in
+    accounts. `anchor`: the date field a window is counted from (`within 7 days of created_at`: the
+    events from that day to 7 days after it); None: the window ends at the as-of date."""
 
     event: str | None
     where: "Cond | None" = None
     within: "Duration | None" = None
     span: Span = _span()
+    anchor: str | None = None
+    anchor_span: Span = _span()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +87,16 @@ class CountTypes:
 
 @dataclass(frozen=True, slots=True)
 class DaysSinceLast:
+    """`days since last EVENT [where C] [within N days [of F]]`: `filter` is None without `where`
+    and `within` (so `days since last x` compares equal however it was built); `events()` is the
+    filter either way."""
+
     event: str | None  # None: any event
     span: Span = _span()
+    filter: "EventFilter | None" = None
+
+    def events(self) -> "EventFilter":
+        return self.filter if self.filter is not None else EventFilter(self.event, span=self.span)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +316,11 @@ class Criterion:
     span: Span = _span()
     name_span: Span = _span()
     max_span: Span = _span()
+    per: str | None = None       # `+P per ATTR each EVENT`: P for every unit of the event's attribute
+    per_span: Span = _span()
+    # `+P per count EVENT [where C] [within N days]`: kind "each" with no_decay (P for every event
+    # the count counts); the flag keeps the way it was written, for the printer and explain
+    per_count: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,19 +226,36 @@ class _Build(Transformer):
     @v_args(meta=True)
     def crit_each(self, meta, ch):
         name, nspan, mx, mspan = self._crit_common(meta, ch)
-        target = ch[2]
-        where = within = None
+        per = ch[2]
+        target = ch[3]
+        where = within = anchor = None
         no_decay = False
-        for opt in ch[3:-1]:
+        for opt in ch[4:-1]:
             if opt[0] == "where":
                 where = opt[1]
             elif opt[0] == "within":
-                within = opt[1]
+                within, anchor = opt[1], opt[2]
             elif opt[0] == "no_decay":
                 no_decay = True
-        flt = n.EventFilter(target[0], where, within, target[1])
+        flt = n.EventFilter(target[0], where, within, target[1], *(anchor or (None, n.NOSPAN)))
         return n.Criterion(name, "each", points=_number(ch[1]), filter=flt, no_decay=no_decay, max=mx,
-                           span=self.span(meta), name_span=nspan, max_span=mspan)
+                           span=self.span(meta), name_span=nspan, max_span=mspan,
+                           per=per[0] if per else None, per_span=per[1] if per else n.NOSPAN)
+
+    @v_args(meta=True)
+    def crit_per_count(self, meta, ch):
+        # the same meaning as `+P each EVENT … no decay`: P for every event the count counts
+        name, nspan, mx, mspan = self._crit_common(meta, ch)
+        target, (where, within, anchor) = ch[2], ch[3]
+        flt = n.EventFilter(target[0], where, within, target[1], *(anchor or (None, n.NOSPAN)))
+        return n.Criterion(name, "each", points=_number(ch[1]), filter=flt, no_decay=True, max=mx,
+                           span=self.span(meta), name_span=nspan, max_span=mspan, per_count=True)
+
+    def per_clause(self, ch):
+        return ch[0]
+
+    def anchor(self, ch):
+        return ch[0]
 
     def each_target(self, ch):
         t = ch[0]
@@ -250,7 +267,7 @@ class _Build(Transformer):
         return ("where", ch[0])
 
     def opt_within(self, ch):
-        return ("within", ch[0])
+        return ("within", ch[0], ch[1])
 
     def opt_no_decay(self, ch):
         return ("no_decay",)
@@ -434,8 +451,8 @@ class _Build(Transformer):
         return n.Has(self._filter(meta, ("lead", self.tspan(ch[0])), ch[1]), self.span(meta))
 
     def _filter(self, meta, ref, filters):
-        where, within = filters
-        return n.EventFilter(ref[0], where, within, self.span(meta))
+        where, within, anchor = filters
+        return n.EventFilter(ref[0], where, within, self.span(meta), *(anchor or (None, n.NOSPAN)))
 
     def event_ref(self, ch):
         t = ch[0]
@@ -444,7 +461,7 @@ class _Build(Transformer):
         return t
 
     def event_filters(self, ch):
-        return (ch[0], ch[1])
+        return (ch[0], ch[1], ch[2])
 
     def list_ref(self, ch):
         c = ch[0]
@@ -506,7 +523,9 @@ class _Build(Transformer):
 
     @v_args(meta=True)
     def v_days_since_last(self, meta, ch):
-        return n.DaysSinceLast(ch[0][0], self.span(meta))
+        f = self._filter(meta, ch[0], ch[1])
+        plain = f.where is None and f.within is None
+        return n.DaysSinceLast(ch[0][0], self.span(meta), None if plain else f)
 
     @v_args(meta=True)
     def v_days_since(self, meta, ch):

@@ -21,7 +21,7 @@ ruleset version owners fields events list disqualify when score max floor grade 
 route test simulation each where within no decay first of and or not in contains any all word starts
 ends with matches between is missing present has count event types days since last domain lower
 length as lead expect fires does fire share at most least disqualified sales qualify nurture suppress
-account day week weeks hour hours ago true false null text number date bool criterion leads
+account day week weeks hour hours ago true false null text number date bool criterion leads per
 """.split()) | {"half-life"}
 
 
@@ -79,6 +79,8 @@ def event_filter(f: n.EventFilter) -> str:
         s += " where " + (f"({w})" if f.within is not None and _takes_within(f.where) else w)
     if f.within is not None:
         s += " within " + duration(f.within)
+        if f.anchor is not None:
+            s += " of " + ident(f.anchor)
     return s
 
 
@@ -94,7 +96,7 @@ def value(v) -> str:
     if isinstance(v, n.CountTypes):
         return "count event types" + (f" within {duration(v.within)}" if v.within else "")
     if isinstance(v, n.DaysSinceLast):
-        return "days since last " + ("event" if v.event is None else ident(v.event))
+        return "days since last " + event_filter(v.events())
     if isinstance(v, n.DaysSince):
         return "days since " + ident(v.field)
     raise TypeError(f"not a value: {v!r}")
@@ -168,7 +170,17 @@ def _open_where(c) -> bool:
     if inner is not None:
         return _open_where(inner)
     v = _right_value(c)
-    return isinstance(v, n.Count) and v.filter.where is not None and v.filter.within is None
+    f = _filter_of(v)
+    return f is not None and f.where is not None and f.within is None
+
+
+def _filter_of(v):
+    """The event filter a value's text ends with (`count …`, `days since last …`), if any."""
+    if isinstance(v, n.Count):
+        return v.filter
+    if isinstance(v, n.DaysSinceLast):
+        return v.events()
+    return None
 
 
 def _takes_within(c) -> bool:
@@ -179,7 +191,8 @@ def _takes_within(c) -> bool:
     if inner is not None:
         return _takes_within(inner)
     v = _right_value(c)
-    return (isinstance(v, n.Count) and v.filter.within is None) or (isinstance(v, n.CountTypes) and v.within is None)
+    f = _filter_of(v)
+    return (f is not None and f.within is None) or (isinstance(v, n.CountTypes) and v.within is None)
 
 
 def reset(r: n.Reset) -> str:
@@ -191,9 +204,12 @@ def criterion_rule(c: n.Criterion) -> str:
     """The criterion without its name: `+25 when company_size >= 1000`, `+3 each email_click max 15`."""
     if c.kind == "when":
         s = f"{points(c.points)} when {cond(c.cond)}"
+    elif c.per_count:
+        s = f"{points(c.points)} per count {event_filter(c.filter)}"
     elif c.kind == "each":
         f = c.filter
-        s = f"{points(c.points)} each {event_filter(f)}"
+        per = f" per {ident(c.per)}" if c.per is not None else ""
+        s = f"{points(c.points)}{per} each {event_filter(f)}"
         if c.no_decay:
             s += " no decay"
     else:

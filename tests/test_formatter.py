@@ -605,7 +605,7 @@ def leaf(draw, scope):
              "any_word", "starts", "ends", "matches", "missing", "lower", "length", "domain", "num",
              "between", "num_in", "date", "date_between", "days_since", "bool", "tags", "kw"]
     if scope is None:
-        forms += ["has", "has", "count", "count_any", "count_types", "days_last", "days_last_any"]
+        forms += ["has", "has", "count", "count_any", "count_types", "days_last", "days_last_any", "days_last_where"]
     form = draw(st.sampled_from(forms))
     f = draw(st.sampled_from(TEXT_FIELDS))
     w = lambda: q(draw(st.sampled_from(WORDS)))  # noqa: E731
@@ -672,8 +672,15 @@ def leaf(draw, scope):
         if draw(st.booleans()):
             toks += ["where", *draw(cond(ev, 1))]
         if draw(st.booleans()):
-            toks += ["within", *days(draw)]
+            toks += ["within", *days(draw), *(["of", DAY] if draw(st.booleans()) else [])]
         return toks if form == "has" else toks + [op(), str(draw(st.integers(0, 4)))]
+    if form == "days_last_where":  # issue 13: the newest event that matches
+        ev = draw(st.sampled_from(sorted(EVENTS)))
+        toks = ["days", "since", "last", ev]
+        toks += ["where", *draw(cond(ev, 1))]
+        if draw(st.booleans()):
+            toks += ["within", *days(draw), *(["of", DAY] if draw(st.booleans()) else [])]
+        return toks + draw(st.sampled_from([[op(), str(draw(st.integers(0, 90)))], ["is", "missing"]]))
     if form == "count_any":
         return ["count", "event", *(["within", *days(draw)] if draw(st.booleans()) else []), op(),
                 str(draw(st.integers(0, 5)))]
@@ -712,17 +719,26 @@ def cond(draw, scope=None, depth=2):
 
 @st.composite
 def criterion(draw, name, dim_has_decay):
-    kind = draw(st.sampled_from(["when", "when", "each", "each", "first"]))
+    kind = draw(st.sampled_from(["when", "when", "each", "each", "first", "per_count"]))
     pts = lambda: draw(st.sampled_from(["+", "-", "+"])) + str(draw(st.integers(1, 40)))  # noqa: E731
     if kind == "when":
         return [Start(name), q(name), pts(), "when", *draw(cond()), End(name)]
+    if kind == "per_count":  # `+P per count E [where C] [within N days [of F]]` (issue 13)
+        ev = draw(st.sampled_from(sorted(EVENTS)))
+        toks = ["where", *draw(cond(ev, 1))] if draw(st.booleans()) else []
+        if draw(st.booleans()):
+            if toks:  # a `within` right after a where-condition ending in has/count would be that one's
+                toks = ["where", "(", *toks[1:], ")"]
+            toks += ["within", *days(draw), *(["of", DAY] if draw(st.booleans()) else [])]
+        mx = ["max", str(draw(st.integers(1, 60)))] if draw(st.booleans()) else []
+        return [Start(name), q(name), pts(), "per", "count", ev, *toks, *mx, End(name)]
     if kind == "each":
         ev = draw(st.sampled_from(sorted(EVENTS)))
         opts = []
         if draw(st.booleans()):
             opts.append(["where", *draw(cond(ev, 1))])
         if draw(st.booleans()):
-            opts.append(["within", *days(draw)])
+            opts.append(["within", *days(draw), *(["of", DAY] if draw(st.integers(0, 2)) == 0 else [])])
         if draw(st.booleans()):
             opts.append(["no", "decay"])
         opts = draw(st.permutations(opts))
@@ -732,7 +748,8 @@ def criterion(draw, name, dim_has_decay):
             # a `within` right after a where-condition ending in has/count would be that one's
             toks = [t for o in opts for t in (["where", "(", *o[1:], ")"] if o[0] == "where" else o)]
         mx = ["max", str(draw(st.integers(1, 60)))] if draw(st.booleans()) else []
-        return [Start(name), q(name), pts(), "each", ev, *toks, *mx, End(name)]
+        per = ["per", "n"] if ev == "web_visit" and draw(st.booleans()) else []  # points per unit (issue 13)
+        return [Start(name), q(name), pts(), *per, "each", ev, *toks, *mx, End(name)]
     tiers = []
     for k in range(draw(st.integers(1, 3))):
         tiers += [Start(None), pts(), "when", *draw(cond(None, 1)), End(None)]

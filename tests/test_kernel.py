@@ -119,6 +119,34 @@ def test_reasons_in_sql_are_the_kernels(crits, disq):
     assert got == K.reasons(names, [p for _n, p in crits], disq)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-400, 400), st.one_of(st.none(), st.integers(-400, 400)))
+def test_known_age_in_sql_is_the_kernels(asof_minus_day, missing):
+    # `days` is what Dialect.days_between gives: the days from the date to the as-of day (NULL: missing)
+    days = exp.Null() if missing is None and asof_minus_day % 7 == 0 else exp.Literal.number(asof_minus_day)
+    want = K.known_age(1000, None if isinstance(days, exp.Null) else 1000 - asof_minus_day)
+    assert run(S.known_age_sql(days)) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 500), st.integers(0, 400), st.one_of(st.none(), st.integers(0, 500)), st.booleans())
+def test_window_in_sql_is_the_kernels(age, within, anchor_age, anchored):
+    a = None
+    if anchored:
+        a = exp.cast(exp.Null(), exp.DataType.build("int")) if anchor_age is None else exp.Literal.number(anchor_age)
+    got = run(S.in_window_sql(exp.Literal.number(age), within, a))
+    assert got is K.in_window(age, within, anchor_age, anchored)  # never NULL
+
+
+@settings(max_examples=300, deadline=None)
+@given(points, st.one_of(st.integers(-10**6, 10**6), finite), st.one_of(st.none(), st.integers(1, 3650)),
+       st.integers(0, 5000))
+def test_per_unit_in_sql_is_the_kernels(pts, amount, hl, age):
+    w = None if hl is None else S.decay_sql(exp.Literal.number(age), hl)
+    want = K.per_unit(pts, amount, K.decay_weight(age, hl))
+    assert run(S.per_unit_sql(pts, S.num(amount), w)) == want
+
+
 def test_route_choice_has_no_second_definition():
     # the SQL generator chooses routes with the kernel in Python (the query only looks them up)
     src = open(S.__file__, encoding="utf-8").read()
@@ -187,6 +215,22 @@ def test_inlined_decay_is_the_kernels(age, hl):
     f = _compiled([ast.Assign(targets=[ast.Name(id="w", ctx=ast.Store())], value=e)], ["age"], "w",
                   {"T": K.decay_table(hl)})
     assert f(age) == K.decay_weight(age, hl)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2000), st.one_of(st.none(), st.integers(0, 3000)))
+def test_inlined_known_age_is_the_kernels(asof, day):
+    e = pygen.inline_known_age(ast.Name(id="d", ctx=ast.Load()))
+    f = _compiled([ast.Assign(targets=[ast.Name(id="y", ctx=ast.Store())], value=e)], ["asof", "d"], "y", {})
+    assert f(asof, day) == K.known_age(asof, day)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 500), st.integers(0, 400), st.one_of(st.none(), st.integers(-5, 500)))
+def test_inlined_anchored_window_is_the_kernels(age, within, anchor_age):
+    e = pygen.inline_anchored_window(ast.Name(id="age", ctx=ast.Load()), within, ast.Name(id="a", ctx=ast.Load()))
+    f = _compiled([ast.Assign(targets=[ast.Name(id="y", ctx=ast.Store())], value=e)], ["age", "a"], "y", {})
+    assert bool(f(age, anchor_age)) is K.in_window(age, within, anchor_age, True)
 
 
 @settings(max_examples=300, deadline=None)

@@ -48,6 +48,8 @@ def _load(rules_path: Path, leads_path: Path | None):
     rules = load_rules(str(rules_path))
     if leads_path is None:
         return rules, _hand_leads()
+    if callable(leads_path):
+        return rules, leads_path()
     from runtime.io.readers import LeadReader
 
     return rules, list(LeadReader(str(leads_path), schema_of(rules)))
@@ -94,18 +96,46 @@ def _hand_leads() -> list[Lead]:
     ]
 
 
+def _data_leads() -> list[Lead]:
+    """Seeded leads for tests/data/data_language.rules: dates around the as-of date (some after it),
+    visits with and without seconds, demo requests and calls near the lead's creation."""
+    import random
+
+    a = AS_OF.toordinal()
+    rng = random.Random(13)
+    out = []
+    for i in range(300):
+        created = None if rng.random() < 0.2 else a - rng.randint(-5, 90)
+        base = created if created is not None else a - 30
+        evs = []
+        for _ in range(rng.randint(0, 8)):
+            et = rng.choice(["web_visit", "web_visit", "form_submit", "call"])
+            attrs = {}
+            if et == "web_visit":
+                attrs["page"] = rng.choice(["/pricing", "/PRICING/x", "/home", None])
+                if rng.random() < 0.8:
+                    attrs["seconds"] = rng.choice([0, 5, 30, 120.5, 600, 3000])
+            elif et == "form_submit":
+                attrs["form"] = rng.choice(["demo-request", " Demo-Request", "contact"])
+            evs.append(Event(et, base + rng.randint(-3, 40), {k: v for k, v in attrs.items() if v is not None}))
+        f = {"created_at": created, "company_size": rng.choice([None, 10, 500])}
+        out.append(Lead(f"D{i}", {k: v for k, v in f.items() if v is not None}, evs))
+    return out
+
+
 CASES = {
     "acme": (ROOT / "rulesets" / "acme.rules", ROOT / "rulesets" / "samples" / "leads.jsonl"),
     "language-example": (ROOT / "tests" / "data" / "language_example.rules", None),
     # the language example with `reset on form_submit where form = "x"` in engagement (docs/language.md)
     "reset": (ROOT / "tests" / "data" / "reset_example.rules", None),
+    "data-language": (ROOT / "tests" / "data" / "data_language.rules", _data_leads),
 }
 
 
 @pytest.fixture(scope="module", params=list(CASES))
 def case(request):
     rules_path, leads_path = CASES[request.param]
-    if not rules_path.exists() or (leads_path is not None and not leads_path.exists()):
+    if not rules_path.exists() or (isinstance(leads_path, Path) and not leads_path.exists()):
         pytest.skip(f"{rules_path.relative_to(ROOT)} and its sample are not in the repository")
     rules, leads = _load(rules_path, leads_path)
     asof = AS_OF.toordinal()

@@ -90,6 +90,11 @@ def test_examples_show_every_construct():
     assert {c.kind for c in crits} == {"when", "each", "first"}
     assert any(c.no_decay for c in crits) and any(c.filter and c.filter.within for c in crits)
     assert any(c.filter and c.filter.event == "lead" for c in crits)
+    # issue 13: per ATTR, per count, windows anchored at a date field, the newest matching event
+    assert any(c.per for c in crits) and any(c.per_count for c in crits)
+    assert any(c.filter and c.filter.anchor for c in crits)
+    assert any(x.filter.anchor for x in nodes if isinstance(x, n.Count))
+    assert any(x.filter is not None and x.filter.where is not None for x in nodes if isinstance(x, n.DaysSinceLast))
     assert any(t.cond is None for c in crits for t in c.tiers)
     assert any(x.floor != 0 for x in nodes if isinstance(x, n.Score))
     assert {x.unit for x in nodes if isinstance(x, n.Duration)} == {"day", "week", "hour"}

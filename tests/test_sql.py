@@ -448,6 +448,11 @@ def lead_cond(draw, depth=0):
         return f"has {draw(event_filter())}"
     if kind == 14:
         return f"count {draw(event_filter())} {draw(st.sampled_from(['>=', '<', '=']))} {draw(st.integers(0, 3))}"
+    if kind == 15 and draw(st.booleans()):  # the newest matching event (issue 13)
+        e = draw(st.sampled_from(["ev_a", "ev_b"]))
+        f = f"{e} where {draw(where_cond(e))}" if draw(st.booleans()) else draw(event_filter(allow_any=False))
+        test = draw(st.sampled_from(["<= 3", "> 20", "is missing", "is present", "= 0"]))
+        return f"days since last {f} {test}"
     if kind == 15:
         return draw(st.sampled_from(["count event types >= 2", "count event types within 10 days = 1",
                                      "days since last event > 20", "days since last ev_b <= 3",
@@ -456,9 +461,10 @@ def lead_cond(draw, depth=0):
         return f"{tv} contains word {s()}"
     if kind == 17:
         return f"not {draw(lead_cond(depth + 1))}"
+    # the left side in parentheses: a `has … where C` there would take the whole `C and …` as its where
     if kind == 18:
-        return f"({draw(lead_cond(depth + 1))} {draw(st.sampled_from(['and', 'or']))} {draw(lead_cond(depth + 1))})"
-    return f"{draw(lead_cond(depth + 1))} {draw(st.sampled_from(['and', 'or']))} {draw(lead_cond(depth + 1))}"
+        return f"(({draw(lead_cond(depth + 1))}) {draw(st.sampled_from(['and', 'or']))} {draw(lead_cond(depth + 1))})"
+    return f"({draw(lead_cond(depth + 1))}) {draw(st.sampled_from(['and', 'or']))} {draw(lead_cond(depth + 1))}"
 
 
 @st.composite
@@ -492,6 +498,8 @@ def event_filter(draw, allow_any=True):
         out += f" where {draw(where_cond(e))}"
     if draw(st.booleans()):
         out += f" within {draw(st.integers(0, 60))} days"
+        if draw(st.integers(0, 3)) == 0:  # a window counted from a date field (issue 13)
+            out += " of d1"
     return out
 
 
@@ -512,7 +520,10 @@ def criterion(draw, i):
             tiers.append(f"{pts()} otherwise")
         return f"{name} first of {{ " + "  ".join(tiers) + " }"
     f = draw(event_filter(allow_any=False))
-    out = f"{name} {pts()} each {f}"
+    if draw(st.integers(0, 4)) == 0:  # `+P per count E …` (issue 13)
+        return f"{name} {pts()} per count {f}" + (f" max {draw(st.sampled_from([1, 5, 10]))}" if draw(st.booleans()) else "")
+    per = " per k" if f.startswith("ev_a") and draw(st.integers(0, 2)) == 0 else ""  # points per unit (issue 13)
+    out = f"{name} {pts()}{per} each {f}"
     if draw(st.booleans()):
         out += " no decay"
     if draw(st.booleans()):

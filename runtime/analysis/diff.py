@@ -118,7 +118,10 @@ def _dname(dim: str, acct: bool) -> str:
 
 
 def _each_text(c: n.Criterion) -> str:
-    return "each " + printer.event_filter(c.filter)
+    if c.per_count:
+        return "per count " + printer.event_filter(c.filter)
+    per = f"per {printer.ident(c.per)} " if c.per is not None else ""
+    return per + "each " + printer.event_filter(c.filter)
 
 
 def _tier_text(t: n.Tier) -> str:
@@ -209,7 +212,8 @@ def _criterion_changes(dim: str, a: n.Criterion, b: n.Criterion, acct: bool = Fa
         if a.kind == "when" and a.cond != b.cond:
             add("condition_changed", printer.cond(a.cond), printer.cond(b.cond))
         if a.kind == "each":
-            if a.filter != b.filter:
+            # `per count E` is `each E … no decay` written another way: only the meaning is compared
+            if a.filter != b.filter or a.per != b.per:
                 add("condition_changed", _each_text(a), _each_text(b))
             if a.no_decay != b.no_decay:
                 add("decay_changed", "no decay" if a.no_decay else "decays with its dimension",

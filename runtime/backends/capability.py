@@ -47,6 +47,8 @@ def _inside_where(cond, ev: str | None):
                 yield x, f"`{printer.value(x)}` inside `where`"
             if isinstance(x, n.Count):
                 yield from walk_filter(x.filter)
+            elif isinstance(x, n.DaysSinceLast) and x.filter is not None:
+                yield from walk_filter(x.filter)
         else:
             for name in ("left", "right", "value", "low", "high"):
                 v = getattr(x, name, None)

@@ -91,6 +91,9 @@ class Compiler(Resolver):
             return lambda X, E: len({t for t, age, _ in X.evs if age <= within})
         if isinstance(v, n.DaysSinceLast):
             # X.base: every event of the lead, a reset or not (docs/language.md, "Resets")
+            if v.filter is not None:  # `days since last EVENT where C within N days`: the newest match
+                flt = self.event_filter(v.filter)
+                return lambda X, E: min((age for age, _ in flt(X.base)), default=None)
             if v.event is None:
                 return lambda X, E: min((age for _, age, _a in X.base.evs), default=None)
             et = v.event
@@ -110,6 +113,8 @@ class Compiler(Resolver):
         within = f.within.days if f.within else None
         where = self.cond(f.where, f.event) if f.where is not None else None
         et = f.event
+        if f.anchor is not None:
+            return self.anchored_filter(f, within, where)
         if et is None:
             def gen_any(X):
                 for _t, age, attrs in X.evs:
@@ -121,6 +126,23 @@ class Compiler(Resolver):
         def gen(X):
             for age, attrs in X.by_type.get(et, ()):
                 if within is not None and age > within:
+                    continue
+                if where is not None and not where(X, attrs):
+                    continue
+                yield age, attrs
+        return gen
+
+    def anchored_filter(self, f: n.EventFilter, within, where):
+        """`within N days of FIELD`: the events from the field's day to N days after it (kernel.in_window)."""
+        et, anchor, in_window, known_age = f.event, f.anchor, K.in_window, K.known_age
+
+        def gen(X):
+            a = known_age(X.asof, X.f.get(anchor))
+            if a is None:
+                return
+            evs = X.by_type.get(et, ()) if et is not None else ((age, e) for _t, age, e in X.evs)
+            for age, attrs in evs:
+                if not in_window(age, within, a, True):
                     continue
                 if where is not None and not where(X, attrs):
                     continue
@@ -311,7 +333,8 @@ class Scoped:
 
 
 class Each:
-    __slots__ = ("spec", "points", "et", "within", "where", "cap", "half_life", "wcache")
+    __slots__ = ("spec", "points", "et", "within", "where", "cap", "half_life", "wcache", "anchor", "per",
+                 "events")
 
     def __init__(self, spec, comp: Compiler, half_life):
         c = spec.node
@@ -323,6 +346,11 @@ class Each:
         self.cap = c.max
         self.half_life = None if c.no_decay else half_life
         self.wcache: dict[int, float] = {}
+        self.anchor = c.filter.anchor   # `within N days of FIELD`
+        self.per = c.per                # `+P per ATTR`
+        # the matching (age, attrs) of a lead: the shared event filter when the plain loop below
+        # does not apply (an anchored window)
+        self.events = comp.event_filter(c.filter) if self.anchor is not None else None
 
     def weight(self, age: int) -> float:
         if self.half_life is None:
@@ -332,8 +360,23 @@ class Each:
             w = self.wcache[age] = K.decay_weight(age, self.half_life)
         return w
 
+    def matches(self, X):
+        """(age, attrs) of every event this criterion counts."""
+        if self.events is not None:
+            yield from self.events(X)
+            return
+        within, where = self.within, self.where
+        for age, attrs in X.by_type.get(self.et, ()) if self.et is not None else ((a, e) for _t, a, e in X.evs):
+            if within is not None and age > within:
+                continue
+            if where is not None and not where(X, attrs):
+                continue
+            yield age, attrs
+
     def __call__(self, X):
         """(points after cap, raw total before cap, matched events)."""
+        if self.per is not None or self.events is not None:
+            return self.general(X)
         total = 0.0
         k = 0
         within, where, P = self.within, self.where, self.points
@@ -347,17 +390,35 @@ class Each:
             total += P if hl is None else P * self.weight(age)
         return K.cap(total, P, self.cap), total, k
 
+    def general(self, X):
+        """The same with a window anchored at a date field or points per unit of an attribute
+        (kernel.per_unit: an event without a value adds nothing and is not counted)."""
+        total = 0.0
+        k = 0
+        P, per = self.points, self.per
+        for age, attrs in self.matches(X):
+            w = self.weight(age)
+            if per is not None:
+                p = K.per_unit(P, attrs.get(per), w)
+                if p is None:
+                    continue
+            else:
+                p = P * w if self.half_life is not None else P
+            k += 1
+            total += p
+        return K.cap(total, P, self.cap), total, k
+
     def trace(self, X):
         rows = []
-        for t, age, attrs in X.evs:
-            if self.et is not None and t != self.et:
-                continue
-            if self.within is not None and age > self.within:
-                continue
-            if self.where is not None and not self.where(X, attrs):
-                continue
+        for age, attrs in self.matches(X):
             w = self.weight(age)
-            rows.append({"age_days": age, "weight": w, "points": self.points * w, "attrs": attrs})
+            if self.per is not None:
+                p = K.per_unit(self.points, attrs.get(self.per), w)
+                if p is None:
+                    continue
+            else:
+                p = self.points * w
+            rows.append({"age_days": age, "weight": w, "points": p, "attrs": attrs})
         return rows
 
 

@@ -247,6 +247,10 @@ def _event_filters(rf: n.RuleFile):
         if isinstance(x, (n.Has, n.Count)):
             yield from walk(x.filter)
             return
+        if isinstance(x, n.DaysSinceLast):
+            if x.filter is not None:
+                yield from walk(x.filter)
+            return
         if isinstance(x, (n.Paren, n.Not)):
             yield from walk(x.cond)
         elif isinstance(x, n.BoolOp):
@@ -255,7 +259,7 @@ def _event_filters(rf: n.RuleFile):
         else:
             for name in ("left", "right", "value", "low", "high"):
                 v = getattr(x, name, None)
-                if isinstance(v, (n.Count,)):
+                if isinstance(v, (n.Count, n.DaysSinceLast)):
                     yield from walk(v)
 
     for c in _lead_conditions(rf):
@@ -309,6 +313,19 @@ def inline_decay(table: ast.expr, hl) -> ast.expr:
                      body=ast.Subscript(value=table, slice=N("age"), ctx=ast.Load()),
                      orelse=ast.BinOp(left=C(0.5), op=ast.Pow(),
                                       right=ast.BinOp(left=N("age"), op=ast.Div(), right=C(hl))))
+
+
+def inline_known_age(day: ast.expr) -> ast.expr:
+    """kernel.known_age(asof, day) as an expression over the local `asof`."""
+    future = ast.BoolOp(op=ast.Or(), values=[is_none(day), cmp(day, ast.Gt(), N("asof"))])
+    return ast.IfExp(test=future, body=C(None), orelse=ast.BinOp(left=N("asof"), op=ast.Sub(), right=day))
+
+
+def inline_anchored_window(age: ast.expr, within, anchor_age: ast.expr) -> ast.expr:
+    """kernel.in_window(age, within, anchor_age, True): 0 <= anchor_age - age <= within, never
+    when the anchor is not known (None)."""
+    gap = ast.BinOp(left=anchor_age, op=ast.Sub(), right=age)
+    return and_(not_none(anchor_age), ast.Compare(left=C(0), ops=[ast.LtE(), ast.LtE()], comparators=[gap, C(within)]))
 
 
 def inline_cap(name: str, points, limit) -> list[ast.stmt]:
@@ -435,13 +452,13 @@ class _Gen:
         if isinstance(v, n.DaysSinceLast):
             if ev is not None:
                 raise Unsupported("days since last inside where")
+            if v.filter is not None:  # `days since last EVENT where C within N days`: the newest match
+                return V(N(self.last_of(v.filter)), True, NUMBER)
             return V(N(self.last(v.event)), True, NUMBER)
         if isinstance(v, n.DaysSince):
             f = self.value(n.Name(v.field), ev)
-            # a date after the as-of day is not yet known (as in closure.py): None, like a missing date
-            future = ast.BoolOp(op=ast.Or(), values=[is_none(f.e), cmp(f.e, ast.Gt(), N("asof"))])
-            e = ast.IfExp(test=future, body=C(None), orelse=ast.BinOp(left=N("asof"), op=ast.Sub(), right=f.e))
-            return self.derive(f"days since {v.field}", e, True, NUMBER, ev)
+            # a date after the as-of day is not yet known (kernel.known_age): None, like a missing date
+            return self.derive(f"days since {v.field}", self.known_age(f), True, NUMBER, ev)
         raise Unsupported(type(v).__name__)
 
     def derive(self, key, e, nullable, typ, ev) -> V:
@@ -508,10 +525,19 @@ class _Gen:
         body.append(ast.For(target=St("e_"), iter=attr(N("lead"), "events"), body=loop, orelse=[]))
         return body
 
+    def known_age(self, f: V) -> ast.expr:
+        """kernel.known_age of a date value, inlined (tests/test_kernel.py pins it)."""
+        return inline_known_age(f.e)
+
     # -- event aggregates ----------------------------------------------------------------------
     def event_test(self, f: n.EventFilter, apply_where: bool):
         parts = [self.keep(f.event)]
-        if f.within is not None:
+        if f.within is not None and f.anchor is not None:
+            # `within N days of FIELD`: the field's known age, once per lead, then kernel.in_window
+            d = self.value(n.Name(f.anchor), None)
+            a = self.derive(f"days since {f.anchor}", self.known_age(d), True, NUMBER, None)
+            parts.append(inline_anchored_window(N("age"), f.within.days, a.e))
+        elif f.within is not None:
             parts.append(cmp(N("age"), ast.LtE(), C(f.within.days)))
         if f.where is not None and apply_where:
             parts.append(self.cond(f.where, f.event))
@@ -558,6 +584,20 @@ class _Gen:
             self.init.append(assign(name, C(None)))
             self.loop_for(et).append(if_(or_(is_none(N(name)), cmp(N("age"), ast.Lt(), N(name))),
                                          [assign(name, N("age"))]))
+        return self.agg_keys[key]
+
+    def last_of(self, f: n.EventFilter) -> str:
+        from dsl import printer
+
+        key = "last " + printer.event_filter(f)
+        if key not in self.agg_keys:
+            name = self.fresh("m")
+            self.agg_keys[key] = name
+            self.init.append(assign(name, C(None)))
+            test = self.event_test(f, apply_where=True)
+            newer = or_(is_none(N(name)), cmp(N("age"), ast.Lt(), N(name)))
+            self.loop_for(f.event).extend(guarded(and_(test, newer),
+                                                  [assign(name, N("age"))]))
         return self.agg_keys[key]
 
     def weight(self, hl) -> ast.expr:
@@ -712,7 +752,14 @@ class _Gen:
         cnt = self.fresh("q")
         self.init += [assign(p, C(0.0)), assign(cnt, C(0))]
         test = self.event_test(f, apply_where=True)
-        if hl is None:
+        if c.per is not None:
+            # `+P per ATTR` (kernel.per_unit): (P × value) × weight; an event without a value adds nothing
+            amount = self.value(n.Name(c.per), f.event).e
+            test = and_(test, not_none(amount))
+            contrib = ast.BinOp(left=C(c.points), op=ast.Mult(), right=amount)
+            if hl is not None:
+                contrib = ast.BinOp(left=contrib, op=ast.Mult(), right=self.weight_local(hl, f.event))
+        elif hl is None:
             contrib = C(c.points)
         elif c.points == 1 and isinstance(c.points, int):
             contrib = self.weight_local(hl, f.event)  # 1 * w is w, exactly

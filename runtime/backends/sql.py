@@ -358,11 +358,8 @@ class _Gen:
             return self.event_value(v)
         if isinstance(v, n.DaysSince):
             f = self.field_col(v.field, ev)
-            # a date after the as-of day is not yet known (as in closure.py): NULL, like a missing date
-            days = self.D.days_between(f.sql, self.asof)
-            known = exp.Case(ifs=[exp.If(this=exp.LT(this=days, expression=exp.Literal.number(0)),
-                                         true=exp.Null())], default=days.copy())
-            return Val(known, True, NUMBER)
+            # a date after the as-of day is not yet known (kernel.known_age): NULL, like a missing date
+            return Val(known_age_sql(self.D.days_between(f.sql, self.asof)), True, NUMBER)
         raise SqlGenError(f"unsupported value {type(v).__name__}")
 
     def call(self, v: n.Call, ev) -> Val:
@@ -406,7 +403,11 @@ class _Gen:
         else:
             self.any_event_agg = True
         if f.within is not None:
-            parts.append(exp.LTE(this=col("lr_age"), expression=num(f.within.days)))
+            anchor = None
+            if f.anchor is not None:  # `within N days of FIELD`: the field joined to every event row
+                fc = self.field_col(f.anchor, f.event or "")
+                anchor = known_age_sql(self.D.days_between(fc.sql, self.asof))
+            parts.append(in_window_sql(col("lr_age"), f.within.days, anchor))
         if f.where is not None and apply_where:
             parts.append(self.cond(f.where, f.event))
         parts.append(self.reset_pred())
@@ -451,6 +452,10 @@ class _Gen:
                 e = exp.Add(this=e, expression=f)
             return Val(self.agg(f"types {within}", e, exp.Literal.number(0)), False, NUMBER)
         if isinstance(v, n.DaysSinceLast):
+            if v.filter is not None:  # `days since last EVENT where C within N days`: the newest match
+                pred = self.event_pred(v.filter, apply_where=True)
+                e = exp.Min(this=case([(pred, col("lr_age"))]))
+                return Val(self.agg("last " + printer.event_filter(v.filter), e, None), True, NUMBER)
             if v.event is None:
                 self.any_event_agg = True
                 e = exp.Min(this=col("lr_age"))
@@ -672,8 +677,18 @@ class _Gen:
         if f.event == "lead":
             raise SqlGenError("account criteria are not supported by the SQL backend yet")
         hl = None if c.no_decay else half_life
-        pred = self.event_pred(f, apply_where=True)
-        if hl is None:
+
+        def matching():
+            pred = self.event_pred(f, apply_where=True)
+            if c.per is not None:  # an event without the attribute adds nothing (kernel.per_unit)
+                amount = self.value(n.Name(c.per), f.event)
+                pred = and_(pred, is_not_null(amount.sql))
+            return pred
+        pred = matching()
+        if c.per is not None:
+            amount = self.value(n.Name(c.per), f.event).sql
+            contrib = per_unit_sql(c.points, amount, col(self.weight_col(hl)) if hl is not None else None)
+        elif hl is None:
             contrib = num(c.points)
         else:
             contrib = exp.Mul(this=num(c.points), expression=col(self.weight_col(hl)))
@@ -685,7 +700,7 @@ class _Gen:
         # otherwise and the engines drop it)
         fired = None
         if self.want_criteria:
-            pred2 = self.event_pred(f, apply_where=True)
+            pred2 = matching()
             matched = self.agg(f"matched {key}", exp.Sum(this=case([(pred2, exp.Literal.number(1))],
                                                                   exp.Literal.number(0))), exp.Literal.number(0))
             fired = exp.GT(this=matched, expression=exp.Literal.number(0))
@@ -1236,6 +1251,27 @@ def reset_keeps_sql(age: exp.Expression, reset: exp.Expression, is_reset: exp.Ex
     reset, or it is a reset event of the reset's own day. Never NULL (`is_reset` never is)."""
     return paren(or_(is_null(reset), exp.LT(this=age, expression=reset.copy()),
                      paren(and_(exp.EQ(this=age.copy(), expression=reset.copy()), is_reset))))
+def known_age_sql(days: exp.Expression) -> exp.Expression:
+    """kernel.known_age, given `days` = the whole days from the date to the as-of day (NULL when the
+    date is missing): NULL when negative (a date after the as-of day is not yet known)."""
+    return exp.Case(ifs=[exp.If(this=exp.LT(this=days, expression=exp.Literal.number(0)), true=exp.Null())],
+                    default=days.copy())
+
+
+def in_window_sql(age: exp.Expression, within, anchor_age: exp.Expression | None = None) -> exp.Expression:
+    """kernel.in_window: `age <= N`; with an anchor (its known_age_sql), 0 <= anchor_age - age <= N and
+    false (never NULL) when the anchor is not known."""
+    if anchor_age is None:
+        return exp.LTE(this=age, expression=num(within))
+    gap = exp.Paren(this=exp.Sub(this=anchor_age, expression=age.copy()))
+    return and_(is_not_null(anchor_age.copy()), exp.GTE(this=gap, expression=exp.Literal.number(0)),
+                exp.LTE(this=gap.copy(), expression=num(within)))
+
+
+def per_unit_sql(points, amount: exp.Expression, weight: exp.Expression | None) -> exp.Expression:
+    """kernel.per_unit: (P × amount) × weight, as doubles (the caller keeps events without an amount out)."""
+    e = exp.Mul(this=dbl(num(points)), expression=dbl(amount))
+    return e if weight is None else exp.Mul(this=exp.Paren(this=e), expression=weight)
 
 
 def cap_sql(total: exp.Expression, points, limit) -> exp.Expression:

@@ -15,7 +15,8 @@ import re
 from dsl.nodes import grade_matches
 
 __all__ = [
-    "norm", "norm_list", "domain", "words_regex", "word_match", "date_ordinal",
+    "norm", "norm_list", "domain", "words_regex", "word_match", "date_ordinal", "known_age", "in_window",
+    "per_unit",
     "decay_weight", "decay_table", "DECAY_TABLE_SIZE", "cap", "clamp", "round2", "clamp_round",
     "band", "grade_matches", "pattern_matches", "route_choice", "whole_points", "reasons", "REASONS_MAX",
     "reset_age", "reset_keeps", "ordinal_text",
@@ -92,6 +93,30 @@ def date_ordinal(text: str) -> int:
 def ordinal_text(day: int) -> str:
     """A date ordinal as `YYYY-MM-DD` (reports)."""
     return _dt.date.fromordinal(day).isoformat()
+def known_age(asof: int, day) -> int | None:
+    """Whole days from a date field's day (an ordinal) to the as-of day. None when the date is
+    missing or after the as-of day: a date in the future is not yet known (`days since created_at`
+    is then missing, and a window counted from it holds no events)."""
+    if day is None or day > asof:
+        return None
+    return asof - day
+
+
+def in_window(age: int, within, anchor_age=None, anchored: bool = False) -> bool:
+    """Is an event `age` days old inside `within N days`? Without an anchor: age <= N. With one
+    (`within N days of FIELD`, `anchor_age` = known_age of the field): the event's day is from the
+    field's day to N days after it, 0 <= anchor_age - age <= N; never when the field is not known."""
+    if anchored:
+        return anchor_age is not None and 0 <= anchor_age - age <= within
+    return within is None or age <= within
+
+
+def per_unit(points, amount, weight=1.0):
+    """One event's points under `+P per ATTR`: (P × the attribute) × the decay weight; None when the
+    event has no value for the attribute (it adds nothing and does not make the criterion fire)."""
+    if amount is None:
+        return None
+    return points * amount * weight
 
 
 # ---- points --------------------------------------------------------------------------------------

@@ -228,18 +228,28 @@ class RulesDocument:
         else:
             f = c.filter
             target = "lead of the account" if f.event == "lead" else f"`{f.event or 'event'}` event"
-            lines.append(f"- points: {printer.points(c.points)} for each {target}"
+            if c.per is not None:
+                each = f"for every unit of `{c.per}` of each {target}"
+            elif c.per_count:
+                each = f"for every {target} counted"
+            else:
+                each = f"for each {target}"
+            lines.append(f"- points: {printer.points(c.points)} {each}"
                          + (f" where `{printer.cond(f.where)}`" if f.where is not None else ""))
-            if f.within is not None:
+            if f.within is not None and f.anchor is not None:
+                lines.append(f"- window: only events from the lead's `{f.anchor}` to {printer.duration(f.within)} "
+                             f"after it (none while `{f.anchor}` is missing or after the as-of date)")
+            elif f.within is not None:
                 lines.append(f"- window: only events at most {printer.duration(f.within)} old")
         if c.kind == "each" and c.max is not None:
             full = abs(c.max / c.points) if c.points else 0
             lines.append(f"- cap: the total is at most {_num(c.max)}"
                          + (" in size" if c.points < 0 else "")
                          + (f" (reached by {_num(full)} {'leads' if c.filter.event == 'lead' else 'events at full weight'})"
-                            if c.points else ""))
+                            if c.points and c.per is None else ""))
         elif c.kind == "each":
-            lines.append("- cap: none (lint LR317 suggests one)" if hl is None or c.no_decay else "- cap: none")
+            lines.append("- cap: none (lint LR317 suggests one)" if hl is None or c.no_decay or c.per is not None
+                         else "- cap: none")
         elif c.max is not None:
             lines.append("- cap: `max` on this kind of criterion means nothing (LR303)")
         if sc.resets and n.counts_events(n.Score(sc.dim, sc.label, sc.max, sc.floor, None, (c,))):
@@ -247,7 +257,9 @@ class RulesDocument:
                          + " or ".join(f"`{printer.reset(r)[len('reset on '):]}`" for r in sc.resets)
                          + " (`days since last` is not reset)")
         if c.kind == "each" and c.filter.event != "lead":
-            if c.no_decay:
+            if c.per_count:
+                lines.append("- decay: none: a count counts every event in full")
+            elif c.no_decay:
                 lines.append("- decay: none (`no decay`): every event counts in full")
             elif hl is not None:
                 p = c.points

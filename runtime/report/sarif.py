@@ -67,7 +67,9 @@ RULE_HELP: dict[str, str] = {
     "LR316": "An `each` criterion whose `within` window reaches so far back that, with the dimension's decay, an "
              "event at its end counts less than 5% of its points.",
     "LR317": "An `each` criterion without `max` whose events do not decay: its points grow with every event, so "
-             "it alone can fill (or empty) its dimension.",
+             "it alone can fill (or empty) its dimension. The same holds for `+P per count EVENT …` (a count is not "
+             "decayed) and, even in a decaying dimension, for `+P per ATTR each EVENT` (decay does not bound one event "
+             "with a large value).",
     "LR319": "A `from \"Column\"` that names the column the field would be read from anyway.",
     "LR320": "A `reset on` line in a dimension whose criteria count no events, so the reset voids nothing.",
     "LR318": "A `first of` tier that can never apply: an earlier tier holds for every lead it would match.",
