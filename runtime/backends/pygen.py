@@ -594,7 +594,12 @@ class _Gen:
             name = self.fresh("m")
             self.agg_keys[key] = name
             self.init.append(assign(name, C(None)))
-            test = self.event_test(f, apply_where=True)
+            # like `days since last`, never scoped by a reset: recency reads every event of the lead
+            scope, self.scope = self.scope, None
+            try:
+                test = self.event_test(f, apply_where=True)
+            finally:
+                self.scope = scope
             newer = or_(is_none(N(name)), cmp(N("age"), ast.Lt(), N(name)))
             self.loop_for(f.event).extend(guarded(and_(test, newer),
                                                   [assign(name, N("age"))]))

@@ -453,9 +453,14 @@ class _Gen:
             return Val(self.agg(f"types {within}", e, exp.Literal.number(0)), False, NUMBER)
         if isinstance(v, n.DaysSinceLast):
             if v.filter is not None:  # `days since last EVENT where C within N days`: the newest match
-                pred = self.event_pred(v.filter, apply_where=True)
-                e = exp.Min(this=case([(pred, col("lr_age"))]))
-                return Val(self.agg("last " + printer.event_filter(v.filter), e, None), True, NUMBER)
+                # never scoped by a reset, like `days since last` (below)
+                scope, self.scope = self.scope, None
+                try:
+                    pred = self.event_pred(v.filter, apply_where=True)
+                    e = exp.Min(this=case([(pred, col("lr_age"))]))
+                    return Val(self.agg("last " + printer.event_filter(v.filter), e, None), True, NUMBER)
+                finally:
+                    self.scope = scope
             if v.event is None:
                 self.any_event_agg = True
                 e = exp.Min(this=col("lr_age"))
