@@ -470,3 +470,48 @@ def test_simulate_over_time_a_reset_moves_a_lead_out_of_sales_on_its_day():
     assert by_date["2026-10-22"]["sales"]["left"] == 1 and by_date["2026-10-22"]["nurture"]["entered"] == 1
     assert all(by_date[d]["sales"]["left"] == 0 for d in by_date if d != "2026-10-22")
     assert by_date["2026-10-21"]["sales"]["standing"] == 2 and by_date["2026-10-22"]["sales"]["standing"] == 1
+
+
+RECENCY_RULES = '''ruleset "rl" version 1
+fields {
+  email: text
+}
+events {
+  form_submit(form: text)
+  web_visit(page: text)
+  sales_rejected
+}
+score engagement "Engagement" max 100 {
+  reset on sales_rejected
+  "forms" 10 each form_submit max 30
+  "recent visit" 20 when days since last web_visit where page = "/pricing" <= 10
+}
+grade engagement { A when >= 20  B otherwise }
+route { A -> sales "s"  otherwise -> nurture "n" }
+'''
+
+
+@pytest.mark.parametrize("engine", [["--engine", "python"], ["--engine", "duckdb"], ["--workers", "2"]])
+def test_a_reset_voids_counts_not_recency_where(engine, tmp_path):
+    """`days since last EVENT where C` keeps its meaning after a reset, as `days since last` does: a
+    pricing visit before the reset still counts for recency; the form before it no longer counts."""
+    import json
+
+    from click.testing import CliRunner
+
+    import cli
+
+    rules = tmp_path / "rl.rules"
+    rules.write_text(RECENCY_RULES, encoding="utf-8")
+    evs = [{"type": "form_submit", "at": "2026-10-20T10:00:00Z", "form": "x"},
+           {"type": "web_visit", "at": "2026-10-25T10:00:00Z", "page": "/pricing"},
+           {"type": "sales_rejected", "at": "2026-10-28T10:00:00Z"},
+           {"type": "form_submit", "at": "2026-10-30T10:00:00Z", "form": "y"}]
+    leads = tmp_path / "l.jsonl"
+    leads.write_text(json.dumps({"id": "a", "email": "x@y.com", "events": evs}) + "\n", encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    res = CliRunner().invoke(cli.main, ["score", str(rules), "--leads", str(leads), "--as-of", "2026-11-01",
+                                        "-o", str(out), *engine])
+    assert res.exit_code == 0, res.output
+    rec = json.loads(out.read_text(encoding="utf-8"))
+    assert rec["scores"] == {"engagement": 30.0} and rec["reasons"] == "recent visit +20; forms +10"
