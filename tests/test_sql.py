@@ -53,6 +53,14 @@ def key(r):
     return (r.id, r.scores, r.bands, r.grade, r.route, r.queue, r.sla, r.disqualified)
 
 
+def _lead_part(r):
+    import dataclasses
+
+    if r.account_scores is None:
+        return dataclasses.replace(r, account=None, flags=None)
+    return dataclasses.replace(r, flags=None)
+
+
 def agree(text: str, leads: list[Lead], as_of: dt.date = AS_OF):
     """Python engine, generated Python and DuckDB give the same results; returns them."""
     c = checked_of(text)
@@ -62,12 +70,14 @@ def agree(text: str, leads: list[Lead], as_of: dt.date = AS_OF):
     want = [ref.score(lead, asof) for lead in leads]
     got_fast = [fast.score(lead, asof) for lead in leads]
     for w, g in zip(want, got_fast):
-        assert w == g, (w, g)  # every field, points/raw/fired included
+        # every field, points/raw/fired included; before account scoring, generated code also hands the
+        # lead's account key and `where` flags to the grouping (pinned to AccountModel in test_fastpath)
+        assert w == _lead_part(g), (w, g)
     if c.file.first(nodes.Accounts) is not None:  # leads grouped by account (runtime/backends/accounts.py)
         from runtime.backends.accounts import score_leads
 
         want = [r for _lead, r in score_leads(ref, leads, asof, grouped=False)]
-        assert want == [r for _lead, r in score_leads(fast, leads, asof, grouped=False)]
+        assert want == [_lead_part(r) for _lead, r in score_leads(fast, leads, asof, grouped=False)]
     got_sql = duckdb_engine.score_leads(c, leads, as_of, criteria=True)
     assert [key(r) for r in got_sql] == [key(r) for r in want]
     assert [(r.account, r.account_scores, r.account_bands) for r in got_sql] == \
