@@ -221,7 +221,7 @@ class _Search:
         self.not_exact: list[str] = []
         # a dimension reset on the as-of day voids the other events of that day (docs/language.md,
         # "Resets"): its event steps are proposed for the next day, never before or on the reset's day
-        resets = engine.reset_days(lead, asof) if hasattr(engine, "reset_days") else {}
+        resets = engine.reset_days(lead, asof)
         self.reset_today = sorted(d for d, day in resets.items() if day == asof)
         for d in self.reset_today:
             self.not_exact.append(f"{d} was reset today ({dt.date.fromordinal(asof).isoformat()}): events of today "

@@ -474,6 +474,8 @@ class Engine:
     score_obj: Callable | None = None
     # the compiled accounts block (runtime.backends.accounts.AccountModel), None without one
     accounts: Any = None
+    # do its Results carry the account key and `where` flags (generated code: runtime/backends/pygen.py)?
+    account_flags: bool = False
     # why the generated fast path does not take this file (runtime.backends.capability), if it does not
     limits: tuple = ()
     route_cache: dict = field(default_factory=dict)

@@ -1161,7 +1161,8 @@ def compile_fast(checked, plan=None):
     exec(code, ns)  # the module is our own syntax tree; rule-file text only appears as constants
     kept = {f.name: getattr(base, f.name) for f in dc_fields(Engine)}
     kept["score_obj"] = ns["score_obj"]
-    return FastEngine(**kept, score=ns["score"], generated=mod, account_flags=gen.account is not None)
+    kept["account_flags"] = gen.account is not None
+    return FastEngine(**kept, score=ns["score"], generated=mod)
 
 
 @dataclass
@@ -1170,5 +1171,3 @@ class FastEngine(Engine):
 
     score: Callable = None            # the generated score(lead, asof)
     generated: ast.Module | None = None
-    # its Results carry the account key and flags (`account`, `flags`) of a file with an accounts block
-    account_flags: bool = False

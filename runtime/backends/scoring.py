@@ -178,7 +178,7 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
         # account by the caller (accounts.GeneratedAccountResults); else one process scores the leads
         if fmt != "results":
             return None  # account columns are written from the grouped Results
-        if not getattr(rules.engine, "account_flags", False):
+        if not rules.engine.account_flags:
             if n > 1 and note is not None:
                 note(f"note: --workers {n}: the accounts block scores each account from all its leads; "
                      "scoring in one process")
