@@ -16,6 +16,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from dsl import nodes as n
 from dsl.diagnostics import Diagnostic, RuleError, diag
+from dsl.gcpause import paused_gc
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -896,6 +897,11 @@ def parse(text: str, path: str = "<string>") -> n.RuleFile:
     """Parse rule text; raise `RuleError` (LR1xx) on a syntax error."""
     # A UTF-8 byte order mark (Notepad writes one) is not part of the text.
     text = text.removeprefix("\ufeff")
+    with paused_gc():  # (dsl/gcpause.py: a large file is a large tree)
+        return _parse(text, path)
+
+
+def _parse(text: str, path: str) -> n.RuleFile:
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as e:

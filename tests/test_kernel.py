@@ -304,3 +304,23 @@ def test_memoized_word_search_is_the_kernels(values, phrases, full):
     for v in values + values:
         assert f(v) == (rx.search(v) is not None)
     assert len(memo) == (pygen._MEMO_MAX if full else len(set(values)))
+
+
+def test_reasons_order_points_beyond_the_cap_as_the_cap():
+    # the SQL form orders by one exact BIGINT key: beyond REASONS_ORDER_CAP, the file's order decides
+    cap = K.REASONS_ORDER_CAP
+    assert K.reasons(["a", "b", "c"], [cap * 3, cap * 5, 7]) == f"a +{cap * 3}; b +{cap * 5}; c +7"
+    assert K.reasons(["a", "b"], [cap - 1, cap]) == f"b +{cap}; a +{cap - 1}"
+
+
+def test_reasons_in_sql_beyond_the_cap_and_over_many_criteria():
+    names = [f"n{i}" for i in range(300)] + ["big", "bigger"]
+    pts = [(i * 7919) % 61 - 30 for i in range(300)] + [K.REASONS_ORDER_CAP * 2, K.REASONS_ORDER_CAP * 3]
+    cols = [f"p{i}" for i in range(len(pts))]
+    base = exp.select(*[S.alias(S.dbl(S.num(p)), c) for p, c in zip(pts, cols)],
+                      S.alias(exp.cast(exp.Null(), exp.DataType.build("text")), "dq"))
+    q = exp.select(S.col("lr_reasons")).from_(S.table("lr_rs"))
+    for name, body in [("src", base)] + S.reasons_ctes(names, cols, "dq", "src"):
+        q = q.with_(S.ident(name), as_=body)
+    got = CON.execute(q.sql(dialect="duckdb")).fetchone()[0]
+    assert got == K.reasons(names, pts) and got.startswith("big +"), got

@@ -107,11 +107,13 @@ def python_limits(checked) -> list[Limit]:
     return out
 
 
-def sql_limits(checked) -> list[Limit]:
-    """What the SQL generator (and so `--engine duckdb`) does not take."""
+def sql_limits(checked, *, build: bool = True) -> list[Limit]:
+    """What the SQL generator (and so `--engine duckdb`) does not take. `build=False` skips building
+    the query to find what only the generator knows (a caller that builds it next catches
+    SqlGenError itself: `compile` builds a large query once, not twice)."""
     rf = checked.file
     out = _where_limits(rf, "sql", "is not supported by the SQL backend")
-    if out:
+    if out or not build:
         return out
     try:
         import sqlglot  # noqa: F401

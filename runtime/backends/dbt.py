@@ -74,7 +74,7 @@ class DbtFiles:
 def model_sql(checked, o: DbtOptions, header: str) -> str:
     """The model: `leads` and `events` CTEs over the sources, then the compiled query, scored as of
     `var('leadrules_as_of')` (default: --as-of, else the warehouse's CURRENT_DATE)."""
-    q = build_query(checked, o.dialect, None)
+    q = build_query(checked, o.dialect, None).copy()  # (a copy holds no node in two places: replace each)
     token = "lr_asof_" + secrets.token_hex(8)
     for node in list(q.find_all(exp.CurrentDate)):
         node.replace(exp.column(token))

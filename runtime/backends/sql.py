@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from dsl import nodes as n
+from dsl.gcpause import paused_gc
 
 from runtime.core.model import BOOL, DATE, NUMBER, TEXT, TEXT_LIST  # noqa: F401
 from runtime.core import kernel as K
@@ -262,7 +263,7 @@ class Dialect:
         """Some element of array `v` satisfies `pred` (which refers to the element as `var`)."""
         if self.name in ("postgres", "bigquery"):
             src = exp.Unnest(expressions=[v], alias=exp.TableAlias(this=ident("lr_u"), columns=[exp.to_identifier(var)]))
-            return exp.Exists(this=exp.select(exp.Literal.number(1)).from_(src).where(pred))
+            return exp.Exists(this=exp.select(exp.Literal.number(1)).from_(src, copy=False).where(pred, copy=False))
         filtered = exp.ArrayFilter(this=v, expression=lambda_(var, pred))
         return exp.GT(this=self.array_len(filtered), expression=exp.Literal.number(0))
 
@@ -271,8 +272,8 @@ class Dialect:
         """[value(x) for x in v] keeping the results that satisfy `keep` (referring to `keep_var`)."""
         if self.name in ("postgres", "bigquery"):
             src = exp.Unnest(expressions=[v], alias=exp.TableAlias(this=ident("lr_u"), columns=[exp.to_identifier(var)]))
-            inner = exp.select(alias(value, keep_var)).from_(src).subquery("lr_m")
-            q = exp.select(col(keep_var)).from_(inner).where(keep)
+            inner = exp.select(alias(value, keep_var)).from_(src, copy=False).subquery("lr_m")
+            q = exp.select(col(keep_var)).from_(inner, copy=False).where(keep, copy=False)
             return exp.Anonymous(this="ARRAY", expressions=[q])
         mapped = exp.Transform(this=v, expression=lambda_(var, value))
         return exp.ArrayFilter(this=mapped, expression=lambda_(keep_var, keep))
@@ -294,6 +295,7 @@ class _Gen:
         self.comp = Resolver(self.fields, self.events, checked.lists)
         self.asof = exp.CurrentDate() if as_of is None else \
             exp.cast(s(as_of.isoformat()), exp.DataType.build("date"))
+        self.reason_steps: set[str] = set()       # the CTEs of reasons_ctes (fenced on PostgreSQL)
         self.lead_fields: set[str] = set()        # fields used at lead level
         self.ev_fields: set[str] = set()          # lead fields used inside `where`
         self.ev_attrs: dict[str, str] = {}        # attribute -> type, used inside `where`
@@ -764,18 +766,18 @@ class _Gen:
         af = [col(c_) for c_ in base] + [alias(case([(ok, key)]) if skip_column else key, "lr_ak")]
         for i, fl in enumerate(flags):
             af.append(alias(case([(and_(live, ok, paren(fl)), exp.Literal.number(1))], exp.Literal.number(0)), f"lr_af{i}"))
-        ctes.append(("lr_af", exp.select(*af).from_(table("lr_s"))))
+        ctes.append(("lr_af", exp.select(*af).from_(table("lr_s"), copy=False)))
         grp = [col("lr_ak")] + [alias(exp.Sum(this=col(f"lr_af{i}")), f"lr_gn{i}") for i in range(len(flags))]
         grp.append(alias(exp.Count(this=exp.Star()), "lr_gsize"))
-        ctes.append(("lr_acc", exp.select(*grp).from_(table("lr_af")).where(is_not_null(col("lr_ak")))
-                     .group_by(col("lr_ak"))))
+        ctes.append(("lr_acc", exp.select(*grp).from_(table("lr_af"), copy=False).where(is_not_null(col("lr_ak")), copy=False)
+                     .group_by(col("lr_ak"), copy=False)))
         ac = [col(c_, "f") for c_ in base + ["lr_ak"]]
         for i in range(len(flags)):
             ac.append(alias(case([(is_null(col("lr_ak", "f")), col(f"lr_af{i}", "f"))], col(f"lr_gn{i}", "a")), f"lr_an{i}"))
         ac.append(alias(exp.Coalesce(this=col("lr_gsize", "a"), expressions=[exp.Literal.number(1)]), "lr_asize"))
-        ctes.append(("lr_ac", exp.select(*ac).from_(table("lr_af", "f"))
+        ctes.append(("lr_ac", exp.select(*ac).from_(table("lr_af", "f"), copy=False)
                      .join(table("lr_acc", "a"), on=exp.EQ(this=col("lr_ak", "a"), expression=col("lr_ak", "f")),
-                           join_type="left")))
+                           join_type="left", copy=False)))
         keep = base + ["lr_ak", "lr_asize"]
         ap = [col(c_) for c_ in keep]
         j = 0
@@ -791,17 +793,17 @@ class _Gen:
                     fired_cols.append(f"lr_afired{j}")
                 j += 1
             names.append(nm)
-        ctes.append(("lr_ap", exp.select(*ap).from_(table("lr_ac"))))
+        ctes.append(("lr_ap", exp.select(*ap).from_(table("lr_ac"), copy=False)))
         keep = keep + fired_cols
         as_ = [col(c_) for c_ in keep]
         for (dim, mx, fl, _c), nm in zip(acc_dims, names):
             as_.append(alias(clamp_round_sql([col(x) for x in nm], mx, fl), f"lr_as_{dim}"))
-        ctes.append(("lr_as", exp.select(*as_).from_(table("lr_ap"))))
+        ctes.append(("lr_as", exp.select(*as_).from_(table("lr_ap"), copy=False)))
         keep = keep + [f"lr_as_{d[0]}" for d in acc_dims]
         ab = [col(c_) for c_ in keep]
         for dim, bands in acc_grades:
             ab.append(alias(band_sql(col(f"lr_as_{dim}"), bands), f"lr_ab_{dim}"))
-        ctes.append(("lr_abx", exp.select(*ab).from_(table("lr_as"))))
+        ctes.append(("lr_abx", exp.select(*ab).from_(table("lr_as"), copy=False)))
         return "lr_abx"
 
     def account_key(self, acc: n.Accounts) -> exp.Expression:
@@ -869,10 +871,10 @@ class _Gen:
         carry = ["lr_id"] + (["lr_ord"] if order_column else []) + ["x_" + pcol for pcol in passthrough]
         for f in sorted(self.lead_fields | self.ev_fields):
             lf_cols.append(alias(self.normalize(col(fsrc.get(f, f), "l"), self.fields[f]), "f_" + f))
-        lf = exp.select(*lf_cols).from_(table("leads", "l"))
+        lf = exp.select(*lf_cols).from_(table("leads", "l"), copy=False)
         if self.derived:
             inner = lf.subquery("lr_l0")
-            lf = exp.select(exp.Star(), *[alias(e, name) for name, e in self.derived.values()]).from_(inner)
+            lf = exp.select(exp.Star(), *[alias(e, name) for name, e in self.derived.values()]).from_(inner, copy=False)
         ctes = [("lr_lf", lf)]
 
         x_from = table("lr_lf")
@@ -899,13 +901,13 @@ class _Gen:
             if self.any_event_agg:
                 # events of undeclared types are not the language's (the Python reader rejects them)
                 where.append(exp.In(this=etype(), expressions=[s(t) for t in self.events]))
-            ev = exp.select(*ev_cols).from_(table("events", "e")).where(and_(*where))
+            ev = exp.select(*ev_cols).from_(table("events", "e"), copy=False).where(and_(*where), copy=False)
             src = "lr_ev"
             ctes.append(("lr_ev", ev))
             if self.ev_fields:
                 evl = exp.select(exp.Column(this=exp.Star(), table=ident("ev")), *[col("f_" + f, "lf") for f in sorted(self.ev_fields)]) \
-                    .from_(table("lr_ev", "ev")).join(table("lr_lf", "lf"),
-                                                     on=exp.EQ(this=col("lr_k", "lf"), expression=col("lr_k", "ev")))
+                    .from_(table("lr_ev", "ev"), copy=False).join(table("lr_lf", "lf"),
+                                                     on=exp.EQ(this=col("lr_k", "lf"), expression=col("lr_k", "ev")), copy=False)
                 ctes.append(("lr_evl", evl))
                 src = "lr_evl"
             if self.scopes_used:
@@ -917,19 +919,19 @@ class _Gen:
                     latest = exp.Window(this=reset_age_sql(col("lr_age"), is_reset.copy()),
                                         partition_by=[col("lr_k")])
                     r_cols += [alias(latest, f"lr_ra{i}"), alias(is_reset.copy(), f"lr_rf{i}")]
-                ctes.append(("lr_evr", exp.select(*r_cols).from_(table(src))))
+                ctes.append(("lr_evr", exp.select(*r_cols).from_(table(src), copy=False)))
                 src = "lr_evr"
             agg = exp.select(col("lr_k"), *[alias(e, name) for name, e, _ in self.aggs.values()]) \
-                .from_(table(src)).group_by(col("lr_k"))
+                .from_(table(src), copy=False).group_by(col("lr_k"), copy=False)
             ctes.append(("lr_agg", agg))
             x_from_join = table("lr_agg")
             for name, _e, default in self.aggs.values():
                 e = col(name, "lr_agg")
                 x_cols.append(alias(exp.Coalesce(this=e, expressions=[default]) if default is not None else e, name))
-        x = exp.select(*x_cols).from_(x_from)
+        x = exp.select(*x_cols).from_(x_from, copy=False)
         if self.aggs:
             x = x.join(x_from_join, on=exp.EQ(this=col("lr_k", "lr_agg"), expression=col("lr_k", "lr_lf")),
-                       join_type="left")
+                       join_type="left", copy=False)
         ctes.append(("lr_x", x))
         # the account flags read lr_x's columns after the scores: carried that far
         acc_carry = []
@@ -958,7 +960,7 @@ class _Gen:
                     crit_out.append((f"c{k}", f"lr_r{k}" if raw is not None else f"c{k}", f"lr_f{k}"))
                 k += 1
             crit_names.append(names)
-        ctes.append(("lr_p", exp.select(*p_cols).from_(table("lr_x"))))
+        ctes.append(("lr_p", exp.select(*p_cols).from_(table("lr_x"), copy=False)))
         points_out = []  # reasons=False without criteria: each criterion's points, for the caller's kernel.reasons
         if criteria:  # carried to the output like the id
             carry = carry + sorted({c_ for triple in crit_out for c_ in triple})
@@ -969,7 +971,9 @@ class _Gen:
         p_from = "lr_p"
         if reasons:
             crit_names_flat = [c.name for c in plan.criteria]
-            ctes += reasons_ctes(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
+            steps = reasons_ctes(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
+            self.reason_steps = {name for name, _ in steps}
+            ctes += steps
             carry = carry + ["lr_reasons"]
             p_from = "lr_rs"
 
@@ -977,7 +981,7 @@ class _Gen:
         s_cols = [col(c_) for c_ in carry + acc_carry] + [col("lr_dq")]
         for (dim, mx, fl, _), names in zip(dims, crit_names):
             s_cols.append(alias(clamp_round_sql([col(nm) for nm in names], mx, fl), "s_" + dim))
-        ctes.append(("lr_s", exp.select(*s_cols).from_(table(p_from))))
+        ctes.append(("lr_s", exp.select(*s_cols).from_(table(p_from), copy=False)))
         b_from = "lr_s"
         acc_out = []  # (output column, carried column)
         if acc is not None:
@@ -1000,7 +1004,7 @@ class _Gen:
         for dim, bands in grade_blocks:
             g_cols.append(alias(band_sql(col("s_" + dim), bands), "b_" + dim))
             grade_parts.append(exp.Coalesce(this=col("b_" + dim), expressions=[s("")]))
-        ctes.append(("lr_b", exp.select(*g_cols).from_(table(b_from))))
+        ctes.append(("lr_b", exp.select(*g_cols).from_(table(b_from), copy=False)))
         grade: exp.Expression = s("")
         if grade_parts:
             grade = grade_parts[0]
@@ -1077,10 +1081,10 @@ class _Gen:
         r_cols = [col(c_) for c_ in carry] + [col("lr_dq")]
         r_cols += [col("s_" + d[0]) for d in dims] + [col("b_" + g[0]) for g in grade_blocks]
         r_cols.append(alias(grade, "lr_grade"))
-        ctes.append(("lr_g", exp.select(*r_cols).from_(table("lr_b"))))
+        ctes.append(("lr_g", exp.select(*r_cols).from_(table("lr_b"), copy=False)))
         r2 = [col(c_.alias_or_name) if isinstance(c_, exp.Alias) else c_ for c_ in r_cols]
         r2.append(alias(case(li_ifs), "lr_li"))
-        ctes.append(("lr_r", exp.select(*r2).from_(table("lr_g"))))
+        ctes.append(("lr_r", exp.select(*r2).from_(table("lr_g"), copy=False)))
 
         # final projection: score's CSV columns
         dq = col("lr_dq")
@@ -1123,12 +1127,13 @@ class _Gen:
         out += [alias(col(pc), f"lr_points_{k_}") for k_, pc in enumerate(points_out)]
         for k_, (pc, rc, fc) in enumerate(crit_out):
             out += [alias(col(pc), f"lr_points_{k_}"), alias(col(rc), f"lr_raw_{k_}"), alias(col(fc), f"lr_fired_{k_}")]
-        q = exp.select(*out).from_(table("lr_r"))
+        q = exp.select(*out).from_(table("lr_r"), copy=False)
         if order_column:
             q = q.order_by(col("lr_ord"))
-        # PostgreSQL inlines a CTE used once, which would paste every criterion's expression into the
-        # reasons' O(criteria²) comparisons many times over: there, the reasons' inputs are materialized
-        fence = {"lr_rw", "lr_rt"} if self.D.name == "postgres" else set()
+        # PostgreSQL inlines a CTE used once, pasting its expressions wherever a later step reads its
+        # columns: each step of the reasons reads the last one's column k times (k^steps: the server
+        # ran out of memory planning acme), so there every step of the reasons is materialized
+        fence = self.reason_steps if self.D.name == "postgres" else set()
         for name, body in ctes:
             # copy=False: no copy of the query so far per CTE (linear, not quadratic, in the CTEs)
             q = q.with_(ident(name), as_=body, materialized=name in fence or None, copy=False)
@@ -1196,35 +1201,60 @@ def _concat(*parts: exp.Expression) -> exp.Expression:
 
 def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: str) -> list[tuple[str, exp.Expression]]:
     """kernel.reasons as CTEs over `source` (which has the criteria's points in `point_cols` and the
-    disqualification reason in `dq_col`): each criterion's whole points and rank (largest first, ties
-    in file order), the text at every rank, then `lr_reasons`, as many whole items as fit in
-    kernel.REASONS_MAX characters. Plain arithmetic, CASE and ||: every dialect runs it."""
+    disqualification reason in `dq_col`), in work linear in the number of criteria: each criterion
+    gets one exact BIGINT order key (its whole points, at most kernel.REASONS_ORDER_CAP, times k,
+    plus its place from the end: unique and > 0, largest first, ties in file order; 0 for a
+    criterion whose whole points are 0); then one step per
+    place that can fit in kernel.REASONS_MAX characters takes the largest key below the last one
+    (GREATEST), the place's text is the criterion with that key, and `lr_reasons` is as many whole
+    items as fit. Plain arithmetic, GREATEST, CASE and ||: every dialect runs it."""
     k = len(names)
+    if k * (K.REASONS_ORDER_CAP + 1) >= 2**63:
+        raise SqlGenError(f"{k:,} criteria are more than the SQL reasons take")
+    bigint = exp.DataType.build("bigint")
     a = [f"lr_ra{i}" for i in range(k)]
+    key = [f"lr_rk{i}" for i in range(k)]
+    # at most this many items fit: each is its name, a space, a sign and a digit, and "; " between
+    places = min(k, (K.REASONS_MAX + 2) // (min(len(n) for n in names) + 5)) if k else 0
     cols1 = [exp.Star()] + [alias(whole_points_sql(col(c)), a[i]) for i, c in enumerate(point_cols)]
-    ranks = []
-    for i in range(k):
-        terms: exp.Expression = exp.Literal.number(1)
-        for j in range(k):
-            if j == i:
-                continue
-            ahead = exp.GT(this=col(a[j]), expression=col(a[i])) if j > i else \
-                exp.GTE(this=col(a[j]), expression=col(a[i]))
-            terms = exp.Add(this=terms, expression=case([(ahead, exp.Literal.number(1))], exp.Literal.number(0)))
-        ranks.append(alias(terms, f"lr_rk{i}"))
+    cols2: list[exp.Expression] = [exp.Star()]
     for i, (name, c) in enumerate(zip(names, point_cols)):
+        capped = case([(exp.GT(this=col(a[i]), expression=exp.Literal.number(K.REASONS_ORDER_CAP)),
+                        exp.Literal.number(K.REASONS_ORDER_CAP))], col(a[i]))
+        order = exp.Add(this=exp.Mul(this=exp.cast(paren(capped), bigint), expression=exp.Literal.number(k)),
+                        expression=exp.Literal.number(k - 1 - i))
+        cols2.append(alias(case([(exp.GT(this=col(a[i]), expression=exp.Literal.number(0)), order)],
+                                exp.cast(exp.Literal.number(0), bigint)), key[i]))
         sign = case([(exp.GTE(this=col(c), expression=exp.Literal.number(0)), s("+"))], s("-"))
-        ranks.append(alias(_concat(s(name + " "), sign, _text(exp.cast(col(a[i]), exp.DataType.build("bigint")))),
-                           f"lr_rp{i}"))
+        cols2.append(alias(_concat(s(name + " "), sign, _text(exp.cast(col(a[i]), bigint))), f"lr_rp{i}"))
+    ctes = [("lr_rw", exp.select(*cols1).from_(table(source), copy=False)),
+            ("lr_rx", exp.select(*cols2).from_(table("lr_rw"), copy=False))]
+    prev = "lr_rx"
+
+    def zero() -> exp.Literal:
+        return exp.Literal(this="0", is_string=False)  # (Literal.number costs a parse per call)
+
+    for r in range(1, places + 1):
+        if r == 1:
+            cands = [col(key[i]) for i in range(k)]
+        else:
+            below = col(f"lr_rm{r - 1}")
+            cands = [case([(exp.LT(this=col(key[i]), expression=below.copy()), col(key[i]))],
+                          zero()) for i in range(k)]
+        # (no candidate is NULL: ignore_nulls only spares DuckDB's NULL guard around GREATEST)
+        m = cands[0] if k == 1 else exp.Greatest(this=cands[0], expressions=cands[1:], ignore_nulls=True)
+        name = f"lr_rm{r}"
+        ctes.append((name + "s", exp.select(exp.Star(), alias(m, name)).from_(table(prev), copy=False)))
+        prev = name + "s"
     t = []
-    for r in range(1, k + 1):
-        ifs = [(and_(exp.GT(this=col(a[i]), expression=exp.Literal.number(0)),
-                     exp.EQ(this=col(f"lr_rk{i}"), expression=exp.Literal.number(r))), col(f"lr_rp{i}"))
-               for i in range(k)]
-        t.append(alias(case(ifs), f"lr_rt{r}"))
+    for r in range(1, places + 1):
+        m = col(f"lr_rm{r}")
+        pick = exp.Case(this=m, ifs=[exp.If(this=col(key[i]), true=col(f"lr_rp{i}")) for i in range(k)])
+        t.append(alias(case([(exp.GT(this=m.copy(), expression=zero()), pick)]), f"lr_rt{r}"))
+    ctes.append(("lr_rt", exp.select(exp.Star(), *t).from_(table(prev), copy=False)))
     parts: list[exp.Expression] = []
     size: exp.Expression = exp.Literal.number(-2)
-    for r in range(1, k + 1):
+    for r in range(1, places + 1):
         tr = col(f"lr_rt{r}")
         size = exp.Add(this=size, expression=exp.Add(this=exp.Length(this=exp.Coalesce(this=tr, expressions=[s("")])),
                                                      expression=exp.Literal.number(2)))
@@ -1234,10 +1264,8 @@ def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: s
     dq = col(dq_col)
     reasons = case([(is_not_null(dq), exp.Substring(this=dq.copy(), start=exp.Literal.number(1),
                                                       length=exp.Literal.number(K.REASONS_MAX)))], text)
-    return [("lr_rw", exp.select(*cols1).from_(table(source))),
-            ("lr_rr", exp.select(exp.Star(), *ranks).from_(table("lr_rw"))),
-            ("lr_rt", exp.select(exp.Star(), *t).from_(table("lr_rr"))),
-            ("lr_rs", exp.select(exp.Star(), alias(reasons, "lr_reasons")).from_(table("lr_rt")))]
+    ctes.append(("lr_rs", exp.select(exp.Star(), alias(reasons, "lr_reasons")).from_(table("lr_rt"), copy=False)))
+    return ctes
 
 
 def decay_sql(age: exp.Expression, hl) -> exp.Expression:
@@ -1329,16 +1357,18 @@ def build_query(checked, dialect: str = "duckdb", as_of: dt.date | None = None, 
     `rules_sha256` (from `provenance`, a runtime.core.plan.Provenance; by default the one of the
     checked file's own source) and `as_of`, as `score` writes them. `reasons=False` leaves `reasons`
     out and gives every criterion's `lr_points_k` instead (the DuckDB engine computes the reasons with
-    the kernel: the portable SQL form costs O(criteria²) per row). `source_columns=True` reads the
+    the kernel: the portable SQL form costs O(criteria × the items that fit) per row). `source_columns=True` reads the
     tables by the columns the rule file names (`from "..."`): what `leadrules compile` gives a
     warehouse."""
-    g = _Gen(checked, dialect, as_of, provenance)
-    return g.build(id_column=id_column, key_column=key_column or id_column, order_column=order_column,
-                   passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column, reasons=reasons,
-                   source_columns=source_columns)
+    with paused_gc():  # (dsl/gcpause.py: a query of 1,000 criteria is a tree of ~10⁶ nodes)
+        g = _Gen(checked, dialect, as_of, provenance)
+        return g.build(id_column=id_column, key_column=key_column or id_column, order_column=order_column,
+                       passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column,
+                       reasons=reasons, source_columns=source_columns)
 
 
 def to_sql(checked, dialect: str = "duckdb", as_of: dt.date | None = None, *, pretty: bool = True, **kw) -> str:
     """The query as text in the dialect's syntax."""
     q = build_query(checked, dialect, as_of, **kw)
-    return q.sql(dialect=dialect, pretty=pretty)
+    with paused_gc():
+        return q.sql(dialect=dialect, pretty=pretty)  # (copied first: a node may sit in two places)

@@ -18,7 +18,7 @@ __all__ = [
     "norm", "norm_list", "domain", "words_regex", "word_match", "date_ordinal", "known_age", "in_window",
     "per_unit",
     "decay_weight", "decay_table", "DECAY_TABLE_SIZE", "cap", "clamp", "round2", "clamp_round",
-    "band", "grade_matches", "pattern_matches", "route_choice", "whole_points", "reasons", "REASONS_MAX",
+    "band", "grade_matches", "pattern_matches", "route_choice", "whole_points", "reasons", "REASONS_MAX", "REASONS_ORDER_CAP",
     "reset_age", "reset_keeps", "ordinal_text",
 ]
 
@@ -225,6 +225,7 @@ def route_choice(lines, grade: str | None, disqualified: bool, account_bands=Non
 # ---- reasons -------------------------------------------------------------------------------------
 
 REASONS_MAX = 255  # characters: what fits a CRM text field
+REASONS_ORDER_CAP = 10**12  # whole points beyond this count as this much for the order (ties in file order)
 
 
 def whole_points(p) -> int:
@@ -236,8 +237,9 @@ def whole_points(p) -> int:
 def reasons(names, points, disqualified: str | None = None) -> str:
     """The short text a rep reads: the disqualification reason, or the criteria that contributed
     most, largest first (ties in file order), as `Name +40; Other -20`, as many whole items as fit
-    in REASONS_MAX characters. Criteria whose whole points are 0 are left out. `names` and `points`
-    are per criterion, in file order."""
+    in REASONS_MAX characters. Criteria whose whole points are 0 are left out; for the order, whole
+    points beyond REASONS_ORDER_CAP count as REASONS_ORDER_CAP (so that SQL can order by one exact
+    BIGINT key). `names` and `points` are per criterion, in file order."""
     if disqualified is not None:
         return disqualified[:REASONS_MAX]
     items = []
@@ -246,7 +248,7 @@ def reasons(names, points, disqualified: str | None = None) -> str:
         if p:  # (this loop is whole_points, written out: it runs for every scored lead)
             w = floor(p + 0.5) if p > 0 else -floor(-p + 0.5)
             if w:
-                items.append((-abs(w), i, w))
+                items.append((-min(abs(w), REASONS_ORDER_CAP), i, w))
     if not items:
         return ""
     items.sort()

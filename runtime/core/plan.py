@@ -8,6 +8,7 @@ Conditions stay syntax (dsl/nodes.py): each backend compiles them its own way.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from dataclasses import dataclass
@@ -243,6 +244,7 @@ def canonical_text(text: str, path: str = "<string>") -> str:
     return "\n".join(ln for ln in format_text(bare, path).split("\n") if ln.strip()) + "\n"
 
 
+@functools.lru_cache(maxsize=8)  # (a command may ask for one file's hash more than once)
 def rules_sha256(text: str, path: str = "<string>") -> str | None:
     """SHA-256 (hex) of `canonical_text`: layout and comments do not change it, any change of
     meaning does. None when the text does not parse or format."""
