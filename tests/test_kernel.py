@@ -315,7 +315,7 @@ def test_reasons_order_points_beyond_the_cap_as_the_cap():
 
 def test_reasons_in_sql_beyond_the_cap_and_over_many_criteria():
     names = [f"n{i}" for i in range(300)] + ["big", "bigger"]
-    pts = [(i * 7919) % 61 - 30 for i in range(300)] + [K.REASONS_ORDER_CAP * 2, K.REASONS_ORDER_CAP * 3]
+    pts = [(i * 7919) % 61 - 30 for i in range(len(names) - 2)] + [K.REASONS_ORDER_CAP * 2, K.REASONS_ORDER_CAP * 3]
     cols = [f"p{i}" for i in range(len(pts))]
     base = exp.select(*[S.alias(S.dbl(S.num(p)), c) for p, c in zip(pts, cols)],
                       S.alias(exp.cast(exp.Null(), exp.DataType.build("text")), "dq"))

@@ -1204,10 +1204,11 @@ def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: s
     disqualification reason in `dq_col`), in work linear in the number of criteria: each criterion
     gets one exact BIGINT order key (its whole points, at most kernel.REASONS_ORDER_CAP, times k,
     plus its place from the end: unique and > 0, largest first, ties in file order; 0 for a
-    criterion whose whole points are 0); then one step per
-    place that can fit in kernel.REASONS_MAX characters takes the largest key below the last one
-    (GREATEST), the place's text is the criterion with that key, and `lr_reasons` is as many whole
-    items as fit. Plain arithmetic, GREATEST, CASE and ||: every dialect runs it."""
+    criterion whose whole points are 0); then one step per place that can fit in
+    kernel.REASONS_MAX characters takes the largest key below the last one (GREATEST), the place's
+    text (`lr_rt1` ...) is the criterion with that key, and `lr_reasons` is as many whole items as
+    fit. Plain arithmetic, GREATEST, CASE and ||: every dialect runs it. (A form that ranks every
+    criterion against every other in one step is k² and was no faster in DuckDB at 24 criteria.)"""
     k = len(names)
     if k * (K.REASONS_ORDER_CAP + 1) >= 2**63:
         raise SqlGenError(f"{k:,} criteria are more than the SQL reasons take")
@@ -1215,32 +1216,41 @@ def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: s
     a = [f"lr_ra{i}" for i in range(k)]
     key = [f"lr_rk{i}" for i in range(k)]
     # at most this many items fit: each is its name, a space, a sign and a digit, and "; " between
-    places = min(k, (K.REASONS_MAX + 2) // (min(len(n) for n in names) + 5)) if k else 0
-    cols1 = [exp.Star()] + [alias(whole_points_sql(col(c)), a[i]) for i, c in enumerate(point_cols)]
-    cols2: list[exp.Expression] = [exp.Star()]
-    for i, (name, c) in enumerate(zip(names, point_cols)):
-        capped = case([(exp.GT(this=col(a[i]), expression=exp.Literal.number(K.REASONS_ORDER_CAP)),
-                        exp.Literal.number(K.REASONS_ORDER_CAP))], col(a[i]))
-        order = exp.Add(this=exp.Mul(this=exp.cast(paren(capped), bigint), expression=exp.Literal.number(k)),
-                        expression=exp.Literal.number(k - 1 - i))
-        cols2.append(alias(case([(exp.GT(this=col(a[i]), expression=exp.Literal.number(0)), order)],
-                                exp.cast(exp.Literal.number(0), bigint)), key[i]))
-        sign = case([(exp.GTE(this=col(c), expression=exp.Literal.number(0)), s("+"))], s("-"))
-        cols2.append(alias(_concat(s(name + " "), sign, _text(exp.cast(col(a[i]), bigint))), f"lr_rp{i}"))
-    ctes = [("lr_rw", exp.select(*cols1).from_(table(source), copy=False)),
-            ("lr_rx", exp.select(*cols2).from_(table("lr_rw"), copy=False))]
-    prev = "lr_rx"
+    # (so the shortest names, each + 5, add up to at most REASONS_MAX + 2)
+    places, room = 0, K.REASONS_MAX + 2
+    for ln in sorted(len(nm) for nm in names):
+        room -= ln + 5
+        if room < 0:
+            break
+        places += 1
 
     def zero() -> exp.Literal:
         return exp.Literal(this="0", is_string=False)  # (Literal.number costs a parse per call)
 
+    def item(i: int) -> exp.Expression:
+        """Criterion i's text, `Name +40`: built only where it is picked (a fresh tree each time)."""
+        sign = case([(exp.GTE(this=col(point_cols[i]), expression=zero()), s("+"))], s("-"))
+        return _concat(s(names[i] + " "), sign, _text(exp.cast(col(a[i]), exp.DataType.build("bigint"))))
+
+    cols1 = [exp.Star()] + [alias(whole_points_sql(col(c)), a[i]) for i, c in enumerate(point_cols)]
+    cols2: list[exp.Expression] = [exp.Star()]
+    for i in range(k):
+        capped = case([(exp.GT(this=col(a[i]), expression=exp.Literal.number(K.REASONS_ORDER_CAP)),
+                        exp.Literal.number(K.REASONS_ORDER_CAP))], col(a[i]))
+        order = exp.Add(this=exp.Mul(this=exp.cast(paren(capped), bigint), expression=exp.Literal.number(k)),
+                        expression=exp.Literal.number(k - 1 - i))
+        cols2.append(alias(case([(exp.GT(this=col(a[i]), expression=zero()), order)], exp.cast(zero(), bigint)),
+                           key[i]))
+    ctes = [("lr_rw", exp.select(*cols1).from_(table(source), copy=False)),
+            ("lr_rx", exp.select(*cols2).from_(table("lr_rw"), copy=False))]
+    prev = "lr_rx"
     for r in range(1, places + 1):
         if r == 1:
             cands = [col(key[i]) for i in range(k)]
         else:
             below = col(f"lr_rm{r - 1}")
-            cands = [case([(exp.LT(this=col(key[i]), expression=below.copy()), col(key[i]))],
-                          zero()) for i in range(k)]
+            cands = [case([(exp.LT(this=col(key[i]), expression=below.copy()), col(key[i]))], zero())
+                     for i in range(k)]
         # (no candidate is NULL: ignore_nulls only spares DuckDB's NULL guard around GREATEST)
         m = cands[0] if k == 1 else exp.Greatest(this=cands[0], expressions=cands[1:], ignore_nulls=True)
         name = f"lr_rm{r}"
@@ -1249,7 +1259,7 @@ def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: s
     t = []
     for r in range(1, places + 1):
         m = col(f"lr_rm{r}")
-        pick = exp.Case(this=m, ifs=[exp.If(this=col(key[i]), true=col(f"lr_rp{i}")) for i in range(k)])
+        pick = exp.Case(this=m, ifs=[exp.If(this=col(key[i]), true=item(i)) for i in range(k)])
         t.append(alias(case([(exp.GT(this=m.copy(), expression=zero()), pick)]), f"lr_rt{r}"))
     ctes.append(("lr_rt", exp.select(exp.Star(), *t).from_(table(prev), copy=False)))
     parts: list[exp.Expression] = []
