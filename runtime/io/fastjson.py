@@ -4,9 +4,11 @@ library's `json`. Both give the same value, or the same error, for every input (
 
 Why msgspec and not orjson (bench/RESULTS.md): on bench rows msgspec decodes ~10 % faster than orjson
 and, unlike orjson, keeps integers beyond 64 bits exact (orjson turns them into floats, silently).
-Its typed structs are faster still, but a struct decides the columns and their types, which the input
-contract (docs/input.md: columns matched ignoring case, "166" read as a number, bad rows reported) does
-not: rows stay dicts. Where msgspec refuses a line, the standard library reads it (and words the error).
+Its structs are faster still (no dict per row and per event): `row_reader` decodes a row into a
+struct of exactly the rule file's keys, every value kept as the JSON has it, for generated code that
+checks it as it checks a dict (runtime/backends/pygen.py `score_struct`); a row with any other key
+(the input contract matches columns ignoring case, docs/input.md) or anything else msgspec refuses
+goes the dict way. Where msgspec refuses a line, the standard library reads it (and words the error).
 `leadrules --version` says which parser is used.
 """
 from __future__ import annotations
