@@ -365,10 +365,11 @@ class _Checker:
         else:
             f = k.filter
             how = "per count" if k.per_count else "each"
-            if k.per_count and f.event == "event" and "event" not in self.c.events:
-                # `count event` means any event type, but points per count need one type
-                self.add("LR213", "`per count event` needs an event type: name the events to count", f.span,
-                         "e.g. `per count " + (next(iter(self.c.events), "web_visit")) + " within 30 days`")
+            if f.event == "event" and "event" not in self.c.events:
+                # `count event` (a condition) means any event type, but points for each event need one type
+                self.add("LR213", f"`{how} event` needs an event type: name the events to count", f.span,
+                         f"e.g. `{how} " + (next(iter(self.c.events), "web_visit")) + " within 30 days`; "
+                         "for any type, tiers on `count event within N days`")
             elif f.event == "lead":
                 if not self.in_accounts:
                     self.add("LR213", f"`{how} lead` only makes sense inside an `accounts` block", f.span,

@@ -393,3 +393,14 @@ def test_editor_hover_explains_per_count_per_attribute_and_anchored_windows():
     h = hover('"Touches"')
     assert "+2 for every `call` event counted" in h
     assert "from the lead's `created_at` to 7 days after it" in h and "a count counts every event in full" in h
+
+
+def test_each_event_of_any_type_is_named_not_unknown():
+    """`each event` (any type) is LR213 with a hint, not "unknown event" (docs/reference.md)."""
+    from dsl.checker import check_text
+
+    text = ('ruleset "t" version 1\nfields {\n  email: text\n}\nevents {\n  visit(page: text)\n}\n'
+            'score e "E" max 100 {\n  "Any" +2 each event within 30 days max 10\n}\n')
+    c = check_text(text, "t.rules")
+    assert [(d.code, d.line) for d in c.errors] == [("LR213", 9)]
+    assert "needs an event type" in c.errors[0].message and "count event within" in c.errors[0].hint
