@@ -426,6 +426,18 @@ def _grouped(model: AccountModel, rows, stats) -> Iterator[tuple[Lead, Result]]:
             yield from flush()
 
 
+def _tally(counts: dict[str, list[int]], sizes: dict[str, int], k: str, fl) -> None:
+    """Add one keyed lead's flags to its account's counts (and its size)."""
+    c = counts.get(k)
+    if c is None:
+        counts[k] = list(fl)
+        sizes[k] = 1
+    else:
+        for i, x in enumerate(fl):
+            c[i] += x
+        sizes[k] += 1
+
+
 def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None):
     """Unsorted input: everything is held until the input ends, in memory up to `hold` leads, then in
     a temporary SQLite database that keeps, per lead, the pickled result (and lead), its key and
@@ -438,16 +450,9 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None):
     it = iter(rows)
     for row in it:
         mem.append(row)
-        k, fl = row[2], row[3]
+        k = row[2]
         if k is not None:
-            c = counts.get(k)
-            if c is None:
-                counts[k] = list(fl)
-                sizes[k] = 1
-            else:
-                for i in range(nf):
-                    c[i] += fl[i]
-                sizes[k] += 1
+            _tally(counts, sizes, k, row[3])
         if len(mem) >= hold:
             db = _Spill(nf, spill_dir, spill_bytes)
             db.add_many(mem)
@@ -574,14 +579,7 @@ class _Spill:
         sizes: dict[str, int] = {}
         for k, _payload, *fl in self.mem:
             if k is not None:
-                c = counts.get(k)
-                if c is None:
-                    counts[k] = list(fl)
-                    sizes[k] = 1
-                else:
-                    for i, x in enumerate(fl):
-                        c[i] += x
-                    sizes[k] += 1
+                _tally(counts, sizes, k, fl)
         accts = {}
         for k, c in counts.items():
             a = accts[k] = model.evaluate(tuple(c))
