@@ -7,7 +7,7 @@ runtime/commands/calibrate.py from `runtime.analysis.calibrate.Calibrator.report
 from __future__ import annotations
 
 import html
-
+import io
 import json
 from typing import Any
 
@@ -360,7 +360,11 @@ def plot(doc: dict, path: str, plt=None) -> None:
     from runtime.io.files import open_output
 
     try:
-        with open_output(path, binary=True) as fh:  # whole or absent, like every output file
-            fig.savefig(fh, format=path.rsplit(".", 1)[-1].lower())
+        # drawn into memory first: matplotlib wants a seekable file, then written whole or absent,
+        # like every output file
+        buf = io.BytesIO()
+        fig.savefig(buf, format=path.rsplit(".", 1)[-1].lower())
+        with open_output(path, binary=True) as fh:
+            fh.write(buf.getvalue())
     finally:
         plt.close(fig)
