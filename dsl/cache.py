@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-MAGIC = b"leadrules-cache 1\n"
+MAGIC = b"leadrules-cache 1\n"  # then the entry's name, a checksum of the bytes, the bytes
 
 
 def cache_dir() -> str | None:
@@ -65,12 +65,13 @@ def read(name: str) -> bytes | None:
                 if st.st_uid != os.getuid() or st.st_mode & 0o022:
                     return None
             head = fh.readline()
+            label = fh.readline()
             check = fh.readline().rstrip(b"\n")
             data = fh.read()
     except (OSError, ValueError):
         return None
-    if head != MAGIC or check != _digest(data):
-        return None
+    if head != MAGIC or label != name.encode("utf-8") + b"\n" or check != _digest(data):
+        return None  # another format, an entry copied under the wrong name, damaged bytes
     return data
 
 
@@ -82,9 +83,11 @@ def write(name: str, data: bytes) -> None:
     tmp = os.path.join(d, f".{name}.{os.getpid()}.tmp")
     try:
         os.makedirs(d, mode=0o700, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+        # a new file of our own (never through a link someone left there), readable by us only
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                     | getattr(os, "O_BINARY", 0), 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC + _digest(data) + b"\n" + data)
+            fh.write(MAGIC + name.encode("utf-8") + b"\n" + _digest(data) + b"\n" + data)
         os.replace(tmp, os.path.join(d, name))
     except OSError:
         try:

@@ -19,8 +19,6 @@ import marshal
 import operator
 import os
 import pickle
-import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -494,6 +492,9 @@ class _Spill:
     parameters, so no lead data ever becomes SQL text."""
 
     def __init__(self, nf: int, spill_dir: str | None):
+        import sqlite3  # here: `test`, `explain` and sorted input never spill (start-up, issue 15)
+        import tempfile
+
         fd, self.path = tempfile.mkstemp(prefix="leadrules-accounts-", suffix=".sqlite", dir=spill_dir)
         os.close(fd)
         self.nf = nf

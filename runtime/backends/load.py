@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,6 +71,8 @@ def read_rules_text(spec: str) -> tuple[str, Path | None]:
             raise RulesInputError(f"{spec}: cannot read ({e.strerror})")
     # git show REV:PATH, with PATH relative to the current directory as git understands `./`
     rel = path if path.startswith("/") else "./" + path if not path.startswith("./") else path
+    import subprocess  # here: reading a file from disk (lint, test) never needs it
+
     try:
         proc = subprocess.run(["git", "show", f"{rev}:{rel}"], capture_output=True, timeout=60)
     except FileNotFoundError:
