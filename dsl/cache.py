@@ -94,3 +94,22 @@ def write(name: str, data: bytes) -> None:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+def prune(prefix: str, keep: int) -> None:
+    """Delete all but the `keep` most recently written entries whose names start with `prefix`."""
+    d = cache_dir()
+    if d is None:
+        return
+    try:
+        with os.scandir(d) as it:
+            found = [(e.stat().st_mtime, e.path) for e in it if e.name.startswith(prefix) and e.is_file()]
+    except OSError:
+        return
+    if len(found) <= keep:
+        return
+    for _, path in sorted(found)[: len(found) - keep]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

@@ -32,7 +32,9 @@ def _node(cls: type) -> type:
 
 
 def _methods_source(cls: type) -> str:
-    """The methods `dataclass(frozen=True, slots=True)` generates for `cls`, as one factory function."""
+    """The methods `dataclass(frozen=True, slots=True)` gives `cls`, as one factory function (pickling by
+    the same state, a list of the field values, written out per class: a cached syntax tree loads
+    faster)."""
     fs = fields(cls)
     for f in fs:
         if f.default_factory is not MISSING or not f.init:
@@ -45,6 +47,7 @@ def _methods_source(cls: type) -> str:
     mine = "".join(f"self.{x}," for x in cmp)
     theirs = "".join(f"other.{x}," for x in cmp)
     names = "".join(f"{f.name!r}," for f in fs)
+    setstate = "".join(f"\n        _object_setattr(self, {f.name!r}, state[{i}])" for i, f in enumerate(fs)) or "\n        pass"
     locals_ = "".join(f"\n    __t_{f.name} = __t[{f.name!r}]" for f in fs) + "".join(
         f"\n    __d_{f.name} = __d[{f.name!r}]" for f in fs if f.default is not MISSING)
     return f'''
@@ -66,7 +69,10 @@ def __create_fn__(__cls, __t, __d):{locals_}
         if type(self) is __cls or name in ({names}):
             raise FrozenInstanceError(f"cannot delete field {{name!r}}")
         super(__cls, self).__delattr__(name)
-    return __init__, __repr__, __eq__, __hash__, __setattr__, __delattr__
+    def __getstate__(self):
+        return [{"".join(f"self.{f.name}," for f in fs)}]
+    def __setstate__(self, state):{setstate}
+    return __init__, __repr__, __eq__, __hash__, __setattr__, __delattr__, __getstate__, __setstate__
 __node_factories.append(__create_fn__)
 '''
 
@@ -88,16 +94,8 @@ def _compiled(src: str):
             pass
     code = compile(src, "<dsl.nodes: generated methods>", "exec", dont_inherit=True)  # no __future__ of ours
     cache.write(name, marshal.dumps(code))
+    cache.prune("nodes-", 8)  # (the methods of older versions of this module)
     return code
-
-
-def _getstate(self):  # dataclasses' own, for frozen slotted classes: pickle and copy work
-    return [getattr(self, f.name) for f in fields(self)]
-
-
-def _setstate(self, state):
-    for f, value in zip(fields(self), state):
-        object.__setattr__(self, f.name, value)
 
 
 def _finish() -> None:
@@ -117,7 +115,6 @@ def _finish() -> None:
         for fn in make(cls, {f.name: f.type for f in fs}, {f.name: f.default for f in fs if f.default is not MISSING}):
             fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
             setattr(cls, fn.__name__, fn)
-        cls.__getstate__, cls.__setstate__ = _getstate, _setstate
 
 
 @_node

@@ -131,7 +131,9 @@ def test_corrupt_cache_still_parses_correctly(tmp_path, damage):
     entries = sorted(d.iterdir())
     parser = next(p for p in entries if p.name.startswith("parser-"))
     nodes = [p for p in entries if p.name.startswith("nodes-")]
-    for p in [parser] + nodes:
+    trees = [p for p in entries if p.name.startswith("tree-")]
+    assert len(trees) == 1  # acme.rules (the broken file has no tree)
+    for p in [parser] + nodes + trees:
         raw = p.read_bytes()
         if damage == "garbage":
             p.write_bytes(os.urandom(len(raw)))
@@ -251,3 +253,34 @@ def test_nodes_still_built_with_a_damaged_nodes_cache(tmp_path):
     again = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
     assert (again.returncode, again.stdout, again.stderr) == (0, first.stdout, first.stderr)
     assert "Criterion(name='c', kind='when', points=5," in first.stdout
+
+
+def test_tree_cache_never_gives_an_old_tree(tmp_path):
+    """The same path with other text is parsed again: an edit shows at once, and undoing it too."""
+    f = tmp_path / "r.rules"
+    good = (ROOT / "rulesets" / "acme.rules").read_text(encoding="utf-8")
+    assert "grade profile {" in good and "expect profile = 80\n" in good
+    f.write_text(good, encoding="utf-8")
+    clean, tested = _run_out(["lint", str(f)], tmp_path), _run_out(["test", str(f)], tmp_path)
+    assert clean.startswith("exit 0") and tested.startswith("exit 0")
+    assert [p.name.startswith("tree-") for p in (tmp_path / "cache").iterdir()].count(True) == 1
+    assert _run_out(["lint", str(f)], tmp_path) == clean and _run_out(["test", str(f)], tmp_path) == tested
+    for edit, cmd in (("grade profil {", "lint"), ("expect profile = 81\n", "test")):
+        old = "grade profile {" if cmd == "lint" else "expect profile = 80\n"
+        f.write_text(good.replace(old, edit, 1), encoding="utf-8")
+        got = _run_out([cmd, str(f)], tmp_path)
+        assert got.startswith("exit 1") and got == _run_out([cmd, str(f)], tmp_path, LEADRULES_NO_CACHE="1")
+        assert got == _run_out([cmd, str(f)], tmp_path)
+        f.write_text(good, encoding="utf-8")
+        assert _run_out([cmd, str(f)], tmp_path) == (clean if cmd == "lint" else tested)
+
+
+def test_cache_prune_keeps_the_newest(tmp_path, monkeypatch):
+    monkeypatch.setenv("LEADRULES_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("LEADRULES_NO_CACHE", raising=False)
+    for i in range(10):
+        cache.write(f"tree-{i}", b"x")
+        os.utime(tmp_path / f"tree-{i}", (1_000_000 + i, 1_000_000 + i))
+    cache.write("parser-1", b"y")
+    cache.prune("tree-", 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parser-1", "tree-7", "tree-8", "tree-9"]

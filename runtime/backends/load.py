@@ -92,7 +92,7 @@ def load_rules(spec: str, *, require_ok: bool = True) -> LoadedRules:
     and `require_ok`."""
     text, path = read_rules_text(spec)
     try:
-        rf = parse(text, spec)
+        rf = parse(text, spec, cached=True)  # the tree is kept for the next command on the same text
     except RuleError:
         if require_ok:
             raise
