@@ -353,9 +353,15 @@ def test_input_order_is_kept_and_unsorted_spill_equals_sorted_grouped():
     leads = random_leads(600, 40, seed=3)
     ref = reference(e, leads)
     held = run(e, leads)                                     # in memory
-    spilled = run(e, leads, hold=50)                         # in a temporary SQLite file
-    assert [r.id for r in held] == [l.id for l in leads] == [r.id for r in spilled]
-    assert [r.record() for r in held] == [r.record() for r in spilled]
+    packed = run(e, leads, hold=50)                          # packed in memory
+    spilled = run(e, leads, hold=50, spill_bytes=2000)       # then in a temporary SQLite file
+    assert [r.id for r in held] == [l.id for l in leads] == [r.id for r in spilled] == [r.id for r in packed]
+    assert [r.record() for r in held] == [r.record() for r in spilled] == [r.record() for r in packed]
+    st_p, st_s = AccountStats(), AccountStats()
+    run(e, leads, hold=50, stats=st_p)
+    run(e, leads, hold=50, spill_bytes=2000, stats=st_s)
+    assert (st_p.accounts, st_p.keyless, st_p.largest, st_p.bands) == \
+        (st_s.accounts, st_s.keyless, st_s.largest, st_s.bands)
     assert all(r.account_scores == ref[r.id] for r in held)
     srt = sorted(leads, key=lambda l: account_model(e).key_of(l) or "")
     grouped = run(e, srt, grouped=True)
@@ -415,8 +421,10 @@ def test_spill_path_memory_is_bounded(tmp_path):
     tracemalloc.start()
     try:
         it = score_leads(e, _stream(n, 4, [0]), AS_OF, grouped=False, hold=500, keep_leads=False,
-                         spill_dir=str(tmp_path))
-        count = 0
+                         spill_dir=str(tmp_path), spill_bytes=500_000)
+        next(it)
+        assert len(list(tmp_path.iterdir())) == 1  # past spill_bytes: the SQLite file
+        count = 1
         for _l, r in it:
             count += 1
         _cur, peak = tracemalloc.get_traced_memory()

@@ -177,3 +177,84 @@ def test_memory_cap_default_and_override(monkeypatch):
         assert c.execute("SELECT current_setting('memory_limit')").fetchone()[0] in ("286.1 MiB", "300.0 MB", "300MB")
     finally:
         c.close()
+
+
+def _parquet_score(tmp_path, table, engine):
+    from click.testing import CliRunner
+
+    import pyarrow.parquet as pq
+
+    from cli import main
+
+    rf = tmp_path / "r.rules"
+    rf.write_text(RULES)
+    leads = tmp_path / "leads.parquet"
+    pq.write_table(table, leads)
+    out = tmp_path / f"pq_{engine}.jsonl"
+    r = CliRunner().invoke(main, ["score", str(rf), "--leads", str(leads), "-o", str(out), "--as-of", "2026-11-01",
+                                  "--engine", engine, "--on-bad-row", "skip"])
+    return r.exit_code, (out.read_text() if out.exists() else None), r.output
+
+
+def _parquet_table(size_type=None, at_type=None):
+    import datetime as dt_
+
+    import pyarrow as pa
+
+    ev = pa.struct([("type", pa.string()), ("at", at_type or pa.string()), ("page", pa.string())])
+    ts = (lambda d: d) if at_type is not None else (lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return pa.table({
+        "id": pa.array(["a", None, "c", "d"]),
+        "email": pa.array(["a@b.co", " ", None, "x@y.z"]),
+        "size": pa.array([250, 12, None, 3], type=size_type or pa.int64()),
+        "since": pa.array([dt_.date(2026, 3, 1), None, dt_.date(2025, 1, 1), dt_.date(2026, 10, 1)]),
+        "vip": pa.array([True, False, None, True]),
+        "tags": pa.array([["x", "y"], [], None, ["X "]]),
+        "events": pa.array([
+            [{"type": "visit", "at": ts(dt_.datetime(2026, 10, 30, 10)), "page": "/pricing"},
+             {"type": "demo", "at": ts(dt_.datetime(2026, 10, 20, 23, 59, 59)), "page": None},
+             {"type": "other", "at": ts(dt_.datetime(2026, 10, 20)), "page": None}],
+            [], None, [{"type": "visit", "at": ts(dt_.datetime(2026, 9, 1, 0, 0, 1)), "page": "/Pricing"}]], type=pa.list_(ev)),
+    })
+
+
+def test_plain_parquet_is_staged_by_duckdb_with_the_python_engines_results(tmp_path):
+    """A Parquet file of plain column types (text, whole numbers, dates, booleans, lists, structs of
+    those) is read by DuckDB itself (written as JSON Lines, then staged) and scores as the
+    python engine scores it from pyarrow's values."""
+    pytest.importorskip("pyarrow")
+    import datetime as dt_
+
+    from runtime.backends.duckdb_engine import DuckScore
+    from runtime.backends.load import load_rules
+
+    code_py, out_py, _ = _parquet_score(tmp_path, _parquet_table(), "python")
+    code_dd, out_dd, _ = _parquet_score(tmp_path, _parquet_table(), "duckdb")
+    assert code_py == code_dd == 0 and out_py == out_dd and out_py.count("\n") == 4
+    d = DuckScore(load_rules(str(tmp_path / "r.rules")), str(tmp_path / "leads.parquet"), None, dt_.date(2026, 11, 1))
+    assert d.native_skipped is None
+    got = list(d)
+    assert [r.id for r in got] == ["a", "2", "c", "d"] and d.read == 4 and d.ignored_events == {"other": 1}
+
+
+@pytest.mark.parametrize("kind", ["float32", "decimal", "timestamp", "timestamptz"])
+def test_other_parquet_types_go_through_the_reader_with_the_same_results(tmp_path, kind):
+    pytest.importorskip("pyarrow")
+    import datetime as dt_
+
+    import pyarrow as pa
+
+    from runtime.backends.duckdb_engine import DuckScore
+    from runtime.backends.load import load_rules
+
+    table = {"float32": lambda: _parquet_table(size_type=pa.float32()),
+             "decimal": lambda: _parquet_table(size_type=pa.decimal128(10, 2)),
+             "timestamp": lambda: _parquet_table(at_type=pa.timestamp("us")),
+             "timestamptz": lambda: _parquet_table(at_type=pa.timestamp("us", tz="UTC"))}[kind]()
+    code_py, out_py, _ = _parquet_score(tmp_path, table, "python")
+    code_dd, out_dd, _ = _parquet_score(tmp_path, table, "duckdb")
+    assert (code_py, out_py) == (code_dd, out_dd)
+    d = DuckScore(load_rules(str(tmp_path / "r.rules")), str(tmp_path / "leads.parquet"), None,
+                  dt_.date(2026, 11, 1), on_bad_row="skip")
+    assert d.native_skipped is not None and "Parquet column" in d.native_skipped
+    list(d)

@@ -112,6 +112,43 @@ def test_score_obj_is_the_reader_and_the_engine(text, objs):
             assert got == ref, obj
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=rule_file(), objs=st.lists(json_lead(), min_size=1, max_size=8), extra=st.booleans())
+def test_score_struct_is_score_obj(text, objs, extra):
+    """The msgspec struct path (runtime.io.fastjson.row_reader + generated score_struct) gives what
+    score_obj gives on the same line's dict, or declines (None) and the line goes the dict way."""
+    pytest.importorskip("msgspec")
+    from runtime.backends.parallel import struct_reader
+    from runtime.io import fastjson
+    from runtime.io.readers import Builder
+
+    c = check(parse(text, "gen.rules"))
+    assume(not any(d.is_error for d in c.diagnostics))
+    fast = compile_fast(c)
+    if fast.score_obj is None:
+        return
+
+    class R:
+        checked = c
+
+    schema = schema_of(R)
+    assert fastjson.use("msgspec") == "msgspec"
+    read = struct_reader(fast, Builder(schema), schema, True)
+    assert read is not None and fast.score_struct is not None
+    for line, obj in enumerate(objs, 1):
+        if extra:
+            obj = dict(obj, **{"Other column": 1})
+        raw = json.dumps(obj, ensure_ascii=False)
+        s = read(raw)
+        if extra:
+            assert s is None  # another column: the reader matches columns, not the struct
+            continue
+        got = fast.score_struct(s, A, line) if s is not None else None
+        want = fast.score_obj(json.loads(raw), A, line)
+        if s is not None:
+            assert got == want, raw
+
+
 def test_score_obj_takes_the_plain_path_for_plain_rows():
     r = _Rules(LANGUAGE_EXAMPLE)
     obj = {"id": "a", "email": "ana@bigco.com", "title": "VP Marketing", "company_size": 5000,
@@ -124,6 +161,17 @@ def test_score_obj_takes_the_plain_path_for_plain_rows():
     # an offset needs the reader's conversion: not the plain path
     odd = dict(obj, events=[{"type": "form_submit", "at": "2026-10-31T01:30:00+02:00", "form": "demo-request"}])
     assert r.engine.score_obj(odd, A, 1) is None
+    # the msgspec struct path takes the same row and gives the same Result
+    pytest.importorskip("msgspec")
+    from runtime.backends.parallel import struct_reader
+    from runtime.io import fastjson
+    from runtime.io.readers import Builder
+
+    assert fastjson.use("msgspec") == "msgspec"
+    schema = schema_of(r)
+    s = struct_reader(r.engine, Builder(schema), schema, True)(json.dumps(obj))
+    assert s is not None and r.engine.score_struct(s, A, 1) == res
+    assert r.engine.score_struct(struct_reader(r.engine, Builder(schema), schema, True)(json.dumps(odd)), A, 1) is None
 
 
 def test_compile_target_python_source_is_what_runs():

@@ -30,7 +30,8 @@ from runtime.core import kernel as K
 from runtime.core.model import CritSpec, Lead, Result
 from runtime.core.errors import InputError
 
-HOLD = 5000              # leads held in memory (unsorted input) before the spill goes to disk
+HOLD = 5000              # leads held in memory as objects (unsorted input) before they are packed
+SPILL_BYTES = 64 << 20   # packed leads held in memory before the spill goes to disk (SQLite)
 MAX_TRACKED_KEYS = 2_000_000  # closed account keys remembered to prove the input is grouped
 _EVAL_CACHE = 4096
 
@@ -208,6 +209,16 @@ class AccountModel:
             return v
         return K.domain(v)
 
+    def key_and_flags(self, lead: Lead, r: Result, asof: int) -> tuple:
+        """(account key, flags) of a lead and its Result: the ones generated code carries on the
+        Result (`Result.account`, `Result.flags`, pinned to key_of and flags by tests/test_fastpath.py;
+        the carrier is cleared here), else key_of and flags computed by the closures."""
+        fl = r.flags
+        if fl is not None:
+            r.flags = None
+            return r.account, fl
+        return self.key_of(lead), self.flags(lead, r, asof)
+
     def flags(self, lead: Lead, r: Result, asof: int) -> tuple:
         """One 0/1 per lead filter: does this lead count for it? All 0 for a disqualified lead."""
         if r.disqualified is not None:
@@ -323,12 +334,13 @@ class _KeySet:
 
 def score_leads(engine, leads: Iterable[Lead], asof: int, *, grouped: bool | None = None,
                 keep_leads: bool = True, stats: AccountStats | None = None, hold: int = HOLD,
-                spill_dir: str | None = None) -> Iterator[tuple[Lead | None, Result]]:
+                spill_dir: str | None = None, spill_bytes: int | None = None) -> Iterator[tuple[Lead | None, Result]]:
     """Every lead's (lead, Result), in input order. Without an accounts block: `engine.score` on each
     lead. With one: `grouped=True` streams account by account (the input must be grouped by key: a key
-    that comes back raises AccountOrderError); otherwise the leads are held, and spilled to a temporary
-    SQLite database past `hold` leads, until the input ends. On the spill path the lead is only kept
-    (pickled) when `keep_leads`; else None is yielded in its place."""
+    that comes back raises AccountOrderError); otherwise the leads are held until the input ends: as
+    objects up to `hold` leads, then packed in memory up to `spill_bytes` (SPILL_BYTES), then in a
+    temporary SQLite database. Once packed the lead is only kept (pickled) when `keep_leads`; else
+    None is yielded in its place."""
     model = account_model(engine)
     if model is None:
         score = engine.score
@@ -336,19 +348,19 @@ def score_leads(engine, leads: Iterable[Lead], asof: int, *, grouped: bool | Non
             yield lead, score(lead, asof)
         return
     yield from group_rows(model, _rows(model, engine, leads, asof, keep_leads), grouped=bool(grouped), stats=stats,
-                          hold=hold, spill_dir=spill_dir)
+                          hold=hold, spill_dir=spill_dir, spill_bytes=spill_bytes)
 
 
 def _rows(model: AccountModel, engine, leads, asof, keep_leads: bool):
     """(lead, Result, account key, flags) per lead, scored here."""
-    score, key_of, flags_of = engine.score, model.key_of, model.flags
+    score, key_and_flags = engine.score, model.key_and_flags
     for lead in leads:
         r = score(lead, asof)
-        yield lead if keep_leads else None, r, key_of(lead), flags_of(lead, r, asof)
+        yield (lead if keep_leads else None, r, *key_and_flags(lead, r, asof))
 
 
 def group_rows(model: AccountModel, rows, *, grouped: bool, stats: AccountStats | None = None, hold: int = HOLD,
-               spill_dir: str | None = None) -> Iterator[tuple[Lead | None, Result]]:
+               spill_dir: str | None = None, spill_bytes: int | None = None) -> Iterator[tuple[Lead | None, Result]]:
     """(lead, Result) in input order, each Result finished with its account, from rows of (lead or
     None, Result, account key, flags) in input order: streamed account by account when `grouped`,
     else held and spilled (see score_leads). The rows come from leads scored here (score_leads) or
@@ -356,7 +368,7 @@ def group_rows(model: AccountModel, rows, *, grouped: bool, stats: AccountStats 
     in worker processes: account_results)."""
     if grouped:
         return _grouped(model, rows, stats)
-    return _held(model, rows, stats, hold, spill_dir)
+    return _held(model, rows, stats, hold, spill_dir, spill_bytes)
 
 
 def _grouped(model: AccountModel, rows, stats) -> Iterator[tuple[Lead, Result]]:
@@ -412,7 +424,7 @@ def _grouped(model: AccountModel, rows, stats) -> Iterator[tuple[Lead, Result]]:
             yield from flush()
 
 
-def _held(model: AccountModel, rows, stats, hold, spill_dir):
+def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None):
     """Unsorted input: everything is held until the input ends, in memory up to `hold` leads, then in
     a temporary SQLite database that keeps, per lead, the pickled result (and lead), its key and
     flags; the accounts' counts are one GROUP BY, and the leads come back in input order by a join."""
@@ -435,7 +447,7 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir):
                     c[i] += fl[i]
                 sizes[k] += 1
         if len(mem) >= hold:
-            db = _Spill(nf, spill_dir)
+            db = _Spill(nf, spill_dir, spill_bytes)
             db.add_many(mem)
             mem.clear()
             counts.clear()
@@ -488,16 +500,25 @@ def _unpack(b: bytes):
 
 
 class _Spill:
-    """The temporary database of the unsorted path. Column names are ours (f0, f1 …); values are bound
-    parameters, so no lead data ever becomes SQL text."""
+    """The held leads of the unsorted path, packed (_pack): in memory up to SPILL_BYTES, past that in a
+    temporary SQLite database. Column names are ours (f0, f1 …); values are bound parameters, so no
+    lead data ever becomes SQL text."""
 
-    def __init__(self, nf: int, spill_dir: str | None):
+    def __init__(self, nf: int, spill_dir: str | None, spill_bytes: int | None = None):
+        self.nf, self.spill_dir = nf, spill_dir
+        self.spill_bytes = SPILL_BYTES if spill_bytes is None else spill_bytes
+        self.mem: list[tuple] = []  # (key, payload, *flags), in input order, until the database opens
+        self.size = 0
+        self.db = None
+        self.path = None
+
+    def _open(self) -> None:
         import sqlite3  # here: `test`, `explain` and sorted input never spill (start-up, issue 15)
         import tempfile
 
-        fd, self.path = tempfile.mkstemp(prefix="leadrules-accounts-", suffix=".sqlite", dir=spill_dir)
+        fd, self.path = tempfile.mkstemp(prefix="leadrules-accounts-", suffix=".sqlite", dir=self.spill_dir)
         os.close(fd)
-        self.nf = nf
+        nf = self.nf
         self.db = sqlite3.connect(self.path)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
@@ -506,11 +527,23 @@ class _Spill:
         self.db.execute(f"CREATE TABLE leads (seq INTEGER PRIMARY KEY, key TEXT, payload BLOB{cols})")
         self.insert = (f"INSERT INTO leads (key, payload{''.join(f', f{i}' for i in range(nf))}) "
                        f"VALUES (?, ?{', ?' * nf})")
+        self.db.executemany(self.insert, self.mem)
+        self.mem = []
 
     def add_many(self, rows) -> None:
-        self.db.executemany(self.insert, ((k, _pack(lead, r), *fl) for lead, r, k, fl in rows))
+        packed = [(k, _pack(lead, r), *fl) for lead, r, k, fl in rows]
+        if self.db is None:
+            self.mem += packed
+            self.size += sum(len(p[1]) for p in packed)
+            if self.size > self.spill_bytes:
+                self._open()
+            return
+        self.db.executemany(self.insert, packed)
 
     def results(self, model: AccountModel, stats: AccountStats | None):
+        if self.db is None:
+            yield from self._results_in_memory(model, stats)
+            return
         nf = self.nf
         sums = "".join(f", SUM(f{i}) AS c{i}" for i in range(nf))
         db = self.db
@@ -535,7 +568,41 @@ class _Spill:
                 acct = model.evaluate(tuple(row[2 + nf:]))
             yield lead, model.finish(r, k, acct)
 
+    def _results_in_memory(self, model: AccountModel, stats: AccountStats | None):
+        """What the database's GROUP BY and join give, from the packed rows in memory: the same
+        accounts (in order of first appearance, as _held's in-memory path) and the same leads."""
+        counts: dict[str, list[int]] = {}
+        sizes: dict[str, int] = {}
+        for k, _payload, *fl in self.mem:
+            if k is not None:
+                c = counts.get(k)
+                if c is None:
+                    counts[k] = list(fl)
+                    sizes[k] = 1
+                else:
+                    for i, x in enumerate(fl):
+                        c[i] += x
+                    sizes[k] += 1
+        accts = {}
+        for k, c in counts.items():
+            a = accts[k] = model.evaluate(tuple(c))
+            if stats is not None:
+                stats.add(a, sizes[k])
+        mem, self.mem = self.mem, []
+        for k, payload, *fl in mem:
+            lead, r = _unpack(payload)
+            if k is None:
+                a = model.evaluate(tuple(fl))
+                if stats is not None:
+                    stats.add(a, 1, keyless=True)
+            else:
+                a = accts[k]
+            yield lead, model.finish(r, k, a)
+
     def close(self) -> None:
+        self.mem = []
+        if self.db is None:
+            return
         try:
             self.db.close()
         finally:

@@ -472,6 +472,8 @@ class Engine:
     event_types: frozenset
     # the generated scorer of a JSON object (pygen), None for the closure engine
     score_obj: Callable | None = None
+    # score_obj over a row decoded into a runtime.io.fastjson struct (generated code only)
+    score_struct: Callable | None = None
     # the compiled accounts block (runtime.backends.accounts.AccountModel), None without one
     accounts: Any = None
     # do its Results carry the account key and `where` flags (generated code: runtime/backends/pygen.py)?

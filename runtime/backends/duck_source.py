@@ -107,8 +107,8 @@ def unsupported(schema: Schema, path: str, events_path: str | None, delimiter: s
     leads with embedded events and columns named as the rule file declares them."""
     if events_path is not None:
         return "a separate events file"
-    if not path.lower().endswith((".jsonl", ".ndjson", ".json")):
-        return "not a JSON Lines file"
+    if not path.lower().endswith((".jsonl", ".ndjson", ".json", ".parquet", ".pq")):
+        return "not a JSON Lines or Parquet file"
     if schema.sources or schema.event_columns or schema.event_sources or schema.attr_sources:
         return "columns renamed with `from`"
     attrs: dict[str, str] = {}
@@ -148,15 +148,56 @@ class Staged:
 def stage(con, schema: Schema, path: str) -> Staged | str:
     """Parse `path` in DuckDB into `lr_leads` (lr_row, id, lr_numbered, fields ...) and `lr_events`
     (lead_id, type, at, attributes ...). A `Staged` when every row is plain, else the reason (the
-    tables are dropped)."""
+    tables are dropped). A Parquet file whose columns are all of PARQUET_PLAIN types is first
+    written by DuckDB as JSON Lines (row k on line k, as runtime.io.readers numbers Parquet rows),
+    then staged as such: each of those types reads from its JSON text as the reader reads it from
+    pyarrow's value (tests/test_duck_source.py)."""
     import duckdb
 
     try:
+        if path.lower().endswith((".parquet", ".pq")):
+            return _stage_parquet(con, schema, path)
         return _stage(con, schema, path)
     except duckdb.Error as e:
         drop(con)
         msg = str(e).strip().splitlines()
         return f"DuckDB cannot parse it ({msg[0] if msg else type(e).__name__})"
+
+
+# Parquet column types whose JSON text (DuckDB's COPY ... FORMAT JSON) the JSON Lines rules read as
+# runtime.io.readers reads pyarrow's value: text, whole numbers, doubles (shortest round-trip text),
+# booleans and dates (YYYY-MM-DD). Not FLOAT (a float32 prints shorter than the double pyarrow
+# gives), DECIMAL, time stamps (printed `YYYY-MM-DD HH:MM:SS`, which the staged events do not take),
+# BLOB ...: such a file is read by runtime.io.readers.
+PARQUET_PLAIN = {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT",
+                 "UTINYINT", "DOUBLE", "BOOLEAN", "DATE"}
+
+
+def _plain_type(t) -> bool:
+    """Is this DuckDB type (a duckdb.typing.DuckDBPyType) made only of PARQUET_PLAIN parts?"""
+    tid = t.id
+    if tid == "list":
+        return _plain_type(t.child)
+    if tid == "struct":
+        return all(_plain_type(ct) for _n, ct in t.children)
+    return str(t).upper() in PARQUET_PLAIN
+
+
+def _stage_parquet(con, schema: Schema, path: str) -> Staged | str:
+    import shutil
+    import tempfile
+
+    rel = con.sql(f"SELECT * FROM read_parquet({_str(path)})")
+    odd = [nm for nm, t in zip(rel.columns, rel.types) if not _plain_type(t)]
+    if odd:
+        return f"Parquet column {odd[0]!r} is of type {rel.types[rel.columns.index(odd[0])]}"
+    tmp = tempfile.mkdtemp(prefix="leadrules-pq-")
+    try:
+        text = os.path.join(tmp, "leads.jsonl")
+        con.execute(f"COPY (SELECT * FROM read_parquet({_str(path)})) TO {_str(text)} (FORMAT JSON)")
+        return _stage(con, schema, text)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def drop(con) -> None:

@@ -69,7 +69,21 @@ def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, en
     plain_events = not (schema.event_columns or schema.event_sources or schema.attr_sources)
     _W.update(engine=engine, builder=b, fmt=fmt, explain=explain, asof=asof, plain_events=plain_events,
               exact={}, formatter=LineFormatter(engine.plan, fmt, explain, dt.date.fromordinal(asof))
-              if fmt in ("jsonl", "csv") else None)
+              if fmt in ("jsonl", "csv") else None, row=struct_reader(engine, b, schema, plain_events), row_hits=0,
+              row_misses=0)
+
+
+def struct_reader(engine, b, schema, plain_events):
+    """msgspec's struct decoder for the rows of this file (runtime.io.fastjson.row_reader), when the
+    generated code can score such a struct and every column is read by its plain name; else None."""
+    from runtime.io import fastjson
+
+    if engine.score_struct is None or not plain_events or any(col != f for f, col in b.field_cols.items()):
+        return None
+    attrs = None
+    if b.has_events:
+        attrs = sorted({a for _t, (_n, specs) in b.ev_specs.items() for a, _col, _c in specs})
+    return fastjson.row_reader(list(b.field_cols), b.id_col, attrs)
 
 
 def _score_batch(task):
@@ -89,6 +103,11 @@ def _score_batch(task):
     # generated code that scores a JSON object directly when it is in the plain form (runtime/backends/pygen.py)
     score_obj = W["engine"].score_obj if (kind == "jsonl" and W["plain_events"]) else None
     exact, idf = W["exact"], b.id_col
+    # rows decoded into structs and scored by generated code (score_struct); a row that is not in that
+    # form goes the way below. When most rows are not (another column in every row), stop trying.
+    row = W["row"] if score_obj is not None else None
+    score_struct = W["engine"].score_struct
+    hits = W["row_hits"]
     if fmt is not None:
         write = fmt.write
         out = io.StringIO()
@@ -99,6 +118,18 @@ def _score_batch(task):
     bad: list[BadRow] = []
     plan = b.plan(tuple(header)) if header is not None else None
     for n, raw in rows:
+        if row is not None:
+            s = row(raw)
+            if s is not None:
+                r = score_struct(s, asof, n)
+                if r is not None:
+                    write(out, r)
+                    recs.append((n, None if r.numbered else r.id, out.tell()))
+                    hits += 1
+                    continue
+            W["row_misses"] += 1
+            if W["row_misses"] >= 64 and W["row_misses"] * 4 > hits:  # more than one row in five
+                row = W["row"] = None
         obj = json_line(raw) if kind == "jsonl" else csv_object(header, raw)
         if obj is None:
             continue  # a blank line
@@ -125,6 +156,7 @@ def _score_batch(task):
             continue
         write(out, score(lead, asof))
         recs.append((n, None if lead.numbered else lead.id, out.tell()))
+    W["row_hits"] = hits
     return out.getvalue(), recs, bad, b.ignored
 
 

@@ -31,7 +31,7 @@ def replay(engine: Engine, open_leads: Callable[[], Iterable[Lead]], day_of: Cal
             yield lead, score(lead, d), d
         return
     scan = scan_leads or open_leads
-    key_of, flags, evaluate, finish = model.key_of, model.flags, model.evaluate, model.finish
+    key_of, key_and_flags, evaluate, finish = model.key_of, model.key_and_flags, model.evaluate, model.finish
     need: dict[str, set[int]] = {}
     for lead in scan():
         k = key_of(lead)
@@ -47,7 +47,7 @@ def replay(engine: Engine, open_leads: Callable[[], Iterable[Lead]], day_of: Cal
         if k is None:
             continue
         for d in need.get(k, ()):
-            fl = flags(lead, score(lead, d), d)
+            _k, fl = key_and_flags(lead, score(lead, d), d)
             c = counts.get((k, d))
             if c is None:
                 counts[(k, d)] = list(fl)
@@ -57,7 +57,7 @@ def replay(engine: Engine, open_leads: Callable[[], Iterable[Lead]], day_of: Cal
     for lead in open_leads():
         d = day_of(lead)
         r = score(lead, d)
-        k = key_of(lead)
+        k, fl = key_and_flags(lead, r, d)
         c = counts.get((k, d)) if k is not None else None
-        acct = evaluate(tuple(c) if c is not None else flags(lead, r, d))
+        acct = evaluate(tuple(c) if c is not None else fl)
         yield lead, finish(r, k, acct), d

@@ -242,21 +242,29 @@ def reasons(names, points, disqualified: str | None = None) -> str:
     BIGINT key). `names` and `points` are per criterion, in file order."""
     if disqualified is not None:
         return disqualified[:REASONS_MAX]
+    # (whole_points and the order key written out: this runs for every scored lead)
+    floor, cap = math.floor, REASONS_ORDER_CAP
     items = []
-    floor = math.floor
     for i, p in enumerate(points):
-        if p:  # (this loop is whole_points, written out: it runs for every scored lead)
-            w = floor(p + 0.5) if p > 0 else -floor(-p + 0.5)
-            if w:
-                items.append((-min(abs(w), REASONS_ORDER_CAP), i, w))
+        if p:
+            if p > 0:
+                w = floor(p + 0.5)
+                if w:
+                    items.append((-(w if w < cap else cap), i, f"{names[i]} +{w}"))
+            else:
+                w = floor(0.5 - p)
+                if w:
+                    items.append((-(w if w < cap else cap), i, f"{names[i]} -{w}"))
     if not items:
         return ""
     items.sort()
+    text = "; ".join([t for _a, _i, t in items])
+    if len(text) <= REASONS_MAX:
+        return text
     out, size = [], -2
-    for _a, i, w in items:
-        text = f"{names[i]} +{w}" if w > 0 else f"{names[i]} {w}"
-        size += 2 + len(text)
+    for _a, _i, t in items:
+        size += 2 + len(t)
         if size > REASONS_MAX:
             break
-        out.append(text)
+        out.append(t)
     return "; ".join(out)
