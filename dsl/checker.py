@@ -1077,12 +1077,13 @@ def check(rf: n.RuleFile) -> Checked:
     return _Checker(rf).run()
 
 
-def check_text(text: str, path: str = "<string>") -> Checked:
-    """Parse and check; a syntax error becomes the diagnostics of an empty `Checked`."""
+def check_text(text: str, path: str = "<string>", *, cached: bool = False) -> Checked:
+    """Parse and check; a syntax error becomes the diagnostics of an empty `Checked`. `cached`: see
+    dsl.parser.parse."""
     from dsl.parser import parse
 
     try:
-        rf = parse(text, path)
+        rf = parse(text, path, cached=cached)
     except RuleError as e:
         return Checked(n.RuleFile((), path=path, source=text), list(e.diagnostics))
     return check(rf)

@@ -7,11 +7,117 @@ equal, which the formatter's tests rely on).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
+from dataclasses import MISSING, FrozenInstanceError, dataclass, field, fields
 from typing import Union
 
+# ---- how a node class is made --------------------------------------------------------------------
+# `@_node` makes the class `@dataclass(frozen=True, slots=True)` would (the same fields, __init__
+# signature, repr, ==, hash, FrozenInstanceError, pickling, dataclasses.fields/replace/asdict) at a
+# fraction of the start-up cost: dataclass compiles six small functions per class (~0.4 ms each class,
+# ~20 ms for this module, paid by every `lint`/`test`); here the same functions are generated as one
+# source, compiled once and kept in the user's cache (dsl/cache.py) under a hash of that source and of
+# Python's version. tests/test_startup.py compares every node class with its dataclass twin.
 
-@dataclass(frozen=True, slots=True)
+_PENDING: list[type] = []
+_object_setattr = object.__setattr__  # how a frozen node's __init__ sets its fields
+
+
+def _node(cls: type) -> type:
+    if not cls.__dict__.get("__doc__"):  # dataclass would spend an inspect.signature on it
+        cls.__doc__ = f"{cls.__name__}({', '.join(cls.__dict__.get('__annotations__', {}))})"
+    cls = dataclass(slots=True, init=False, repr=False, eq=False)(cls)  # fields and slots: nothing compiled
+    _PENDING.append(cls)
+    return cls
+
+
+def _methods_source(cls: type) -> str:
+    """The methods `dataclass(frozen=True, slots=True)` gives `cls`, as one factory function (pickling by
+    the same state, a list of the field values, written out per class: a cached syntax tree loads
+    faster)."""
+    fs = fields(cls)
+    for f in fs:
+        if f.default_factory is not MISSING or not f.init:
+            raise TypeError(f"{cls.__name__}.{f.name}: node fields take a plain default")
+    params = ", ".join(f"{f.name}:__t_{f.name}" + ("" if f.default is MISSING else f"=__d_{f.name}") for f in fs)
+    body = "".join(f"\n        _object_setattr(self, {f.name!r}, {f.name})" for f in fs) or "\n        pass"
+    shown = ", ".join(f"{f.name}={{self.{f.name}!r}}" for f in fs if f.repr)
+    cmp = [f.name for f in fs if f.compare]
+    hashed = [f.name for f in fs if (f.compare if f.hash is None else f.hash)]
+    mine = "".join(f"self.{x}," for x in cmp)
+    theirs = "".join(f"other.{x}," for x in cmp)
+    names = "".join(f"{f.name!r}," for f in fs)
+    setstate = "".join(f"\n        _object_setattr(self, {f.name!r}, state[{i}])" for i, f in enumerate(fs)) or "\n        pass"
+    locals_ = "".join(f"\n    __t_{f.name} = __t[{f.name!r}]" for f in fs) + "".join(
+        f"\n    __d_{f.name} = __d[{f.name!r}]" for f in fs if f.default is not MISSING)
+    return f'''
+def __create_fn__(__cls, __t, __d):{locals_}
+    def __init__(self, {params}) -> None:{body}
+    def __repr__(self):
+        return self.__class__.__qualname__ + f"({shown})"
+    def __eq__(self, other):
+        if other.__class__ is self.__class__:
+            return ({mine}) == ({theirs})
+        return NotImplemented
+    def __hash__(self):
+        return hash(({"".join(f"self.{x}," for x in hashed)}))
+    def __setattr__(self, name, value):
+        if type(self) is __cls or name in ({names}):
+            raise FrozenInstanceError(f"cannot assign to field {{name!r}}")
+        super(__cls, self).__setattr__(name, value)
+    def __delattr__(self, name):
+        if type(self) is __cls or name in ({names}):
+            raise FrozenInstanceError(f"cannot delete field {{name!r}}")
+        super(__cls, self).__delattr__(name)
+    def __getstate__(self):
+        return [{"".join(f"self.{f.name}," for f in fs)}]
+    def __setstate__(self, state):{setstate}
+    return __init__, __repr__, __eq__, __hash__, __setattr__, __delattr__, __getstate__, __setstate__
+__node_factories.append(__create_fn__)
+'''
+
+
+def _compiled(src: str):
+    """`src` compiled, from the user's cache when it holds this exact source for this Python."""
+    import marshal
+
+    from dsl import cache
+
+    name = "nodes-" + cache.key(src, sys.version, _compiled.__code__.co_code) + ".code"  # (and this function)
+    data = cache.read(name)
+    if data is not None:
+        try:
+            code = marshal.loads(data)
+            if type(code) is type(_compiled.__code__):
+                return code
+        except Exception:  # a damaged entry: compile it again
+            pass
+    code = compile(src, "<dsl.nodes: generated methods>", "exec", dont_inherit=True)  # no __future__ of ours
+    cache.write(name, marshal.dumps(code))
+    cache.prune("nodes-", 8)  # (the methods of older versions of this module)
+    return code
+
+
+def _finish() -> None:
+    """Give every class declared with `@_node` since the last call its methods."""
+    classes = list(_PENDING)
+    _PENDING.clear()
+    factories: list = []
+    env = globals()  # the methods' globals, as dataclass's: their annotations name this module's types
+    env["__node_factories"] = factories
+    try:
+        exec(_compiled("".join(_methods_source(c) for c in classes)), env)
+    finally:
+        for k in ("__node_factories", "__create_fn__"):
+            env.pop(k, None)
+    for cls, make in zip(classes, factories):
+        fs = fields(cls)
+        for fn in make(cls, {f.name: f.type for f in fs}, {f.name: f.default for f in fs if f.default is not MISSING}):
+            fn.__qualname__ = f"{cls.__qualname__}.{fn.__name__}"
+            setattr(cls, fn.__name__, fn)
+
+
+@_node
 class Span:
     """Where a node sits in its file. Lines and columns are 1-based; the end is inclusive."""
 
@@ -25,6 +131,7 @@ class Span:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+_finish()
 NOSPAN = Span()
 
 
@@ -35,7 +142,7 @@ def _span() -> Span:
 # ---- values ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Name:
     """A bare name: a field, an event attribute, a list, or (in accounts) a dimension."""
 
@@ -43,7 +150,7 @@ class Name:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Literal:
     """A string, number (int or float), date (ISO text kept in `value`) or bool."""
 
@@ -52,14 +159,14 @@ class Literal:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Call:
     func: str  # "domain" | "lower" | "length"
     arg: "Value"
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class EventFilter:
     """`EVENT [where C] [within N days [of FIELD]]`; `event` is None for any event type, "lead" in
     accounts. `anchor`: the date field a window is counted from (`within 7 days of created_at`: the
@@ -73,19 +180,19 @@ class EventFilter:
     anchor_span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Count:
     filter: EventFilter
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class CountTypes:
     within: "Duration | None" = None
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class DaysSinceLast:
     """`days since last EVENT [where C] [within N days [of F]]`: `filter` is None without `where`
     and `within` (so `days since last x` compares equal however it was built); `events()` is the
@@ -99,7 +206,7 @@ class DaysSinceLast:
         return self.filter if self.filter is not None else EventFilter(self.event, span=self.span)
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class DaysSince:
     field: str
     span: Span = _span()
@@ -108,7 +215,7 @@ class DaysSince:
 Value = Union[Name, Literal, Call, Count, CountTypes, DaysSinceLast, DaysSince]
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class ListLit:
     items: tuple[Literal, ...]
     span: Span = _span()
@@ -120,7 +227,7 @@ ListRef = Union[ListLit, Name]
 # ---- conditions --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Compare:
     op: str  # = != < <= > >=
     left: Value
@@ -128,7 +235,7 @@ class Compare:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class In:
     value: Value
     items: ListRef
@@ -136,7 +243,7 @@ class In:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class TextTest:
     """contains / contains any / contains all / contains word / contains any word / starts with /
     ends with. `arg` is a Value for the single forms and a ListRef for the any/all forms."""
@@ -147,7 +254,7 @@ class TextTest:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Matches:
     value: Value
     pattern: str
@@ -155,7 +262,7 @@ class Matches:
     pattern_span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Between:
     value: Value
     low: Value
@@ -163,33 +270,33 @@ class Between:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class IsMissing:
     value: Value
     missing: bool  # True: `is missing`, False: `is present`
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Has:
     filter: EventFilter
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Not:
     cond: "Cond"
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class BoolOp:
     op: str  # "and" | "or"
     items: tuple["Cond", ...]
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Paren:
     """Kept so that the formatter can print the user's parentheses back."""
 
@@ -203,7 +310,7 @@ Cond = Union[Compare, In, TextTest, Matches, Between, IsMissing, Has, Not, BoolO
 # ---- declarations ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Duration:
     amount: float
     unit: str  # "day" | "week" | "hour"
@@ -222,20 +329,20 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Ruleset:
     name: str
     version: object
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Owners:
     owners: tuple[str, ...]
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class FieldDecl:
     """`name: type [from "Column"]` (a field, or an event attribute)."""
 
@@ -245,7 +352,7 @@ class FieldDecl:
     source: str | None = None      # the column (or JSON key) it is read from; None: its own name
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class ColumnDecl:
     """`id from "Record ID"` in fields; `lead_id|type|at from "..."` in events: the column that
     holds the lead id (events: the event's lead id, its type, its time)."""
@@ -255,14 +362,14 @@ class ColumnDecl:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Fields:
     fields: tuple[FieldDecl, ...]
     span: Span = _span()
     columns: tuple[ColumnDecl, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class EventDecl:
     name: str
     attrs: tuple[FieldDecl, ...]
@@ -273,35 +380,35 @@ class EventDecl:
 EVENT_COLUMNS = ("lead_id", "type", "at")  # the roles a ColumnDecl may name in `events { }`
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Events:
     events: tuple[EventDecl, ...]
     span: Span = _span()
     columns: tuple[ColumnDecl, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class ListDecl:
     name: str
     items: ListLit
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Disqualify:
     reason: str
     cond: Cond
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Tier:
     points: float
     cond: Cond | None  # None: `otherwise`
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Criterion:
     """One scoring line. kind: "when" (cond), "each" (filter, no_decay), "first" (tiers)."""
 
@@ -323,7 +430,7 @@ class Criterion:
     per_count: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Reset:
     """`reset on EVENT [where COND]` in a score block: the dimension's event criteria count only the
     events after the latest matching event on or before the as-of date (docs/language.md, "Resets")."""
@@ -334,7 +441,7 @@ class Reset:
     event_span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Score:
     dim: str
     label: str
@@ -347,14 +454,14 @@ class Score:
     resets: tuple[Reset, ...] = ()   # `reset on …` lines, in file order
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Band:
     name: str
     threshold: float | None  # None: `otherwise`
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Grade:
     dim: str
     bands: tuple[Band, ...]
@@ -362,7 +469,7 @@ class Grade:
     dim_span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Accounts:
     key: Value
     scores: tuple[Score, ...]
@@ -370,7 +477,7 @@ class Accounts:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Pattern:
     kind: str  # "grade" | "disqualified" | "otherwise"
     text: str = ""
@@ -389,7 +496,7 @@ def grade_matches(pattern: str, grade: str) -> bool:
     return fnmatchcase(grade, pattern.replace("[", "[[]"))
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Action:
     kind: str  # "sales" | "qualify" | "nurture" | "suppress"
     queue: str | None = None
@@ -397,7 +504,7 @@ class Action:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class RouteLine:
     patterns: tuple[Pattern, ...]
     action: Action
@@ -405,13 +512,13 @@ class RouteLine:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Route:
     lines: tuple[RouteLine, ...]
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class TestEvent:
     type: str
     attrs: tuple[tuple[str, object], ...]
@@ -421,7 +528,7 @@ class TestEvent:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Expect:
     """kind: grade | route | disqualified | not_disqualified | fires | not_fires | account |
     score (op, dim, value) | score_between (dim, low, high)."""
@@ -436,7 +543,7 @@ class Expect:
     arg_span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Test:
     name: str
     as_of: str | None
@@ -447,7 +554,7 @@ class Test:
     lead_span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class ShareExpect:
     subject: str  # "route" | "grade" | "disqualified" | "account"
     arg: str | None
@@ -458,7 +565,7 @@ class ShareExpect:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class FlowExpect:
     """`expect new leads in route ACTION ["QUEUE"] per day BOUND`: checked by `simulate --from/--to` on
     the leads entering that route (queue) per day, in every period of the range."""
@@ -472,7 +579,7 @@ class FlowExpect:
     span: Span = _span()
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Simulation:
     name: str
     leads: str | None
@@ -487,14 +594,14 @@ Item = Union[Ruleset, Owners, Fields, Events, ListDecl, Disqualify, Score, Grade
              Test, Simulation]
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class Comment:
     text: str   # including the leading '#'
     line: int
     col: int
 
 
-@dataclass(frozen=True, slots=True)
+@_node
 class RuleFile:
     """A parsed file: its items in source order, and every comment (for the formatter)."""
 
@@ -511,6 +618,9 @@ class RuleFile:
             if isinstance(i, kind):
                 return i
         return None
+
+
+_finish()
 
 
 def walk(node):

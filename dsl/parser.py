@@ -8,26 +8,73 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from functools import lru_cache
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from dsl import nodes as n
+def _import_lark() -> None:
+    """Import lark without the third-party `regex` module: lark imports it whenever it is installed
+    (~8 ms, a quarter of lark's import) only to offer `Lark(regex=True)`, which this grammar never uses.
+    A `None` in sys.modules makes that one import fail as "not installed"; it is removed right after,
+    so any later `import regex` works as usual."""
+    if "lark" in sys.modules or "regex" in sys.modules:
+        return
+    sys.modules["regex"] = None  # type: ignore[assignment]
+    try:
+        import lark  # noqa: F401
+    finally:
+        if sys.modules.get("regex", False) is None:
+            del sys.modules["regex"]
+
+
+_import_lark()
+
+from lark import Lark, Token, Transformer, v_args  # noqa: E402
+from lark.exceptions import (UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken,  # noqa: E402
+                             VisitError)
+
+from dsl import cache  # noqa: E402
+from dsl import nodes as n  # noqa: E402
 from dsl.diagnostics import Diagnostic, RuleError, diag
 from dsl.gcpause import paused_gc
 
 GRAMMAR = Path(__file__).with_name("grammar.lark")
 
 
+_LARK_OPTIONS = dict(parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True)
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    # cache=True: Lark keeps the built LALR tables in the temporary directory, keyed by the grammar's
-    # hash and Lark's version, so every later start (a pre-commit hook, an editor save) skips ~0.1 s of
-    # table building; an unwritable cache only costs that time back.
-    return Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-                propagate_positions=True, maybe_placeholders=True, cache=True)
+    """The parser. Building its LALR tables from grammar.lark takes ~0.1 s; they are kept in the user's
+    cache (dsl/cache.py) under a hash of the grammar, Lark's version and the options, so every later
+    start (a pre-commit hook, an editor save) loads them instead. A missing, unwritable, stale or
+    corrupt cache only costs that time back: the tables are built from the grammar and the result is
+    the same parser."""
+    import lark
+
+    grammar = GRAMMAR.read_text(encoding="utf-8")
+    name = "parser-" + cache.key(grammar, lark.__version__, repr(sorted(_LARK_OPTIONS.items()))) + ".lark"
+    data = cache.read(name)
+    if data is not None:
+        import io
+
+        try:
+            return Lark.load(io.BytesIO(data))
+        except Exception:  # an entry from a Lark that pickles differently, a damaged file: build it
+            pass
+    parser = Lark(grammar, **_LARK_OPTIONS)
+    try:
+        import io
+
+        buf = io.BytesIO()
+        parser.save(buf)
+        cache.write(name, buf.getvalue())
+        cache.prune("parser-", 4)  # (tables of older grammars or Lark versions)
+    except Exception:  # the cache is an optimisation: never a reason to fail a parse
+        pass
+    return parser
 
 
 class _LiteralError(Exception):
@@ -893,12 +940,69 @@ def _first_pos(node) -> tuple[int, int]:
     return 1, 1
 
 
-def parse(text: str, path: str = "<string>") -> n.RuleFile:
-    """Parse rule text; raise `RuleError` (LR1xx) on a syntax error."""
+def parse(text: str, path: str = "<string>", *, cached: bool = False) -> n.RuleFile:
+    """Parse rule text; raise `RuleError` (LR1xx) on a syntax error. `cached`: the command line's
+    loads of a file (lint, test, score ...) keep the tree of `path` in the user's cache, and the next
+    load of the same text there takes it back instead of parsing (about 40 ms less for acme.rules);
+    any other text, or a change to the grammar, this module, the nodes or Lark, parses again."""
     # A UTF-8 byte order mark (Notepad writes one) is not part of the text.
     text = text.removeprefix("\ufeff")
     with paused_gc():  # (dsl/gcpause.py: a large file is a large tree)
-        return _parse(text, path)
+        if cached:
+            rf = _recall(text, path)
+            if rf is not None:
+                return rf
+        rf = _parse(text, path)
+    if cached:
+        _remember(text, path, rf)
+    return rf
+
+
+# How many files' trees the cache keeps (the most recently parsed): a tree is ~3 bytes per byte of text.
+KEEP_TREES = 256
+
+
+@lru_cache(maxsize=1)
+def _made_by() -> str:
+    """What a syntax tree is made by: the grammar, this module and the node classes, Lark, Python."""
+    import lark
+
+    here = Path(__file__).resolve().parent
+    return cache.key(*[(here / f).read_bytes() for f in ("grammar.lark", "parser.py", "nodes.py")],
+                     lark.__version__, sys.version)
+
+
+def _tree_entry(path: str) -> str:
+    return "tree-" + cache.key(path, _made_by()) + ".pickle"
+
+
+def _recall(text: str, path: str) -> n.RuleFile | None:
+    try:
+        data = cache.read(_tree_entry(path))
+        if data is None:
+            return None
+        digest, _, body = data.partition(b"\n")
+        if digest != cache.key(text).encode("ascii"):
+            return None  # the file has changed since
+        import pickle
+
+        rf = pickle.loads(body)
+    except Exception:  # an unreadable source file, a damaged entry: parse
+        return None
+    if type(rf) is not n.RuleFile or rf.source != text or rf.path != path:
+        return None
+    return rf
+
+
+def _remember(text: str, path: str, rf: n.RuleFile) -> None:
+    try:
+        import pickle
+
+        data = cache.key(text).encode("ascii") + b"\n" + pickle.dumps(rf, pickle.HIGHEST_PROTOCOL)
+        cache.write(_tree_entry(path), data)
+        cache.prune("tree-", KEEP_TREES)
+    except Exception:  # (a tree that cannot be pickled would be a bug here, never the user's problem)
+        pass
 
 
 def _parse(text: str, path: str) -> n.RuleFile:

@@ -19,8 +19,6 @@ import marshal
 import operator
 import os
 import pickle
-import sqlite3
-import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -520,6 +518,9 @@ class _Spill:
         self.path = None
 
     def _open(self) -> None:
+        import sqlite3  # here: `test`, `explain` and sorted input never spill (start-up, issue 15)
+        import tempfile
+
         fd, self.path = tempfile.mkstemp(prefix="leadrules-accounts-", suffix=".sqlite", dir=self.spill_dir)
         os.close(fd)
         nf = self.nf

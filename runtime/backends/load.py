@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,6 +71,8 @@ def read_rules_text(spec: str) -> tuple[str, Path | None]:
             raise RulesInputError(f"{spec}: cannot read ({e.strerror})")
     # git show REV:PATH, with PATH relative to the current directory as git understands `./`
     rel = path if path.startswith("/") else "./" + path if not path.startswith("./") else path
+    import subprocess  # here: reading a file from disk (lint, test) never needs it
+
     try:
         proc = subprocess.run(["git", "show", f"{rev}:{rel}"], capture_output=True, timeout=60)
     except FileNotFoundError:
@@ -91,7 +92,7 @@ def load_rules(spec: str, *, require_ok: bool = True) -> LoadedRules:
     and `require_ok`."""
     text, path = read_rules_text(spec)
     try:
-        rf = parse(text, spec)
+        rf = parse(text, spec, cached=True)  # the tree is kept for the next command on the same text
     except RuleError:
         if require_ok:
             raise

@@ -29,7 +29,7 @@ def lint(files, fmt, strict):
             unreadable.append(str(e))
             continue
         sources[f] = text
-        checked = check_text(text, f)
+        checked = check_text(text, f, cached=True)  # (dsl/parser.py: the tree is kept for the next run)
         diags.extend(suppress(checked.diagnostics + lint_findings(checked), checked.file))
     diags.sort(key=sort_key)
     if fmt == "json":

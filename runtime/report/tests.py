@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
+from functools import lru_cache
 
 from runtime.analysis.testing import TestOutcome
 from runtime.report.term import clean
 
-# Characters XML 1.0 cannot hold at all (even as &#...;): shown as \xNN so the report stays valid XML.
-_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+@lru_cache(maxsize=1)
+def _not_xml() -> re.Pattern:
+    """Characters XML 1.0 cannot hold at all (even as &#...;): shown as \\xNN so the report stays valid
+    XML. Compiled on first use (~4 ms), so `leadrules test` in text or json pays nothing for it."""
+    return re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _x(s) -> str:
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group(0)):02x}", str(s))
+    return _not_xml().sub(lambda m: f"\\x{ord(m.group(0)):02x}", str(s))
 
 
 def _counts(results) -> tuple[int, int]:
@@ -71,6 +75,8 @@ def as_json(results) -> str:
 
 def as_junit(results) -> str:
     p, f = _counts(results)
+    import xml.etree.ElementTree as ET
+
     root = ET.Element("testsuites", name="leadrules", tests=str(p + f), failures=str(f))
     for file, outs in results:
         suite = ET.SubElement(root, "testsuite", name=_x(file), tests=str(len(outs)),
