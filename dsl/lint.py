@@ -643,6 +643,16 @@ class _Linter:
             self.resets(s)
         return self.out
 
+    def possible(self, cond, label: str, span, never, hint: str) -> bool:
+        """LR314 (`never(reason)` as the message) when no lead can meet `cond`, and False; else the
+        checks of its parts under `label`, and True."""
+        w = self.imp.why(cond)
+        if w:
+            self.add("LR314", never(w.text()), span, "check the values and the comparison; " + hint)
+            return False
+        self.parts(cond, label, span)
+        return True
+
     # -- resets --------------------------------------------------------------------------------------
     def resets(self, s: n.Score) -> None:
         """LR320: a reset in a dimension that counts no events voids nothing; LR314: a reset whose
@@ -651,12 +661,9 @@ class _Linter:
             if r.event not in self.c.events:
                 continue  # the checker's LR202
             if r.where is not None:
-                w = self.imp.why(r.where)
-                if w:
-                    self.add("LR314", f"reset on {r.event} can never happen: no {r.event} can match, as {w.text()}",
-                             r.span, "check the values and the comparison; delete the reset if it is not needed")
-                    continue
-                self.parts(r.where, f"reset on {r.event}", r.span)
+                self.possible(r.where, f"reset on {r.event}", r.span,
+                              lambda w: f"reset on {r.event} can never happen: no {r.event} can match, as {w}",
+                              "delete the reset if it is not needed")
         if s.resets and not n.counts_events(s):
             r = s.resets[0]
             uses_days = any(isinstance(x, n.DaysSinceLast) for k in s.criteria
@@ -739,12 +746,11 @@ class _Linter:
         for t in k.tiers:
             if t.cond is None:
                 break  # `otherwise`; tiers after it are the checker's LR313
-            w = self.imp.why(t.cond)
-            if w:
-                self.add("LR314", f'"{k.name}": the tier {printer.points(t.points)} can never apply: {w.text()}',
-                         t.span, "check the values and the comparison; delete the tier if it is not needed")
+            tier = printer.points(t.points)
+            if not self.possible(t.cond, f'"{k.name}", tier {tier}', t.span,
+                                 lambda w: f'"{k.name}": the tier {tier} can never apply: {w}',
+                                 "delete the tier if it is not needed"):
                 continue
-            self.parts(t.cond, f'"{k.name}", tier {printer.points(t.points)}', t.span)
             earlier = next((e for e in live if self.implies.holds(t.cond, e.cond)), None)
             if earlier is not None:
                 self.add("LR318", f'"{k.name}": the tier {printer.points(t.points)} can never apply: every lead it '
