@@ -201,7 +201,7 @@ def _stage_parquet(con, schema: Schema, path: str) -> Staged | str:
 
 
 def drop(con) -> None:
-    con.execute("DROP TABLE IF EXISTS lr_leads; DROP TABLE IF EXISTS lr_events")
+    con.execute("DROP VIEW IF EXISTS lr_leads; DROP TABLE IF EXISTS lr_raw; DROP TABLE IF EXISTS lr_events")
 
 
 def _stage(con, schema: Schema, path: str) -> Staged | str:
@@ -234,18 +234,21 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
                            for k in keys) + "}"
     # read_json names columns by the keys; renamed to lr_cN so that no key can clash with ours
     renames = ", ".join(f"{_qid(k)} AS {cname[k]}" for k in keys)
+    # Read in parallel: the table keeps the file's order (preserve_insertion_order), so a row's
+    # rowid + 1 is its line (checked below: every line is a row); row_number() OVER () would number
+    # the rows in one thread (a third of the staging time)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE lr_leads AS
-        WITH x AS (SELECT row_number() OVER () AS lr_row, {renames}
-                   FROM read_json({lit}, format = 'newline_delimited', columns = {spec})),
-        y AS (SELECT lr_row, {id_value} AS lr_id, {' AND '.join(f'({p})' for p in plains)} AS lr_ok,
-                     {', '.join(cols) + ',' if cols else ''}
-                     {evj} AS lr_evj FROM x)
-        SELECT lr_row, coalesce(lr_id, CAST(lr_row AS VARCHAR)) AS id, lr_id IS NULL AS lr_numbered,
-               * EXCLUDE (lr_row, lr_id) FROM y""")
+        CREATE OR REPLACE TEMP TABLE lr_raw AS
+        WITH x AS (SELECT {renames}
+                   FROM read_json({lit}, format = 'newline_delimited', columns = {spec}))
+        SELECT {id_value} AS lr_id, {' AND '.join(f'({p})' for p in plains)} AS lr_ok,
+               {', '.join(cols) + ',' if cols else ''}
+               {evj} AS lr_evj FROM x""")
+    con.execute("""CREATE OR REPLACE TEMP VIEW lr_leads AS
+                   SELECT rowid + 1 AS lr_row, coalesce(lr_id, CAST(rowid + 1 AS VARCHAR)) AS id,
+                          lr_id IS NULL AS lr_numbered, * EXCLUDE (lr_id, lr_ok, lr_evj) FROM lr_raw""")
     n, bad, dups = con.execute("""SELECT count(*), count(*) FILTER (WHERE NOT lr_ok),
-                                         count(id) FILTER (WHERE NOT lr_numbered) - count(DISTINCT id) FILTER (WHERE NOT lr_numbered)
-                                  FROM lr_leads""").fetchone()
+                                         count(lr_id) - count(DISTINCT lr_id) FROM lr_raw""").fetchone()
     why = None
     # each distinct set of keys is read by the plain names, as runtime.io.readers.Builder.exact says
     # (a key that matches a declared name only loosely, or a repeated key, is the reader's business)
@@ -269,7 +272,6 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
     if isinstance(why, str):
         drop(con)
         return why
-    con.execute("ALTER TABLE lr_leads DROP COLUMN lr_evj; ALTER TABLE lr_leads DROP COLUMN lr_ok")
     return Staged(n, why)
 
 
@@ -318,8 +320,8 @@ def _stage_events(con, schema: Schema) -> dict[str, int] | str:
           + "".join(f" AND {p}" for p in plains) + f" ELSE {ignorable} END")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lr_events AS
-        WITH u0 AS (SELECT lr_row, unnest(range(1, len(lr_evj) + 1)) AS k, unnest(lr_evj) AS e
-                    FROM lr_leads WHERE len(lr_evj) > 0),
+        WITH u0 AS (SELECT rowid + 1 AS lr_row, unnest(range(1, len(lr_evj) + 1)) AS k, unnest(lr_evj) AS e
+                    FROM lr_raw WHERE len(lr_evj) > 0),
         u AS MATERIALIZED (SELECT lr_row, k, e IS NULL AS lr_null, {inner} FROM u0)
         SELECT lr_row AS lead_id, k AS lr_k, {s} AS type, {ok} AS lr_ok, {known} AS lr_known,
                CAST({at_day} AS TIMESTAMP) + INTERVAL 12 HOUR AS at {''.join(', ' + c for c in cols)} FROM u""")
