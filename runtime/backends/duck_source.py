@@ -164,40 +164,138 @@ def stage(con, schema: Schema, path: str) -> Staged | str:
         return f"DuckDB cannot parse it ({msg[0] if msg else type(e).__name__})"
 
 
-# Parquet column types whose JSON text (DuckDB's COPY ... FORMAT JSON) the JSON Lines rules read as
-# runtime.io.readers reads pyarrow's value: text, whole numbers, doubles (shortest round-trip text),
-# booleans and dates (YYYY-MM-DD). Not FLOAT (a float32 prints shorter than the double pyarrow
-# gives), DECIMAL, time stamps (printed `YYYY-MM-DD HH:MM:SS`, which the staged events do not take),
-# BLOB ...: such a file is read by runtime.io.readers.
-PARQUET_PLAIN = {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT",
-                 "UTINYINT", "DOUBLE", "BOOLEAN", "DATE"}
+# Parquet: each used column is read from its typed value by one adapter per Parquet type, giving the
+# (json type, text) pair a JSON Lines value of that Parquet value would have, so the JSON builders
+# above apply unchanged; a few (type, declared type) pairs read the typed value directly (FAST).
+# What is not here (FLOAT: a float32 is not the double pyarrow gives; DECIMAL; time stamps; BLOB;
+# lists of other than text ...) sends the file to runtime.io.readers. Each adapter and fast builder
+# is pinned to the reader by a property test in tests/test_duck_source.py.
+_PQ_INTS = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "USMALLINT", "UTINYINT"}
+_DAY_OK = "BETWEEN DATE '0001-01-01' AND DATE '9999-12-31'"
 
 
-def _plain_type(t) -> bool:
-    """Is this DuckDB type (a duckdb.typing.DuckDBPyType) made only of PARQUET_PLAIN parts?"""
-    tid = t.id
-    if tid == "list":
-        return _plain_type(t.child)
-    if tid == "struct":
-        return all(_plain_type(ct) for _n, ct in t.children)
-    return str(t).upper() in PARQUET_PLAIN
+def pq_scalar(c: str, ts: str) -> tuple[str, str] | None:
+    """(json type, text) of a Parquet scalar column `c` of DuckDB type `ts`, as runtime.io.readers
+    sees pyarrow's value of it; None for a type not read here."""
+    def t(name: str) -> str:
+        return f"CASE WHEN {c} IS NULL THEN 'NULL' ELSE {name} END"
+    if ts == "VARCHAR":
+        return t("'VARCHAR'"), c
+    if ts in _PQ_INTS:
+        return t("'BIGINT'"), f"CAST({c} AS VARCHAR)"
+    if ts == "DOUBLE":
+        return t("'DOUBLE'"), f"CAST({c} AS VARCHAR)"
+    if ts == "BOOLEAN":
+        return t("'BOOLEAN'"), f"CASE WHEN {c} THEN 'true' ELSE 'false' END"
+    if ts == "DATE":  # pyarrow's date; text: its isoformat; out of years 1-9999 the reader's business
+        return t(f"CASE WHEN {c} {_DAY_OK} THEN 'VARCHAR' ELSE 'ODD' END"), f"strftime({c}, '%Y-%m-%d')"
+    return None
+
+
+def pq_value(c: str, dtype) -> tuple[str, str] | None:
+    """(json type, text) of a Parquet column of any type read here (scalars, lists of text)."""
+    if dtype.id == "list":
+        if str(dtype.child).upper() != "VARCHAR":
+            return None
+        return f"CASE WHEN {c} IS NULL THEN 'NULL' ELSE 'ARRAY' END", f"CAST(to_json({c}) AS VARCHAR)"
+    return pq_scalar(c, str(dtype).upper())
+
+
+def pq_fast(c: str, dtype, type_name: str) -> tuple[str, str] | None:
+    """(value, plain) read straight from a typed Parquet column, for the common pairs."""
+    ts = str(dtype).upper()
+    if type_name == TEXT and ts == "VARCHAR":
+        return f"CASE WHEN NOT {sql_blank(c)} THEN {c} END", "true"
+    if type_name == NUMBER and (ts in _PQ_INTS or ts == "DOUBLE"):
+        return f"CAST({c} AS DOUBLE)", f"coalesce(isfinite(CAST({c} AS DOUBLE)), true)"
+    if type_name == BOOL and ts == "BOOLEAN":
+        return c, "true"
+    if type_name == DATE and ts == "DATE":
+        return f"CASE WHEN {c} {_DAY_OK} THEN {c} END", f"coalesce({c} {_DAY_OK}, true)"
+    if type_name == TEXT_LIST and dtype.id == "list" and str(dtype.child).upper() == "VARCHAR":
+        return f"list_filter({c}, lambda x: x IS NOT NULL AND NOT {sql_blank('x')})", "true"
+    return None
+
+
+def pq_builder(c: str, dtype, type_name: str) -> tuple[str, str] | None:
+    """(value, plain) of a declared field of `type_name` from Parquet column `c` of type `dtype`."""
+    fast = pq_fast(c, dtype, type_name)
+    if fast is not None:
+        return fast
+    tv = pq_value(c, dtype)
+    return None if tv is None else BUILDERS[type_name](*tv)
 
 
 def _stage_parquet(con, schema: Schema, path: str) -> Staged | str:
-    import shutil
-    import tempfile
+    from runtime.io.readers import Builder, InputError, header_report
 
-    rel = con.sql(f"SELECT * FROM read_parquet({_str(path)})")
-    odd = [nm for nm, t in zip(rel.columns, rel.types) if not _plain_type(t)]
-    if odd:
-        return f"Parquet column {odd[0]!r} is of type {rel.types[rel.columns.index(odd[0])]}"
-    tmp = tempfile.mkdtemp(prefix="leadrules-pq-")
+    fields, idk = schema.fields, schema.id_field
+    keys = [idk, *fields] + (["events"] if schema.events else [])
+    lowered = {k.strip().casefold() for k in keys}
+    lit = _str(path)
+    rel = con.sql(f"SELECT * FROM read_parquet({lit})")
+    names, types = list(rel.columns), dict(zip(rel.columns, rel.types))
+    # the columns are read by their plain names, as runtime.io.readers.Builder.exact says
+    if len(set(names)) != len(names) or not Builder(schema).exact(names) or any(
+            k not in keys and k.strip().casefold() in lowered for k in names):
+        return "columns it does not match by their plain names"
     try:
-        text = os.path.join(tmp, "leads.jsonl")
-        con.execute(f"COPY (SELECT * FROM read_parquet({_str(path)})) TO {_str(text)} (FORMAT JSON)")
-        return _stage(con, schema, text)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        missing, unused = header_report(schema, names, path)
+    except InputError as e:
+        return str(e)
+
+    def odd(col: str) -> str:
+        return f"Parquet column {col!r} is of type {types[col]}"
+
+    cname = {k: f"lr_c{i}" for i, k in enumerate(keys)}
+    if idk in types:
+        tv = pq_value(cname[idk], types[idk])
+        if tv is None or types[idk].id == "list":
+            return odd(idk)
+        id_t, id_s = tv
+        id_value = (f"CASE WHEN {id_t} = 'VARCHAR' AND NOT {sql_blank(id_s)} THEN {id_s} "
+                    f"WHEN {id_t} = 'BIGINT' THEN {id_s} END")
+        id_plain = f"{id_t} IN ('NULL', 'VARCHAR', 'BIGINT')"
+    else:
+        id_value, id_plain = "CAST(NULL AS VARCHAR)", "true"
+    cols, plains = [], [id_plain]
+    for f, t in fields.items():
+        if f in types:
+            vp = pq_builder(cname[f], types[f], t)
+            if vp is None:
+                return odd(f)
+            value, plain = vp
+        else:
+            value, plain = "NULL", "true"
+        cols.append(f"CAST({value} AS {SQL_TYPES[t]}) AS {_qid(f)}")
+        plains.append(plain)
+    member_tv = None
+    evj = "NULL"
+    if schema.events and "events" in types:
+        et = types["events"]
+        if et.id != "list" or et.child.id != "struct":
+            return odd("events")
+        members = dict(et.child.children)
+        for k in event_names(schema):
+            if k in members and pq_scalar("x", str(members[k]).upper()) is None:
+                return odd("events")
+
+        def member_tv(e: str, k: str) -> tuple[str, str]:
+            if k not in members:
+                return "CAST(NULL AS VARCHAR)", "CAST(NULL AS VARCHAR)"
+            return pq_scalar(f"{e}.{_qid(k)}", str(members[k]).upper())
+        evj = cname["events"]
+    used = [k for k in keys if k in types]
+    renames = ", ".join([f"{_qid(k)} AS {cname[k]}" for k in used] + ["file_row_number AS lr_fr"])
+    # read in parallel; a row's line is its file_row_number + 1, as runtime.io.readers numbers
+    # Parquet rows (from 1, in file order)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE lr_raw AS
+        WITH x AS (SELECT {renames} FROM read_parquet({lit}, file_row_number = true))
+        SELECT lr_fr + 1 AS lr_line, {id_value} AS lr_id, {' AND '.join(f'coalesce({p}, false)' for p in plains)} AS lr_ok,
+               {', '.join(cols) + ',' if cols else ''}
+               {evj} AS lr_evj FROM x""")
+    return _finish(con, schema, member_tv, missing, unused)
 
 
 def drop(con) -> None:
@@ -244,11 +342,7 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
         SELECT {id_value} AS lr_id, {' AND '.join(f'({p})' for p in plains)} AS lr_ok,
                {', '.join(cols) + ',' if cols else ''}
                {evj} AS lr_evj FROM x""")
-    con.execute("""CREATE OR REPLACE TEMP VIEW lr_leads AS
-                   SELECT rowid + 1 AS lr_row, coalesce(lr_id, CAST(rowid + 1 AS VARCHAR)) AS id,
-                          lr_id IS NULL AS lr_numbered, * EXCLUDE (lr_id, lr_ok, lr_evj) FROM lr_raw""")
-    n, bad, dups = con.execute("""SELECT count(*), count(*) FILTER (WHERE NOT lr_ok),
-                                         count(lr_id) - count(DISTINCT lr_id) FROM lr_raw""").fetchone()
+    n, bad, dups = _view(con, "rowid + 1")
     why = None
     # each distinct set of keys is read by the plain names, as runtime.io.readers.Builder.exact says
     # (a key that matches a declared name only loosely, or a repeated key, is the reader's business)
@@ -261,18 +355,45 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
                 k not in keys and k.strip().casefold() in lowered for k in ks):
             bad += 1
             break
+    if not bad and not dups and n != _lines(path):
+        why = "blank or unparsed lines"
+    return _check(con, schema, n, bad, dups, why, "rowid + 1", _json_member)
+
+
+def _json_member(e: str, k: str) -> tuple[str, str]:
+    return f"json_type({e}.{_qid(k)})", f"({e}.{_qid(k)}->>'$')"
+
+
+def _view(con, line: str) -> tuple[int, int, int]:
+    """`lr_leads` over `lr_raw` (a row's line is `line`); (rows, rows not plain, repeated ids)."""
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW lr_leads AS
+                   SELECT {line} AS lr_row, coalesce(lr_id, CAST({line} AS VARCHAR)) AS id,
+                          lr_id IS NULL AS lr_numbered, * EXCLUDE (lr_id, lr_ok, lr_evj{
+                          ', lr_line' if line == 'lr_line' else ''}) FROM lr_raw""")
+    return con.execute("""SELECT count(*), count(*) FILTER (WHERE NOT lr_ok),
+                                 count(lr_id) - count(DISTINCT lr_id) FROM lr_raw""").fetchone()
+
+
+def _check(con, schema: Schema, n: int, bad: int, dups: int, why: str | None, line: str,
+           member) -> Staged | str:
     if bad:
         why = f"{bad:,} row{'s' if bad != 1 else ''} with values it does not read the same way"
     elif dups:
         why = "duplicate ids"
-    elif n != _lines(path):
-        why = "blank or unparsed lines"
     if why is None:
-        why = _stage_events(con, schema)
+        why = _stage_events(con, schema, line, member)
     if isinstance(why, str):
         drop(con)
         return why
     return Staged(n, why)
+
+
+def _finish(con, schema: Schema, member, missing: list, unused: list) -> Staged | str:
+    n, bad, dups = _view(con, "lr_line")
+    out = _check(con, schema, n, bad, dups, None, "lr_line", member or _json_member)
+    if isinstance(out, Staged):
+        out.missing_columns, out.unused_columns = missing, unused
+    return out
 
 
 def event_names(schema: Schema) -> list[str]:
@@ -285,7 +406,7 @@ def event_names(schema: Schema) -> list[str]:
     return names
 
 
-def _stage_events(con, schema: Schema) -> dict[str, int] | str:
+def _stage_events(con, schema: Schema, line: str, member) -> dict[str, int] | str:
     """`lr_events` from the leads' `lr_evj`; the ignored {type: count}, or why an event is not plain."""
     events = schema.events
     attrs: dict[str, str] = {}
@@ -296,7 +417,7 @@ def _stage_events(con, schema: Schema) -> dict[str, int] | str:
 
     # each member's JSON type and text computed once, in an inner projection (`lr_tN`, `lr_sN`)
     members = ["type", "at", *attrs]
-    inner = ", ".join(f"json_type(e.{_qid(k)}) AS lr_t{i}, (e.{_qid(k)}->>'$') AS lr_s{i}"
+    inner = ", ".join(f"{member('e', k)[0]} AS lr_t{i}, {member('e', k)[1]} AS lr_s{i}"
                       for i, k in enumerate(members))
 
     def tv(k: str) -> tuple[str, str]:
@@ -320,7 +441,7 @@ def _stage_events(con, schema: Schema) -> dict[str, int] | str:
           + "".join(f" AND {p}" for p in plains) + f" ELSE {ignorable} END")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lr_events AS
-        WITH u0 AS (SELECT rowid + 1 AS lr_row, unnest(range(1, len(lr_evj) + 1)) AS k, unnest(lr_evj) AS e
+        WITH u0 AS (SELECT {line} AS lr_row, unnest(range(1, len(lr_evj) + 1)) AS k, unnest(lr_evj) AS e
                     FROM lr_raw WHERE len(lr_evj) > 0),
         u AS MATERIALIZED (SELECT lr_row, k, e IS NULL AS lr_null, {inner} FROM u0)
         SELECT lr_row AS lead_id, k AS lr_k, {s} AS type, {ok} AS lr_ok, {known} AS lr_known,
