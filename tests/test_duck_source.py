@@ -284,3 +284,155 @@ def test_rows_keep_their_lines_across_row_groups_and_threads(tmp_path):
             == (300_000 // 7, 0)
     finally:
         c.close()
+
+
+# ---- Parquet staged from its typed columns: every adapter and fast builder pinned to the reader ----
+
+_BIG = st.integers(min_value=-2**63, max_value=2**63 - 1)
+
+
+def _pq_columns():
+    """(pyarrow type, strategy of its values incl. None) for the column types a Parquet file may have."""
+    import pyarrow as pa
+
+    def opt(s):
+        return st.one_of(st.none(), s)
+    return [
+        (pa.string(), opt(texts)),
+        (pa.int64(), opt(st.one_of(_BIG, st.sampled_from([0, 1, -1, 2**53 + 1])))),
+        (pa.uint64(), opt(st.integers(min_value=0, max_value=2**64 - 1))),
+        (pa.int32(), opt(st.integers(min_value=-2**31, max_value=2**31 - 1))),
+        (pa.int8(), opt(st.integers(min_value=-128, max_value=127))),
+        (pa.float64(), opt(st.floats())),
+        (pa.bool_(), opt(st.booleans())),
+        (pa.date32(), opt(st.dates())),
+        (pa.list_(pa.string()), opt(st.lists(opt(texts), max_size=4))),
+    ]
+
+
+@st.composite
+def _pq_tables(draw):
+    import pyarrow as pa
+
+    cols = _pq_columns()
+    n = draw(st.integers(min_value=1, max_value=6))
+    data = {}
+    for name in ("id", "email", "size", "since", "vip", "tags"):
+        if name != "id" and draw(st.integers(0, 9)) == 0:
+            continue  # a declared column missing from the file
+        # mostly the column's natural type (so that many files are staged), else any
+        natural = {"id": 0, "email": 0, "size": draw(st.sampled_from([1, 2, 3, 4, 5])), "since": 7, "vip": 6, "tags": 8}
+        typ, vals = cols[natural[name] if draw(st.integers(0, 9)) else draw(st.integers(0, len(cols) - 1))]
+        if name == "id":  # ids: text (blank, white space) or whole numbers, distinct when given
+            typ, vals = draw(st.sampled_from([(pa.string(), st.one_of(st.none(), st.sampled_from(["", " ", "\t"]),
+                                                                    st.text(min_size=1, max_size=4))),
+                                              (pa.int64(), st.one_of(st.none(), _BIG))]))
+            data[name] = pa.array(draw(st.lists(vals, min_size=n, max_size=n, unique=True)), type=typ)
+            continue
+        data[name] = pa.array(draw(st.lists(vals, min_size=n, max_size=n)), type=typ)
+    at_type = draw(st.sampled_from([pa.string(), pa.date32()]))
+    members = [("type", pa.string()), ("at", at_type)]
+    if draw(st.booleans()):
+        members.append(("page", draw(st.sampled_from([pa.string(), pa.int64()]))))
+    if draw(st.booleans()):
+        members.append(("extra", pa.string()))
+    ev = pa.struct(members)
+    at_vals = (st.sampled_from(["2026-10-30T10:00:00Z", "2026-10-20", "2026-02-30", "", " 2026-10-01", "x", None])
+               if at_type == pa.string() else st.one_of(st.none(), st.dates(min_value=dt.date(2026, 1, 1),
+                                                                             max_value=dt.date(2026, 12, 31))))
+    page_vals = st.sampled_from(["/pricing", "/x", "", " ", None]) if members[2:3] and members[2][1] == pa.string() \
+        else st.one_of(st.none(), st.integers(0, 3))
+    one = st.fixed_dictionaries({"type": st.sampled_from(["visit", "demo", "other", " visit", "", " ", None]),
+                                 "at": at_vals, "page": page_vals, "extra": st.sampled_from(["z", None])})
+    if draw(st.booleans()):  # clean events (so that many files are staged)
+        one = st.fixed_dictionaries({"type": st.sampled_from(["visit", "demo", "other"]),
+                                     "at": at_vals.filter(lambda v: v in (None, "2026-10-20") or not isinstance(v, str)),
+                                     "page": page_vals, "extra": st.sampled_from(["z", None])})
+    evs = st.one_of(st.none(), st.lists(st.one_of(st.none(), one), max_size=3))
+    data["events"] = pa.array([
+        None if e is None else [None if x is None else {k: x[k] for k, _t in members} for x in e]
+        for e in draw(st.lists(evs, min_size=n, max_size=n))], type=pa.list_(ev))
+    return pa.table(data)
+
+
+@settings(max_examples=80, deadline=None)
+@given(table=_pq_tables(), strict=st.booleans())
+def test_parquet_builders_agree_with_the_reader(tmp_path_factory, table, strict):
+    """Random typed Parquet columns (nulls, blanks, white space, big ints, NaN/inf, empty and None
+    lists, events with missing and extra members, ids as ints and blank texts): when DuckDB stages
+    the file itself, every lead's id, line and values are what runtime.io.readers reads from pyarrow,
+    and its events and ignored counts are the reader's; else it names why and the reader reads it."""
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from runtime.backends.duckdb_engine import connect
+    from runtime.core.model import Schema
+    from runtime.io.readers import LeadReader
+
+    p = tmp_path_factory.mktemp("pq") / "t.parquet"
+    pq.write_table(table, p)
+    schema = Schema(id_field="id", fields={"email": "text", "size": "number", "since": "date", "vip": "bool",
+                                           "tags": "text list"},
+                    events={"visit": {"page": "text"}, "demo": {}}, strict_events=strict)
+    c = connect(threads=2)
+    try:
+        got = ds.stage(c, schema, str(p))
+        if isinstance(got, str):
+            return  # the reader's business (the end-to-end test below compares the results)
+        r = LeadReader(str(p), schema, on_bad_row="skip")
+        want = list(r)
+        assert r.rejected == 0 and r.bad_events == 0, r.bad_rows
+        assert got.read == r.read and got.ignored_events == r.ignored_events
+        assert (got.missing_columns, got.unused_columns) == (r.missing_columns, r.unused_columns)
+        names = list(schema.fields)
+        rows = c.execute(f"SELECT lr_row, id, lr_numbered, {', '.join(map(ds._qid, names))} FROM lr_leads "
+                         "ORDER BY lr_row").fetchall()
+        assert [(x.line, x.id, x.numbered, *(_engine_value(x.fields.get(f), t) for f, t in schema.fields.items()))
+                for x in want] == [tuple(row) for row in rows]
+        evs = c.execute("SELECT lead_id, type, CAST(lr_events.at AS DATE), page FROM lr_events").fetchall()
+        assert sorted((x.line, e.type, dt.date.fromordinal(e.day), e.attrs.get("page"))
+                      for x in want for e in x.events) == sorted(evs, key=lambda e: (e[0], e[1], e[2], e[3] or ""))
+    finally:
+        c.close()
+
+
+@settings(max_examples=25, deadline=None)
+@given(table=_pq_tables())
+def test_random_parquet_scores_as_the_python_engine_scores_it(tmp_path_factory, table):
+    """End to end, byte for byte: `score --engine duckdb` of a random typed Parquet file (staged by
+    DuckDB or, when it names why not, read by runtime.io.readers) writes what `--engine python` writes."""
+    pytest.importorskip("pyarrow")
+    tmp = tmp_path_factory.mktemp("pqe")
+    code_py, out_py, msg_py = _parquet_score(tmp, table, "python")
+    code_dd, out_dd, msg_dd = _parquet_score(tmp, table, "duckdb")
+    assert (code_py, out_py) == (code_dd, out_dd), (msg_py, msg_dd)
+
+
+def test_typed_parquet_is_staged_not_read_by_the_reader(tmp_path):
+    """Ids as whole numbers, doubles, booleans, dates, lists of text and events with a date `at`,
+    a missing attribute member and an extra one: staged by DuckDB itself (native_skipped is None)."""
+    pytest.importorskip("pyarrow")
+    import pyarrow as pa
+
+    from runtime.backends.duckdb_engine import DuckScore
+    from runtime.backends.load import load_rules
+
+    ev = pa.struct([("type", pa.string()), ("at", pa.date32()), ("extra", pa.int64())])
+    table = pa.table({
+        "id": pa.array([2**62, None, -3]),
+        "email": pa.array(["a@b.co", " \u3000", None]),
+        "size": pa.array([250.5, float(2**53 + 1), None]),
+        "since": pa.array([dt.date(2026, 3, 1), None, dt.date(1, 1, 1)]),
+        "vip": pa.array([True, False, None]),
+        "tags": pa.array([["x", " ", None], [], None]),
+        "events": pa.array([[{"type": "visit", "at": dt.date(2026, 10, 30), "extra": 1},
+                             {"type": " nope", "at": dt.date(2026, 10, 1), "extra": None}], [], None],
+                            type=pa.list_(ev)),
+    })
+    code_py, out_py, _ = _parquet_score(tmp_path, table, "python")
+    code_dd, out_dd, _ = _parquet_score(tmp_path, table, "duckdb")
+    assert code_py == code_dd == 0 and out_py == out_dd and out_py.count("\n") == 3
+    d = DuckScore(load_rules(str(tmp_path / "r.rules")), str(tmp_path / "leads.parquet"), None, dt.date(2026, 11, 1))
+    assert d.native_skipped is None
+    got = list(d)
+    assert [r.id for r in got] == [str(2**62), "2", "-3"] and d.ignored_events == {" nope": 1}

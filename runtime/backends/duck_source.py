@@ -222,6 +222,8 @@ def pq_builder(c: str, dtype, type_name: str) -> tuple[str, str] | None:
     fast = pq_fast(c, dtype, type_name)
     if fast is not None:
         return fast
+    if str(dtype).upper() == "DATE" and type_name not in (TEXT, DATE):
+        return None  # a date object, not its text: the reader's business
     tv = pq_value(c, dtype)
     return None if tv is None else BUILDERS[type_name](*tv)
 
@@ -276,8 +278,11 @@ def _stage_parquet(con, schema: Schema, path: str) -> Staged | str:
         if et.id != "list" or et.child.id != "struct":
             return odd("events")
         members = dict(et.child.children)
+        ev_types = {a: t for at in schema.events.values() for a, t in at.items()}
         for k in event_names(schema):
-            if k in members and pq_scalar("x", str(members[k]).upper()) is None:
+            ts = str(members[k]).upper() if k in members else None
+            if ts is not None and (pq_scalar("x", ts) is None or (
+                    ts == "DATE" and k != "at" and ev_types.get(k) not in (TEXT, DATE))):
                 return odd("events")
 
         def member_tv(e: str, k: str) -> tuple[str, str]:
