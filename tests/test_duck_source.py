@@ -220,7 +220,7 @@ def _parquet_table(size_type=None, at_type=None):
 
 def test_plain_parquet_is_staged_by_duckdb_with_the_python_engines_results(tmp_path):
     """A Parquet file of plain column types (text, whole numbers, dates, booleans, lists, structs of
-    those) is read by DuckDB itself (written as JSON Lines, then staged) and scores as the
+    those) is read by DuckDB itself (staged from its typed columns) and scores as the
     python engine scores it from pyarrow's values."""
     pytest.importorskip("pyarrow")
     import datetime as dt_

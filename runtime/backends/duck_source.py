@@ -1,6 +1,6 @@
 """DuckDB reads a leads file itself: the input contract of runtime/io/coerce.py in SQL, for clean files.
 
-`stage(con, schema, path)` parses a JSON Lines file in DuckDB into the temporary tables
+`stage(con, schema, path)` parses a JSON Lines (or Parquet) file in DuckDB into the temporary tables
 `lr_leads` and `lr_events` (the shape runtime/backends/duckdb_engine.py scores), with each value read
 by the SQL builder of its coercion rule (`sql_text`, `sql_number`, ... — one per rule of
 runtime/io/coerce.py, each pinned to it by a property test in tests/test_duck_source.py). A builder
@@ -148,10 +148,9 @@ class Staged:
 def stage(con, schema: Schema, path: str) -> Staged | str:
     """Parse `path` in DuckDB into `lr_leads` (lr_row, id, lr_numbered, fields ...) and `lr_events`
     (lead_id, type, at, attributes ...). A `Staged` when every row is plain, else the reason (the
-    tables are dropped). A Parquet file whose columns are all of PARQUET_PLAIN types is first
-    written by DuckDB as JSON Lines (row k on line k, as runtime.io.readers numbers Parquet rows),
-    then staged as such: each of those types reads from its JSON text as the reader reads it from
-    pyarrow's value (tests/test_duck_source.py)."""
+    tables are dropped). A Parquet file is staged from its typed columns (`_stage_parquet`: row k
+    is line k, as runtime.io.readers numbers Parquet rows), each column read as the reader reads
+    pyarrow's value of it (tests/test_duck_source.py)."""
     import duckdb
 
     try:
