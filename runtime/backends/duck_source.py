@@ -26,8 +26,9 @@ def _str(text: str) -> str:
 
 
 def sql_blank(s: str) -> str:
-    """coerce.blank of a VARCHAR expression (empty or only white space)."""
-    return f"regexp_full_match({s}, {_str(WS + '*')})"
+    """coerce.blank of a VARCHAR expression (empty or only white space). A text that starts with a
+    printable ASCII character other than the space is not blank: no regular expression for it."""
+    return f"CASE WHEN ord({s}) BETWEEN 33 AND 126 THEN false ELSE regexp_full_match({s}, {_str(WS + '*')}) END"
 
 
 def sql_strip(s: str) -> str:
