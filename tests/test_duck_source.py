@@ -349,6 +349,8 @@ def _pq_tables(draw):
                                      "at": at_vals.filter(lambda v: v in (None, "2026-10-20") or not isinstance(v, str)),
                                      "page": page_vals, "extra": st.sampled_from(["z", None])})
     evs = st.one_of(st.none(), st.lists(st.one_of(st.none(), one), max_size=3))
+    if draw(st.integers(0, 9)) == 0:
+        return pa.table(data)  # no events column
     data["events"] = pa.array([
         None if e is None else [None if x is None else {k: x[k] for k, _t in members} for x in e]
         for e in draw(st.lists(evs, min_size=n, max_size=n))], type=pa.list_(ev))
