@@ -1,6 +1,7 @@
 """Scoring each lead as of its own date (its `worked_at`, or a date field of the lead): `replay`, used by
 `leadrules calibrate` and by `--as-of-field` on `score`, `simulate`, `explain` and `diff`. With an
-accounts block a lead's route depends on its account *on that day*, so the leads are read three times.
+accounts block a lead's route depends on its account *on that day*, so the leads are read twice: once to
+count each account's flags at each day it is needed at (`account_counts`), once to score and route them.
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ def replay(engine: Engine, open_leads: Callable[[], Iterable[Lead]], day_of: Cal
     """Every lead (in input order) with its Result as of `day_of(lead)`, routed as `leadrules score`
     routes it. Without an accounts block that is `engine.score(lead, day)`. With one, a lead's route may
     depend on its account's band *on that day*, which depends on the account's other leads as of that
-    day; so the leads are read three times: the days each account is needed at (`scan_leads`), the
-    account's counts at each of those days (`scan_leads`, see `account_counts`), then the leads
-    themselves (`open_leads`). Memory: per account, its days and counts."""
+    day; so the leads are read twice: the accounts' counts at each day they are needed at
+    (`scan_leads`, see `account_counts`), then the leads themselves (`open_leads`). Memory: per
+    account, its days and counts (and a temporary file of the leads whose flags change by day)."""
     model = account_model_of(engine)
     if model is None:
         score = engine.score
@@ -35,9 +36,7 @@ def replay(engine: Engine, open_leads: Callable[[], Iterable[Lead]], day_of: Cal
             d = day_of(lead)
             yield lead, score(lead, d), d
         return
-    scan = scan_leads or open_leads
-    need = needed_days(model, scan, day_of)
-    counts = account_counts(engine, model, scan, day_of, need)
+    counts = account_counts(engine, model, scan_leads or open_leads, day_of)
     yield from _final(engine, model, open_leads, day_of, counts)
 
 
@@ -225,12 +224,19 @@ def _conjuncts(c) -> list:
     return [c]
 
 
-def account_counts(engine: Engine, model, scan, day_of, need: dict[str, set[int]],
-                   plan: FlagPlan | None = None) -> dict[tuple[str, int], tuple]:
-    """Per (account, day) in `need`, the account's flag counts as of that day (capped at the plan's
-    `sat`, which changes no score or band). A lead is scored at its own day; at the account's other
-    days only when one of its flags can differ there (a dynamic filter whose field-only parts hold)
-    and the account's dynamic counts at that day have not all reached `sat`."""
+def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = None,
+                   spill_dir: str | None = None) -> dict[tuple[str, int], tuple]:
+    """Per (account, day) that a lead of the account is scored at, the account's flag counts as of that
+    day (capped at the plan's `sat`, which changes no score or band), in one read of `scan`. Each lead
+    is scored at its own day. A lead whose flags are the same at every day (static filters, or dynamic
+    ones whose field-only parts fail) counts once for its account; the others ("live") are kept in a
+    temporary file, pickled, until the account's days are known, then scored at each of them, unless
+    the account's dynamic counts at that day have all reached `sat`. Live leads whose dynamic flags
+    hold at their own day go first, so that the counts saturate early. Memory: per account, its days
+    and counts."""
+    import pickle
+    import tempfile
+
     plan = plan or FlagPlan(engine, model)
     score, key_of, key_and_flags = engine.score, model.key_of, model.key_and_flags
     nf = model.nf
@@ -238,61 +244,79 @@ def account_counts(engine: Engine, model, scan, day_of, need: dict[str, set[int]
     stat_idx = [i for i in range(nf) if static[i]]
     dyn_sat = [sat[i] for i in dynamic]
     can_saturate = all(s < INF for s in dyn_sat)
-    base: dict[str, list[int]] = {}                 # per account: counts of the static filters (and of constant leads)
-    dyn: dict[tuple[str, int], list[int]] = {}      # per (account, day): counts of the dynamic filters
+    need: dict[str, set[int]] = {}
+    base: dict[str, list[int]] = {}                 # per account: static filters' counts, and constant leads'
+    dyn: dict[tuple[str, int], list[int]] = {}      # per (account, day): the dynamic filters' counts
     full: set[tuple[str, int]] = set()              # (account, day) whose dynamic counts all reached sat
     context = engine.context
-    for lead in scan():
-        k = key_of(lead)
-        if k is None:
-            continue
-        days = need.get(k)
-        if not days:
-            continue
-        d0 = day_of(lead)
-        r = score(lead, d0)
-        _k, fl = key_and_flags(lead, r, d0)
-        b = base.get(k)
-        if b is None:
-            b = base[k] = [0] * nf
-        live = False
-        if dynamic and not (r.disqualified is not None and plan.disq_static):
-            X = None
-            for i in dynamic:
-                if fl[i]:
-                    live = True
-                    break
-                tests = dead[i]
-                if tests:
-                    if X is None:
-                        X = context(Lead(lead.id, lead.fields), d0)
-                    if any(not t(X, None) for t in tests):
-                        continue  # never raised, whatever the day
-                live = True
-                break
-        if not live:  # the same flags at every day
-            for i, x in enumerate(fl):
-                b[i] += x
-            continue
-        for i in stat_idx:
-            b[i] += fl[i]
-        for d in days:
-            kd = (k, d)
-            if kd in full:
+    dump, HIGHEST = pickle.dump, pickle.HIGHEST_PROTOCOL
+
+    def add(kd, f) -> None:
+        c = dyn.get(kd)
+        if c is None:
+            c = dyn[kd] = [0] * len(dynamic)
+        for j, i in enumerate(dynamic):
+            c[j] += f[i]
+        if can_saturate and all(x >= s for x, s in zip(c, dyn_sat)):
+            full.add(kd)
+
+    with tempfile.TemporaryFile(prefix="leadrules-replay-", dir=spill_dir) as first, \
+            tempfile.TemporaryFile(prefix="leadrules-replay-", dir=spill_dir) as later:
+        for lead in scan():
+            k = key_of(lead)
+            if k is None:
                 continue
-            f = fl if d == d0 else key_and_flags(lead, score(lead, d), d)[1]
-            c = dyn.get(kd)
-            if c is None:
-                c = dyn[kd] = [0] * len(dynamic)
-            for j, i in enumerate(dynamic):
-                c[j] += f[i]
-            if can_saturate and all(x >= s for x, s in zip(c, dyn_sat)):
-                full.add(kd)
+            d0 = day_of(lead)
+            days = need.get(k)
+            if days is None:
+                need[k] = {d0}
+            else:
+                days.add(d0)
+            r = score(lead, d0)
+            _k, fl = key_and_flags(lead, r, d0)
+            b = base.get(k)
+            if b is None:
+                b = base[k] = [0] * nf
+            live = hot = False
+            if dynamic and not (r.disqualified is not None and plan.disq_static):
+                X = None
+                for i in dynamic:
+                    if fl[i]:
+                        live = hot = True
+                        break
+                    tests = dead[i]
+                    if tests:
+                        if X is None:
+                            X = context(Lead(lead.id, lead.fields), d0)
+                        if any(not t(X, None) for t in tests):
+                            continue  # never raised, whatever the day
+                    live = True
+            if not live:  # the same flags at every day
+                for i, x in enumerate(fl):
+                    b[i] += x
+                continue
+            for i in stat_idx:
+                b[i] += fl[i]
+            kd = (k, d0)
+            if kd not in full:
+                add(kd, fl)
+            dump((lead, k, d0), first if hot else later, HIGHEST)
+        load = pickle.load
+        for fh in (first, later):
+            fh.seek(0)
+            while True:
+                try:
+                    lead, k, d0 = load(fh)
+                except EOFError:
+                    break
+                for d in need[k]:
+                    kd = (k, d)
+                    if d == d0 or kd in full:
+                        continue
+                    add(kd, key_and_flags(lead, score(lead, d), d)[1])
     out: dict[tuple[str, int], tuple] = {}
     for k, days in need.items():
-        b = base.get(k)
-        if b is None:
-            continue  # no lead of this account was read: as the straightforward path, no counts
+        b = base[k]
         for d in days:
             tot = list(b)
             c = dyn.get((k, d))
