@@ -254,3 +254,15 @@ def test_the_plan_of_acme():
     assert plan.static == [True, False, False]
     assert [len(d) for d in plan.dead] == [0, 1, 1]
     assert plan.sat == [1, 1, 4]
+    assert plan.events_only is True      # no `days since FIELD`: before its first event a lead is the same daily
+
+
+def test_the_plan_of_the_mixed_rules(tmp_path):
+    """A disqualification by an event makes every flag dynamic; `each lead` without max and a count
+    used in no comparison are never capped; `days since created_at` reads the day itself."""
+    rules, _schema, _engs = loaded(tmp_path, MIXED)
+    plan = R.FlagPlan(rules.engine, rules.engine.accounts)
+    assert plan.disq_static is False and not any(plan.static)
+    assert plan.sat == [1, 1, 4, R.INF, 4, 3]
+    assert [len(d) for d in plan.dead] == [2, 1, 0, 0, 0, 0]
+    assert plan.events_only is False

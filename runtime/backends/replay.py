@@ -106,7 +106,9 @@ class FlagPlan:
     - `dead[i]`: the parts of filter i's condition (top-level `and`) that read fields only: a lead for
       which one is false never raises flag i, whatever the day;
     - `sat[i]`: a count from which on the account's scores and bands no longer change (every use of
-      the count is `has`, `each … max M`, or a comparison with a number); INF when unknown.
+      the count is `has`, `each … max M`, or a comparison with a number); INF when unknown;
+    - `events_only`: the as-of date is read only through the lead's events (no `days since FIELD`), so
+      a lead scores the same at every day before its first event.
     An account's counts are capped at `sat` (the scores and bands are the same), so an (account, day)
     whose dynamic counts all reached `sat` needs no more scoring."""
 
@@ -123,10 +125,14 @@ class FlagPlan:
             w = f.where
             cond_static = w is None or self.is_static(w)
             self.static[i] = disq_static and cond_static and f.within is None and f.anchor is None
-            if not cond_static and f.within is None and f.anchor is None:
+            if not self.static[i] and w is not None and f.within is None and f.anchor is None:
                 self.dead[i] = [model.lead_comp.cond(p) for p in _conjuncts(w) if self.is_static(p)]
         self.sat = self._saturation(model)
         self.dynamic = [i for i in range(nf) if not self.static[i]]
+        # `days since FIELD` is the one value that reads the as-of date but not through an event: without
+        # it, a lead with no event yet on a day is scored the same on every such day
+        self.events_only = not any(isinstance(x, n.DaysSince) for item in checked.file.items
+                                   if not isinstance(item, n.Test | n.Simulation) for x in n.walk(item))
 
     # -- does a condition read anything that depends on the as-of date? --
     def is_static(self, c) -> bool:
@@ -242,6 +248,7 @@ def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = 
     nf = model.nf
     static, dynamic, dead, sat = plan.static, plan.dynamic, plan.dead, plan.sat
     stat_idx = [i for i in range(nf) if static[i]]
+    events_only = plan.events_only
     dyn_sat = [sat[i] for i in dynamic]
     can_saturate = all(s < INF for s in dyn_sat)
     need: dict[str, set[int]] = {}
@@ -300,20 +307,30 @@ def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = 
             kd = (k, d0)
             if kd not in full:
                 add(kd, fl)
-            dump((lead, k, d0), first if hot else later, HIGHEST)
+            dump((lead, k, d0, fl), first if hot else later, HIGHEST)
         load = pickle.load
         for fh in (first, later):
             fh.seek(0)
             while True:
                 try:
-                    lead, k, d0 = load(fh)
+                    lead, k, d0, fl = load(fh)
                 except EOFError:
                     break
+                # before its first event a lead scores the same every day (events_only): once is enough
+                first_ev = min((e.day for e in lead.events), default=None) if events_only else None
+                before = fl if events_only and (first_ev is None or d0 < first_ev) else None
                 for d in need[k]:
                     kd = (k, d)
                     if d == d0 or kd in full:
                         continue
-                    add(kd, key_and_flags(lead, score(lead, d), d)[1])
+                    if events_only and (first_ev is None or d < first_ev):
+                        if before is None:
+                            before = key_and_flags(lead, score(lead, d), d)[1]
+                        f = before
+                    else:
+                        f = key_and_flags(lead, score(lead, d), d)[1]
+                    if any(f[i] for i in dynamic):  # zeros change no count
+                        add(kd, f)
     out: dict[tuple[str, int], tuple] = {}
     for k, days in need.items():
         b = base[k]
