@@ -253,6 +253,7 @@ def test_the_plan_of_acme():
     assert plan.disq_static is True
     assert plan.static == [True, False, False]
     assert [len(d) for d in plan.dead] == [0, 1, 1]
+    assert [len(d) for d in plan.ruled_out] == [2, 1, 1] and plan.prune   # a personal address: never scored
     assert plan.sat == [1, 1, 4]
     assert plan.events_only is True      # no `days since FIELD`: before its first event a lead is the same daily
 
@@ -265,4 +266,5 @@ def test_the_plan_of_the_mixed_rules(tmp_path):
     assert plan.disq_static is False and not any(plan.static)
     assert plan.sat == [1, 1, 4, R.INF, 4, 3]
     assert [len(d) for d in plan.dead] == [2, 1, 0, 0, 0, 0]
+    assert plan.prune is False
     assert plan.events_only is False

@@ -104,7 +104,8 @@ class FlagPlan:
       lists only, and disqualification reads fields only), so a lead's flag at its own day is its flag
       at every day;
     - `dead[i]`: the parts of filter i's condition (top-level `and`) that read fields only: a lead for
-      which one is false never raises flag i, whatever the day;
+      which one is false never raises flag i, whatever the day (`ruled_out`: the same, static filters
+      included; `prune`: every filter has such parts);
     - `sat[i]`: a count from which on the account's scores and bands no longer change (every use of
       the count is `has`, `each … max M`, or a comparison with a number); INF when unknown;
     - `events_only`: the as-of date is read only through the lead's events (no `days since FIELD`), so
@@ -121,16 +122,22 @@ class FlagPlan:
         nf = model.nf
         self.static = [False] * nf
         self.dead: list[list[Callable]] = [[] for _ in range(nf)]
-        self.dead_fields: set[str] = set()      # the fields the `dead` tests read (the rest is not built)
+        self.ruled_out: list[list[Callable]] = [[] for _ in range(nf)]   # `dead`, of static filters too
+        self.dead_fields: set[str] = set()      # the fields these tests read (the rest is not built)
         for i, f in enumerate(model.filter_nodes):
             w = f.where
             cond_static = w is None or self.is_static(w)
             self.static[i] = disq_static and cond_static and f.within is None and f.anchor is None
-            if not self.static[i] and w is not None and f.within is None and f.anchor is None:
+            if w is not None and f.within is None and f.anchor is None:
                 parts = [p for p in _conjuncts(w) if self.is_static(p)]
-                self.dead[i] = [model.lead_comp.cond(p) for p in parts]
+                self.ruled_out[i] = [model.lead_comp.cond(p) for p in parts]
+                if not self.static[i]:
+                    self.dead[i] = self.ruled_out[i]
                 self.dead_fields |= {x.name for p in parts for x in n.walk(p)
                                      if isinstance(x, n.Name) and x.name in self.fields}
+        # every filter has a field-only part: a lead that fails one in each raises no flag on any day,
+        # and is not scored at all
+        self.prune = nf > 0 and all(self.ruled_out)
         self.sat = self._saturation(model)
         self.dynamic = [i for i in range(nf) if not self.static[i]]
         # `days since FIELD` is the one value that reads the as-of date but not through an event: without
@@ -251,7 +258,7 @@ def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = 
     nf = model.nf
     static, dynamic, dead, sat = plan.static, plan.dynamic, plan.dead, plan.sat
     stat_idx = [i for i in range(nf) if static[i]]
-    events_only, dead_fields = plan.events_only, plan.dead_fields
+    events_only, dead_fields, prune, ruled_out = plan.events_only, plan.dead_fields, plan.prune, plan.ruled_out
     dyn_sat = [sat[i] for i in dynamic]
     can_saturate = all(s < INF for s in dyn_sat)
     need: dict[str, set[int]] = {}
@@ -281,14 +288,19 @@ def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = 
                 need[k] = {d0}
             else:
                 days.add(d0)
-            r = score(lead, d0)
-            _k, fl = key_and_flags(lead, r, d0)
             b = base.get(k)
             if b is None:
                 b = base[k] = [0] * nf
+            X = None
+            if prune:
+                lf = lead.fields
+                X = context(Lead(lead.id, {f: lf[f] for f in dead_fields if f in lf}), d0)
+                if all(any(not t(X, None) for t in tests) for tests in ruled_out):
+                    continue  # no flag on any day
+            r = score(lead, d0)
+            _k, fl = key_and_flags(lead, r, d0)
             live = hot = False
             if dynamic and not (r.disqualified is not None and plan.disq_static):
-                X = None
                 for i in dynamic:
                     if fl[i]:
                         live = hot = True
