@@ -295,7 +295,13 @@ def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = 
             if prune:
                 lf = lead.fields
                 X = context(Lead(lead.id, {f: lf[f] for f in dead_fields if f in lf}), d0)
-                if all(any(not t(X, None) for t in tests) for tests in ruled_out):
+                for tests in ruled_out:
+                    for t in tests:
+                        if not t(X, None):
+                            break          # this filter is ruled out
+                    else:
+                        break              # this one may hold: score the lead
+                else:
                     continue  # no flag on any day
             r = score(lead, d0)
             _k, fl = key_and_flags(lead, r, d0)
