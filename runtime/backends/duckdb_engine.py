@@ -12,11 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterator
 
-from sqlglot import exp
-
-from runtime.backends import sql as sqlgen
-from runtime.backends.sql import ident, s
-
 from runtime.core.model import Result
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
@@ -30,16 +25,17 @@ def _input_error(msg: str) -> Exception:
     return InputError(msg)
 
 
-def _q(e: exp.Expression) -> str:
-    return e.sql(dialect="duckdb")
-
-
+# (sqlglot is imported where a query is built: a cached query needs none of it, runtime/backends/querycache.py)
 def _lit(text: str) -> str:
-    return _q(s(text))
+    from runtime.backends.sql import s
+
+    return s(text).sql(dialect="duckdb")
 
 
 def _id(name: str) -> str:
-    return _q(ident(name))
+    from runtime.backends.sql import ident
+
+    return ident(name).sql(dialect="duckdb")
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None):
@@ -49,7 +45,8 @@ def connect(threads: int | None = None, memory_limit: str | None = None):
 
     con = duckdb.connect(config={"preserve_insertion_order": True})
     con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET memory_limit = {_lit(memory_limit or default_memory())}")
+    limit = memory_limit or default_memory()
+    con.execute("SET memory_limit = '" + limit.replace("'", "''") + "'")  # (a standard SQL string)
     con.execute("SET TimeZone = 'UTC'")  # dates are UTC dates
     if threads:
         con.execute(f"SET threads = {int(threads)}")
@@ -61,6 +58,8 @@ def query_sql(checked, as_of: dt.date, passthrough=("lr_numbered",), criteria: b
     """The compiled query over `DuckSource`'s CTEs (or tables of the same shape); `criteria=True`
     adds every criterion's points, raw points and whether it fired (see sqlgen.build_query).
     Without `reasons`, each criterion's points instead: runtime/io/writers.py computes the reasons."""
+    from runtime.backends import sql as sqlgen
+
     q = sqlgen.build_query(checked, "duckdb", as_of, id_column="id", key_column="lr_row", order_column="lr_row",
                            passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column,
                            reasons=reasons)
@@ -288,10 +287,16 @@ class DuckScore:
     def _text(self, con, checked, formatter) -> Iterator[str]:
         import duckdb
 
-        q = query_sql(checked, self.as_of, ("lr_numbered", "lr_row"), reasons=True)
-        line = json_line_sql(checked, formatter.provenance_text)
-        # each row's line, and the row itself (as a struct) only where the line is NULL
-        full = f"SELECT {line} AS lr_line, CASE WHEN lr_line IS NULL THEN lr_q END AS lr_rest FROM ({q}) lr_q"
+        from runtime.backends import querycache
+
+        def build() -> str:
+            q = query_sql(checked, self.as_of, ("lr_numbered", "lr_row"), reasons=True)
+            line = json_line_sql(checked, formatter.provenance_text)
+            # each row's line, and the row itself (as a struct) only where the line is NULL
+            return f"SELECT {line} AS lr_line, CASE WHEN lr_line IS NULL THEN lr_q END AS lr_rest FROM ({q}) lr_q"
+
+        full = querycache.sql_text("duckline", checked.file.source,
+                                   (self.as_of.isoformat(), formatter.provenance_text), build)
         try:
             cur = con.execute(full)
         except duckdb.Error as e:
