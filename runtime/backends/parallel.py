@@ -95,6 +95,8 @@ def _score_batch(task):
     from runtime.io.readers import bad_row, csv_object, json_line
 
     kind, rows, src, header, delim = task
+    if kind == "jsonl-range":
+        kind, rows = "jsonl", range_rows(rows)
     W = _W
     if W["fmt"] == "columns":
         return _columns_batch(kind, rows, src, header, delim)
@@ -158,6 +160,25 @@ def _score_batch(task):
         recs.append((n, None if lead.numbered else lead.id, out.tell()))
     W["row_hits"] = hits
     return out.getvalue(), recs, bad, b.ignored
+
+
+def range_rows(spec) -> list:
+    """A batch handed out as a byte range of a JSON Lines file, (path, offset, size, first line): its
+    rows [(line, text)] as runtime.io.readers.open_text reads them (UTF-8, a byte that is not as
+    \\udcXX, each line with its newline). A range starts and ends at a line end, so no character is
+    split (no UTF-8 sequence holds a newline byte)."""
+    path, offset, size, first = spec
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(size)
+    if len(data) != size:
+        raise OSError(f"{path} changed while it was read")
+    parts = data.decode("utf-8", "surrogateescape").split("\n")
+    last = parts.pop()  # "" after a final newline, else the file's last line without one
+    rows = [(first + i, t + "\n") for i, t in enumerate(parts)]
+    if last:
+        rows.append((first + len(parts), last))
+    return rows
 
 
 def _columns_batch(kind, rows, src, header, delim):
@@ -259,6 +280,10 @@ class ParallelScore:
         from runtime.io.readers import CsvFile, header_report, open_text, read_error
 
         src = self.source
+        if self.kind == "jsonl" and self.workers > 1 and self.path != "-" and not self.path.lower().endswith(".gz"):
+            # byte ranges, not lines: the workers read and split them (this process only counts lines)
+            yield from self._ranges(gate, sent)
+            return
         if self.kind == "jsonl":
             fh = open_text(self.path, "\n")
             n = 0
@@ -305,6 +330,41 @@ class ParallelScore:
                     yield task
             finally:
                 f.close()
+
+    RANGE_BYTES = 1 << 21  # a batch handed out as a byte range: about this many bytes of whole lines
+
+    def _ranges(self, gate, sent: list) -> Iterator[tuple]:
+        from runtime.io.readers import read_error
+
+        src, line = self.source, 1
+        try:
+            with open(self.path, "rb") as fh:
+                start = 3 if fh.read(3) == b"\xef\xbb\xbf" else 0  # (utf-8-sig: a BOM is no text)
+                fh.seek(start)
+                pending = b""
+                while True:
+                    data = fh.read(self.RANGE_BYTES)
+                    if not data:
+                        break
+                    block = pending + data if pending else data
+                    cut = block.rfind(b"\n") + 1
+                    if cut == 0:
+                        pending = block
+                        continue
+                    gate.acquire()
+                    task = ("jsonl-range", (self.path, start, cut, line), src, None, ",")
+                    sent.append(task)
+                    yield task
+                    line += block.count(b"\n", 0, cut)
+                    start += cut
+                    pending = block[cut:]
+                if pending:
+                    gate.acquire()
+                    task = ("jsonl-range", (self.path, start, len(pending), line), src, None, ",")
+                    sent.append(task)
+                    yield task
+        except OSError as e:
+            raise read_error(src, f"line {line}", e) from None
 
     def _results(self, sent: list):
         """A context manager giving the batches' results in input order: from a pool of worker
@@ -393,7 +453,7 @@ class ParallelScore:
                     why = dups.reason(lid, line) if lid is not None else None
                     if why is not None:
                         raw = _row_of(task, line)
-                        col = json_value_column(raw, idcol) if task[0] == "jsonl" else None
+                        col = json_value_column(raw, idcol) if task[0] in ("jsonl", "jsonl-range") else None
                         sink.add(BadRow(line, why, raw_text(raw, task[4]), self.source, col))
                         dropped = True
                     elif sink.failing:
@@ -419,7 +479,7 @@ class ParallelScore:
 
 
 def _row_of(task, line: int):
-    rows = task[1]
+    rows = range_rows(task[1]) if task[0] == "jsonl-range" else task[1]
     i = bisect.bisect_left(rows, line, key=lambda r: r[0])
     return rows[i][1]
 
