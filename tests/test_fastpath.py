@@ -480,3 +480,19 @@ def test_workers_read_byte_ranges_as_the_reader_reads_lines(tmp_path, range_byte
         assert any("duplicate" in b.reason for b in ps.bad_rows) and any(b.line == len(rows) for b in ps.bad_rows)
     else:
         assert [(b.line, b.reason) for b in got_error.bad_rows] == [(b.line, b.reason) for b in error.bad_rows]
+
+
+def test_account_results_without_points_write_the_same_lines(tmp_path):
+    """`score` without --explain carries each lead's reasons, not its per-criterion points, through
+    the account grouping (parallel.py `lean`): the same lines as with the points (--explain, less its
+    `criteria`), in one process and in two."""
+    outs = {}
+    for name, extra in {"one": [], "two": ["--workers", "2"], "explain": ["--explain"],
+                        "explain2": ["--explain", "--workers", "2"]}.items():
+        out = tmp_path / f"{name}.jsonl"
+        _invoke(["score", ACME, "--leads", SAMPLE, "--as-of", "2026-11-01", "-o", out] + extra)
+        outs[name] = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    for rec in outs["explain"] + outs["explain2"]:
+        assert rec.pop("criteria") is not None
+    assert outs["one"] == outs["two"] == outs["explain"] == outs["explain2"]
+    assert any(rec["account"] for rec in outs["one"]) and any(rec["reasons"] for rec in outs["one"])

@@ -55,10 +55,12 @@ if hasattr(os, "register_at_fork"):
 _W: dict = {}
 
 
-def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, engine=None):
+def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, engine=None, lean: bool = False):
     """`fmt`: "jsonl" or "csv" (batches come back as output text), "results" (as lists of Results:
     in this process), "tuples" (as lists of plain tuples: from another process, cheap to send) or
-    "columns" (not scored: the leads as the DuckDB engine's column lists, duckdb_engine.lead_columns)."""
+    "columns" (not scored: the leads as the DuckDB engine's column lists, duckdb_engine.lead_columns).
+    `lean` (results, tuples): each Result carries its `reasons` instead of its per-criterion points
+    (what `score` writes: less to hold and to send)."""
     from runtime.backends.load import load_rules
     from runtime.io.readers import Builder
 
@@ -67,7 +69,8 @@ def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, en
     b = Builder(schema)
     # generated code reads a JSON object by the plain names: only for files read by those names
     plain_events = not (schema.event_columns or schema.event_sources or schema.attr_sources)
-    _W.update(engine=engine, builder=b, fmt=fmt, explain=explain, asof=asof, plain_events=plain_events,
+    _W.update(engine=engine, builder=b, fmt=fmt, lean=[c.name for c in engine.plan.criteria] if lean else None,
+              explain=explain, asof=asof, plain_events=plain_events,
               exact={}, formatter=LineFormatter(engine.plan, fmt, explain, dt.date.fromordinal(asof))
               if fmt in ("jsonl", "csv") else None, row=struct_reader(engine, b, schema, plain_events), row_hits=0,
               row_misses=0)
@@ -114,7 +117,7 @@ def _score_batch(task):
         write = fmt.write
         out = io.StringIO()
     else:
-        out = _ResultList(W["fmt"] == "tuples")
+        out = _ResultList(W["fmt"] == "tuples", W["lean"])
         write = out.write
     recs: list = []
     bad: list[BadRow] = []
@@ -210,16 +213,26 @@ def _columns_batch(kind, rows, src, header, delim):
 class _ResultList(list):
     """A batch's Results, written and measured like the text buffer (`write`, `tell`, `getvalue`)."""
 
-    def __init__(self, as_tuples: bool):
+    def __init__(self, as_tuples: bool, lean: list | None = None):
         super().__init__()
         self.as_tuples = as_tuples
+        self.lean = lean  # the criteria's names: reasons instead of points (_init_worker)
 
     def write(self, _out, r) -> None:
+        if self.lean is not None:
+            from runtime.core.kernel import reasons
+
+            r.reasons = reasons(self.lean, r.points, r.disqualified)
+            r.points = r.raw = r.fired = ()
         if self.as_tuples:
             t = (r.id, r.scores, r.bands, r.grade, r.route, r.queue, r.sla, r.disqualified, r.points, r.raw,
                  r.fired, r.numbered, r.route_line)
             # with an accounts block, generated Results carry their account key and flags
-            self.append(t if r.flags is None else t + (r.account, None, None, None, r.flags))
+            if r.flags is not None:
+                t += (r.account, None, None, r.reasons, r.flags)
+            elif r.reasons is not None:
+                t += (None, None, None, r.reasons)
+            self.append(t)
         else:
             self.append(r)
 
@@ -242,7 +255,8 @@ class ParallelScore:
 
     def __init__(self, rules, leads_path: str, *, as_of_ordinal: int, workers: int, fmt: str = "jsonl",
                  explain: bool = False, schema=None, events_path: str | None = None,
-                 on_bad_row: str = "fail", rejects=None, batch: int = BATCH, delimiter: str | None = None):
+                 on_bad_row: str = "fail", rejects=None, batch: int = BATCH, delimiter: str | None = None,
+                 lean: bool = False):
         from runtime.io.readers import BadRowSink, check_file, kind_of, schema_for
 
         if events_path:
@@ -255,6 +269,7 @@ class ParallelScore:
         self.schema = schema if schema is not None else schema_for(rules.checked)
         self.asof, self.workers, self.fmt, self.explain = as_of_ordinal, max(1, int(workers)), fmt, explain
         self.on_bad_row, self.rejects, self.batch = on_bad_row, rejects, batch
+        self.lean = lean and fmt == "results"  # (see _init_worker)
         self.delimiter_given = self.delimiter = delimiter
         self.source = "<stdin>" if leads_path == "-" else leads_path
         self.sink = BadRowSink(on_bad_row, rejects)
@@ -370,13 +385,13 @@ class ParallelScore:
         """A context manager giving the batches' results in input order: from a pool of worker
         processes, or computed here when there is one worker."""
         if self.workers == 1:
-            _init_worker(self.rules.spec, self.schema, self.fmt, self.explain, self.asof, self.rules.engine)
+            _init_worker(self.rules.spec, self.schema, self.fmt, self.explain, self.asof, self.rules.engine, self.lean)
             gate = _NoGate()
             return contextlib.nullcontext(_score_batch(task) for task in self._batches(gate, sent))
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         forked = ctx.get_start_method() == "fork"
         init_args = (self.rules.spec, self.schema, "tuples" if self.fmt == "results" else self.fmt, self.explain,
-                     self.asof, self.rules.engine if forked else None)
+                     self.asof, self.rules.engine if forked else None, self.lean)
         ahead = self.workers * 3
 
         @contextlib.contextmanager

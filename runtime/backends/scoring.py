@@ -149,7 +149,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
         return DuckScore(rules, leads_path, events_path, as_of, schema, on_bad_row=on_bad_row, rejects=rejects,
                          threads=workers, criteria=criteria, delimiter=delimiter)
     ps = _parallel(rules, leads_path, asof, workers, "results", False, events_path, on_bad_row, rejects, schema,
-                   note, delimiter)
+                   note, delimiter, lean=not criteria)
     if ps is not None:
         from runtime.backends.accounts import GeneratedAccountResults, account_model
 
@@ -165,7 +165,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
 
 
 def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_bad_row, rejects, schema, note,
-              delimiter=None):
+              delimiter=None, lean=False):
     """A ParallelScore when the input can take that path (and the engine has the generated scorer),
     else None."""
     from runtime.backends.parallel import ParallelUnsupported, score_parallel
@@ -188,7 +188,7 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
     try:
         return score_parallel(rules, leads_path, as_of_ordinal=asof, workers=n, fmt=fmt, explain=explain,
                               schema=schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
-                              delimiter=delimiter)
+                              delimiter=delimiter, lean=lean)
     except ParallelUnsupported as e:
         if n > 1 and note is not None:
             note(f"note: --workers {n}: {e}; scoring in one process")
