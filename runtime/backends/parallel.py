@@ -349,9 +349,10 @@ class ParallelScore:
     RANGE_BYTES = 1 << 21  # a batch handed out as a byte range: about this many bytes of whole lines
 
     def _ranges(self, gate, sent: list) -> Iterator[tuple]:
+        """Tasks of at most `batch` whole lines (and about RANGE_BYTES), as byte ranges of the file."""
         from runtime.io.readers import read_error
 
-        src, line = self.source, 1
+        src, line, batch = self.source, 1, max(1, self.batch)
         try:
             with open(self.path, "rb") as fh:
                 start = 3 if fh.read(3) == b"\xef\xbb\xbf" else 0  # (utf-8-sig: a BOM is no text)
@@ -362,17 +363,25 @@ class ParallelScore:
                     if not data:
                         break
                     block = pending + data if pending else data
-                    cut = block.rfind(b"\n") + 1
-                    if cut == 0:
-                        pending = block
-                        continue
-                    gate.acquire()
-                    task = ("jsonl-range", (self.path, start, cut, line), src, None, ",")
-                    sent.append(task)
-                    yield task
-                    line += block.count(b"\n", 0, cut)
-                    start += cut
-                    pending = block[cut:]
+                    pos = 0
+                    while True:
+                        end, k = pos, 0
+                        find = block.find
+                        while k < batch:
+                            j = find(b"\n", end)
+                            if j < 0:
+                                break
+                            end, k = j + 1, k + 1
+                        if k == 0:
+                            break
+                        gate.acquire()
+                        task = ("jsonl-range", (self.path, start, end - pos, line), src, None, ",")
+                        sent.append(task)
+                        yield task
+                        line += k
+                        start += end - pos
+                        pos = end
+                    pending = block[pos:]
                 if pending:
                     gate.acquire()
                     task = ("jsonl-range", (self.path, start, len(pending), line), src, None, ",")
