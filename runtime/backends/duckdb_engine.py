@@ -90,10 +90,7 @@ def json_line_sql(checked, provenance_text: str) -> str:
     scores = " || ', ' || ".join(f"{_lit(enc(d) + ': ')} || CAST({_id(d + '_score')} AS VARCHAR)" for d in dims)
     bands = " || ', ' || ".join(f"{_lit(enc(d) + ': ')} || {_json_text(_id(d + '_band'))}"
                                 for d in dims if d in graded)
-    def lit(text: str) -> str:
-        return _lit(text)
-
-    none = "''"
+    lit, none = _lit, "''"
     parts = [lit('{"id": '), _json_text('"id"'), lit(', "scores": {'),
              f"CASE WHEN disqualified IS NULL THEN {scores or none} ELSE '' END",
              lit('}, "bands": {'), f"CASE WHEN disqualified IS NULL THEN {bands or none} ELSE '' END",
