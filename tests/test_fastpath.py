@@ -496,3 +496,21 @@ def test_account_results_without_points_write_the_same_lines(tmp_path):
         assert rec.pop("criteria") is not None
     assert outs["one"] == outs["two"] == outs["explain"] == outs["explain2"]
     assert any(rec["account"] for rec in outs["one"]) and any(rec["reasons"] for rec in outs["one"])
+
+
+def test_a_file_cut_short_while_workers_read_it_is_an_input_error(tmp_path):
+    from runtime.backends.parallel import score_parallel
+    from runtime.core.errors import InputError
+
+    rules = _Rules(LANGUAGE_EXAMPLE)
+    path = tmp_path / "leads.jsonl"
+    row = ROWS[0].replace("\ufeff", "")
+    path.write_text("".join(row.replace('"a"', f'"a{i}"') + "\n" for i in range(3000)), encoding="utf-8")
+    ps = score_parallel(rules, str(path), as_of_ordinal=A, workers=2, fmt="jsonl", batch=100)
+    it = iter(ps)
+    next(it)  # the first batch is back; others are handed out as ranges of the whole file
+    with open(path, "r+b") as fh:
+        fh.truncate(1000)
+    with pytest.raises(InputError, match=r"cannot read \(line \d+\).*changed while it was read"):
+        for _chunk in it:
+            pass

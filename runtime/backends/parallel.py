@@ -99,7 +99,12 @@ def _score_batch(task):
 
     kind, rows, src, header, delim = task
     if kind == "jsonl-range":
-        kind, rows = "jsonl", range_rows(rows)
+        try:
+            kind, rows = "jsonl", range_rows(rows)
+        except OSError as e:  # the file changed or went away while it was read: exit 2, with where
+            from runtime.io.readers import read_error
+
+            raise read_error(src, f"line {rows[3]}", e) from None
     W = _W
     if W["fmt"] == "columns":
         return _columns_batch(kind, rows, src, header, delim)
