@@ -17,6 +17,7 @@ fields {
   email: text
   title: text
   size: number
+  created: date
 }
 events {
   demo
@@ -31,6 +32,7 @@ score fit "Fit" max 100 {
 score engagement "Engagement" max 100 {
   "Demo" +60 each demo within 30 days max 60
   "Visits" +10 each visit within 20 days max 40
+  %s
 }
 grade fit {
   A when >= 60
@@ -62,6 +64,7 @@ route {
 '''
 
 DQ_STATIC = 'disqualify "test" when email ends with "@test.com"'
+NEW = '"New" +50 when days since created < 20'  # a lead without events changes from day to day too
 DQ_DYNAMIC = 'disqualify "cold" when has visit where page = "/unsubscribe" within 10 days'
 
 BASE = dt.date(2026, 10, 1).toordinal()
@@ -103,12 +106,12 @@ def _key(r):
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=leads, dq=st.sampled_from([DQ_STATIC, DQ_DYNAMIC]))
-def test_replay_with_the_shortcut_is_the_plain_replay(tmp_path_factory, rows, dq):
+@given(rows=leads, dq=st.sampled_from([DQ_STATIC, DQ_DYNAMIC]), extra=st.sampled_from(["", NEW]))
+def test_replay_with_the_shortcut_is_the_plain_replay(tmp_path_factory, rows, dq, extra):
     path = tmp_path_factory.mktemp("r") / "r.rules"
-    path.write_text(RULES % dq, encoding="utf-8")
+    path.write_text(RULES % (dq, extra), encoding="utf-8")
     engine = load_rules(str(path)).engine
-    ls = [Lead(f"L{i}", {"email": f"p{i}@{dom}", "title": title, "size": size},
+    ls = [Lead(f"L{i}", {"email": f"p{i}@{dom}", "title": title, "size": size, "created": BASE + 10 * (i % 5)},
                [Event(t, BASE + at, {"page": page} if t == "visit" else {}, "") for t, at, page in evs], i + 1)
           for i, (dom, title, size, evs, _day) in enumerate(rows)]
     days = {lead.id: BASE + row[4] for lead, row in zip(ls, rows)}
@@ -122,11 +125,12 @@ def test_replay_with_the_shortcut_is_the_plain_replay(tmp_path_factory, rows, dq
 
 def test_what_depends_on_the_day(tmp_path):
     path = tmp_path / "r.rules"
-    path.write_text(RULES % DQ_STATIC, encoding="utf-8")
+    path.write_text(RULES % (DQ_STATIC, ""), encoding="utf-8")
     model = load_rules(str(path)).engine.accounts
-    assert model.dq_static
+    assert model.dq_static and model.eventless_static
     # decision maker: fields only; champion: a fixed part and engagement; committee: engagement; anyone: none
     assert [(len(fixed), other) for fixed, other in model.filter_split] == [(2, False), (1, True), (1, True),
                                                                              (0, False)]
-    path.write_text(RULES % DQ_DYNAMIC, encoding="utf-8")
-    assert not load_rules(str(path)).engine.accounts.dq_static
+    path.write_text(RULES % (DQ_DYNAMIC, NEW), encoding="utf-8")
+    model = load_rules(str(path)).engine.accounts
+    assert not model.dq_static and not model.eventless_static

@@ -139,6 +139,18 @@ def _lead_filters(node) -> list[n.EventFilter]:
     return out
 
 
+def _mentions(node, cls) -> bool:
+    """Does a syntax tree hold a node of class `cls` anywhere?"""
+    if isinstance(node, cls):
+        return True
+    if isinstance(node, (tuple, list)):
+        return any(_mentions(x, cls) for x in node)
+    if hasattr(node, "__dataclass_fields__"):
+        return any(_mentions(getattr(node, f), cls) for f in node.__dataclass_fields__
+                   if f not in ("span", "name_span", "max_span", "pattern_span"))
+    return False
+
+
 def _conjuncts(cond) -> list:
     """The parts of `A and B and (C and D)`: [A, B, C, D] (a condition that is no `and`: itself)."""
     while isinstance(cond, n.Paren):
@@ -234,6 +246,9 @@ class AccountModel:
         # for replay (each lead as of its own day): which parts of the filters hold whatever the day
         static = _Static(checked)
         self.dq_static = all(static.cond(cond) for _reason, cond, _line in engine.plan.disqualify)
+        # a lead without events scores the same as of every day unless something counts days since a
+        # date field (`days since created_at`): everything else that depends on the day reads events
+        self.eventless_static = not _mentions(checked.file, n.DaysSince)
         self.filter_split: list[tuple[tuple, bool]] = []  # (its day-independent conjuncts, compiled; any other?)
         for f in self.filter_nodes:
             parts = _conjuncts(f.where) if f.where is not None else []
@@ -289,7 +304,11 @@ class AccountModel:
         Result as of that day, count for the others)? Yes when whether it is disqualified does not
         depend on the day (no disqualify condition reads events, scores or dates relative to the
         as-of day) and each filter either reads nothing that depends on the day or has a part that
-        does not and is false for this lead (`... and domain(email) not in personal_domains`)."""
+        does not and is false for this lead (`... and domain(email) not in personal_domains`); or when
+        it has no events and nothing in the file counts days since a date field (so its whole Result
+        is the same as of every day)."""
+        if not lead.events and self.eventless_static:
+            return True
         if not self.dq_static:
             return False
         if r.disqualified is not None:
