@@ -1,7 +1,7 @@
-"""runtime/backends/replay.py with an accounts block: a lead whose flags cannot change from day to day
-(AccountModel.day_independent) is scored once, not once per day its account is needed at. Pinned
-to the plain way (every keyed lead scored as of every day of its account) on generated leads and
-days, with filters that do and do not depend on the day, and a disqualify rule that does."""
+"""runtime/backends/replay.py with an accounts block scores a lead once per day its account is needed at
+only when it must: pinned to the plain way (every keyed lead scored as of every day of its account)
+on generated leads and days, with filters that do and do not depend on the day, a disqualify rule
+that does, and a criterion that counts days since a date field (a lead without events changes too)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -122,15 +122,3 @@ def test_replay_with_the_shortcut_is_the_plain_replay(tmp_path_factory, rows, dq
     got = [r for _lead, r, _d in replay(engine, lambda: iter(ls), day_of)]
     assert [_key(r) for r in got] == [_key(r) for r in _plain(engine, ls, day_of)]
 
-
-def test_what_depends_on_the_day(tmp_path):
-    path = tmp_path / "r.rules"
-    path.write_text(RULES % (DQ_STATIC, ""), encoding="utf-8")
-    model = load_rules(str(path)).engine.accounts
-    assert model.dq_static and model.eventless_static
-    # decision maker: fields only; champion: a fixed part and engagement; committee: engagement; anyone: none
-    assert [(len(fixed), other) for fixed, other in model.filter_split] == [(2, False), (1, True), (1, True),
-                                                                             (0, False)]
-    path.write_text(RULES % (DQ_DYNAMIC, NEW), encoding="utf-8")
-    model = load_rules(str(path)).engine.accounts
-    assert not model.dq_static and not model.eventless_static
