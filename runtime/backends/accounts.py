@@ -139,65 +139,6 @@ def _lead_filters(node) -> list[n.EventFilter]:
     return out
 
 
-def _mentions(node, cls) -> bool:
-    """Does a syntax tree hold a node of class `cls` anywhere?"""
-    if isinstance(node, cls):
-        return True
-    if isinstance(node, (tuple, list)):
-        return any(_mentions(x, cls) for x in node)
-    if hasattr(node, "__dataclass_fields__"):
-        return any(_mentions(getattr(node, f), cls) for f in node.__dataclass_fields__
-                   if f not in ("span", "name_span", "max_span", "pattern_span"))
-    return False
-
-
-def _conjuncts(cond) -> list:
-    """The parts of `A and B and (C and D)`: [A, B, C, D] (a condition that is no `and`: itself)."""
-    while isinstance(cond, n.Paren):
-        cond = cond.cond
-    if isinstance(cond, n.BoolOp) and cond.op == "and":
-        return [c for item in cond.items for c in _conjuncts(item)]
-    return [cond]
-
-
-class _Static:
-    """Does a condition read only the lead's fields, lists and literals (nothing that depends on the
-    day it is scored as of: events, scores, grades, `days since`)? Anything it does not know is no."""
-
-    def __init__(self, checked):
-        self.names = set(checked.fields) | set(checked.lists)
-
-    def cond(self, c) -> bool:
-        if isinstance(c, (n.Paren, n.Not)):
-            return self.cond(c.cond)
-        if isinstance(c, n.BoolOp):
-            return all(self.cond(i) for i in c.items)
-        if isinstance(c, n.Compare):
-            return self.value(c.left) and self.value(c.right)
-        if isinstance(c, n.In):
-            return self.value(c.value) and self.value(c.items)
-        if isinstance(c, n.TextTest):
-            return self.value(c.value) and self.value(c.arg)
-        if isinstance(c, n.Matches):
-            return self.value(c.value)
-        if isinstance(c, n.Between):
-            return self.value(c.value) and self.value(c.low) and self.value(c.high)
-        if isinstance(c, n.IsMissing):
-            return self.value(c.value)
-        return False
-
-    def value(self, v) -> bool:
-        if isinstance(v, n.Literal):
-            return True
-        if isinstance(v, n.Name):
-            return v.name in self.names
-        if isinstance(v, n.Call):
-            return self.value(v.arg)
-        if isinstance(v, n.ListLit):
-            return all(isinstance(i, n.Literal) for i in v.items)
-        return False
-
-
 class AccountModel:
     """The compiled accounts block of an engine (closure engine or FastEngine alike)."""
 
@@ -243,17 +184,6 @@ class AccountModel:
         self.zeros = (0,) * self.nf
         self.ones = (1,) * self.nf
         self.needs_ctx = any(c is not None for c in self.filter_conds)
-        # for replay (each lead as of its own day): which parts of the filters hold whatever the day
-        static = _Static(checked)
-        self.dq_static = all(static.cond(cond) for _reason, cond, _line in engine.plan.disqualify)
-        # a lead without events scores the same as of every day unless something counts days since a
-        # date field (`days since created_at`): everything else that depends on the day reads events
-        self.eventless_static = not _mentions(checked.file, n.DaysSince)
-        self.filter_split: list[tuple[tuple, bool]] = []  # (its day-independent conjuncts, compiled; any other?)
-        for f in self.filter_nodes:
-            parts = _conjuncts(f.where) if f.where is not None else []
-            fixed = tuple(self.lead_comp.cond(c) for c in parts if static.cond(c))
-            self.filter_split.append((fixed, len(fixed) < len(parts)))
         route = checked.file.first(n.Route)
         self.route_lines = list(route.lines) if route else []
         self._route_cache: dict = {}
@@ -298,30 +228,6 @@ class AccountModel:
         X = self.engine.context(lead, asof)
         X.dims = r.scores
         return tuple(1 if (c is None or c(X, None)) else 0 for c in self.filter_conds)
-
-    def day_independent(self, lead: Lead, r: Result, asof: int) -> bool:
-        """Are this lead's flags the same as of every day (so its flags as of one day, with `r` its
-        Result as of that day, count for the others)? Yes when whether it is disqualified does not
-        depend on the day (no disqualify condition reads events, scores or dates relative to the
-        as-of day) and each filter either reads nothing that depends on the day or has a part that
-        does not and is false for this lead (`... and domain(email) not in personal_domains`); or when
-        it has no events and nothing in the file counts days since a date field (so its whole Result
-        is the same as of every day)."""
-        if not lead.events and self.eventless_static:
-            return True
-        if not self.dq_static:
-            return False
-        if r.disqualified is not None:
-            return True  # all 0, as of any day
-        X = None
-        for fixed, other in self.filter_split:
-            if not other:
-                continue
-            if X is None:
-                X = self.engine.context(lead, asof)
-            if not any(not c(X, None) for c in fixed):
-                return False
-        return True
 
     # -- per account --
     def evaluate(self, counts: tuple) -> AccountScore:
