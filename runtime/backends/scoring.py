@@ -149,7 +149,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
         return DuckScore(rules, leads_path, events_path, as_of, schema, on_bad_row=on_bad_row, rejects=rejects,
                          threads=workers, criteria=criteria, delimiter=delimiter)
     ps = _parallel(rules, leads_path, asof, workers, "results", False, events_path, on_bad_row, rejects, schema,
-                   note, delimiter)
+                   note, delimiter, lean=not criteria)
     if ps is not None:
         from runtime.backends.accounts import GeneratedAccountResults, account_model
 
@@ -165,7 +165,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
 
 
 def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_bad_row, rejects, schema, note,
-              delimiter=None):
+              delimiter=None, lean=False):
     """A ParallelScore when the input can take that path (and the engine has the generated scorer),
     else None."""
     from runtime.backends.parallel import ParallelUnsupported, score_parallel
@@ -188,7 +188,7 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
     try:
         return score_parallel(rules, leads_path, as_of_ordinal=asof, workers=n, fmt=fmt, explain=explain,
                               schema=schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
-                              delimiter=delimiter)
+                              delimiter=delimiter, lean=lean)
     except ParallelUnsupported as e:
         if n > 1 and note is not None:
             note(f"note: --workers {n}: {e}; scoring in one process")
@@ -224,6 +224,21 @@ class _TextOf:
         return getattr(self.src, name)
 
 
+class _DuckText:
+    """The duckdb engine's JSON lines as DuckDB writes them (DuckScore.text), with its counters."""
+
+    def __init__(self, src, engine, as_of: dt.date):
+        from runtime.io.writers import LineFormatter
+
+        self.src, self.fmt = src, LineFormatter(engine.plan, "jsonl", False, as_of)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.src.text(self.fmt)
+
+    def __getattr__(self, name):
+        return getattr(self.src, name)
+
+
 def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bool, workers: int | None = None,
                 events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str | None = None,
                 note=None, engine: str = "python", day_of=None, delimiter: str | None = None,
@@ -240,6 +255,11 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
 
         if account_model(rules.engine) is not None:
             return None  # account columns: runtime/io/writers.py's writer
+        if fmt == "jsonl" and not explain:
+            return _DuckText(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
+                                     events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
+                                     id_field=id_field, criteria=False, delimiter=delimiter,
+                                     strict_events=strict_events), rules.engine, as_of)
         return _TextOf(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
                                events_path=events_path, on_bad_row=on_bad_row, rejects=rejects, id_field=id_field,
                                criteria=explain, delimiter=delimiter, strict_events=strict_events),
