@@ -86,6 +86,14 @@ route {
 """
 
 # a few big accounts (their counts saturate), many small ones (their bands change from day to day)
+# no `days since FIELD`: a lead scores the same on every day before its first event (FlagPlan.events_only);
+# an event window anchored at a date field reads the day through the events alone
+EVENTS_ONLY = MIXED.replace(
+    '"Old hands"      +10 when count lead where days since created_at > 30 >= 2',
+    '"Old hands"      +10 when count lead where has webinar_attended within 14 days >= 2').replace(
+    '"Quiet"   -20 when days since last event > 20',
+    '"Quiet"   -20 when days since last event > 20\n  "Early"   +15 each email_open within 20 days of created_at max 30')
+
 DOMAINS = ["acme.com", "globex.io", "gmail.com", "initech.co"] * 10 + [f"co{i}.com" for i in range(40)]
 TITLES = ["VP Sales", "Analyst", "Chief of Staff", "Engineer", "Student", None]
 EVENTS = [("form_submit", {"form": "demo"}), ("form_submit", {"form": "demo-request"}),
@@ -204,12 +212,12 @@ def test_calibrate_output_is_byte_identical_to_the_exhaustive_path(tmp_path, mon
 _MIXED_ENGINES: dict = {}
 
 
-def _mixed(tmp_path_factory):
-    if not _MIXED_ENGINES:
+def _mixed(tmp_path_factory, text):
+    if text not in _MIXED_ENGINES:
         tmp = tmp_path_factory.mktemp("mixed")
-        _rules, schema, engs = loaded(tmp, MIXED)
-        _MIXED_ENGINES["v"] = (schema, engs)
-    return _MIXED_ENGINES["v"]
+        _rules, schema, engs = loaded(tmp, text)
+        _MIXED_ENGINES[text] = (schema, engs)
+    return _MIXED_ENGINES[text]
 
 
 lead_st = st.fixed_dictionaries({
@@ -223,10 +231,10 @@ lead_st = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(lead_st, min_size=1, max_size=25))
-def test_replay_equals_the_exhaustive_path_on_any_leads(tmp_path_factory, specs):
-    _schema, engs = _mixed(tmp_path_factory)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(lead_st, min_size=1, max_size=25), st.sampled_from([MIXED, EVENTS_ONLY]))
+def test_replay_equals_the_exhaustive_path_on_any_leads(tmp_path_factory, specs, text):
+    _schema, engs = _mixed(tmp_path_factory, text)
     leads = []
     for i, s in enumerate(specs):
         fields = {"title": s["title"], "company_size": s["size"], "created_at": AS_OF - s["created"],
@@ -268,3 +276,22 @@ def test_the_plan_of_the_mixed_rules(tmp_path):
     assert [len(d) for d in plan.dead] == [2, 1, 0, 0, 0, 0]
     assert plan.prune is False
     assert plan.events_only is False
+    rules, _schema, _engs = loaded(tmp_path, EVENTS_ONLY)
+    assert R.FlagPlan(rules.engine, rules.engine.accounts).events_only is True
+
+
+def test_a_lead_whose_first_event_is_on_the_day_counts_that_day(tmp_path):
+    """B asks for a demo on D, the day A is worked: as of D the account has its champion (the day of
+    an event counts), as of the day before it has none; B itself is scored as of today."""
+    _rules, _schema, engs = loaded(tmp_path, EVENTS_ONLY)
+    D = AS_OF - 10
+    a = Lead("A", {"email": "a@x.com", "title": "VP Sales", "company_size": 600})
+    a2 = Lead("A2", {"email": "a2@x.com", "title": "Analyst"})
+    b = Lead("B", {"email": "b@x.com", "title": "Analyst"}, [Event("form_submit", D, {"form": "demo"}, day_text(D))])
+    days = {"A": D, "A2": D - 1}
+    for eng in engs:
+        fast, slow = both(eng, lambda: iter([a, a2, b]), lambda lead: days.get(lead.id, AS_OF))
+        assert fast == slow
+        acc = Result.__slots__.index("account_scores")
+        got = {lid: r[acc]["buying"] for lid, r, _d in fast}
+        assert got["A"] - got["A2"] == 40    # champion 30 + committee 10, on D and not the day before
