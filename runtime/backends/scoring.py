@@ -66,7 +66,7 @@ class _ReaderResults:
 
 class _ReplayResults:
     """Each lead as of its own day (`--as-of-field`): runtime/backends/replay.py, one process. With an
-    accounts block the leads file is read three times (so it must be a file)."""
+    accounts block the leads file is read twice (so it must be a file)."""
 
     def __init__(self, rules, reader, day_of, rescan):
         self.reader, self.engine, self.day_of, self.rescan = reader, rules.engine, day_of, rescan
@@ -88,7 +88,7 @@ class _ReplayResults:
 
 def check_day_of(rules, engine: str, leads_path: str | None, events_path: str | None, day_of) -> None:
     """`--as-of-field` scores lead by lead with the python engine: refuse the duckdb engine up front
-    (exit 2), and with an accounts block a leads file that cannot be read three times."""
+    (exit 2), and with an accounts block a leads file that cannot be read twice."""
     if day_of is None:
         return
     if engine == "duckdb":
@@ -101,7 +101,7 @@ def check_day_of(rules, engine: str, leads_path: str | None, events_path: str | 
 
         for p in (leads_path, events_path):
             if p is not None and (p == "-" or not os.path.isfile(p)):
-                raise Failure(f"--as-of-field with an accounts block reads the leads three times (each account "
+                raise Failure(f"--as-of-field with an accounts block reads the leads twice (each account "
                               f"as of each lead's date); {p} cannot be read again: give a file path")
 
 
