@@ -113,3 +113,26 @@ def prune(prefix: str, keep: int) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+
+_FILES_KEYS: dict = {}
+
+
+def code_key(*roots: str, extra: tuple = ()) -> str:
+    """A hash of the source of leadrules' own code that an entry is built by: every .py and .lark
+    file under `roots` (directories or files, relative to the project root), and `extra` (library
+    versions): an edited module never reads an entry its older self wrote. Once per process."""
+    k = (roots, extra)
+    got = _FILES_KEYS.get(k)
+    if got is None:
+        base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        parts: list = [repr(extra), sys.version]
+        for r in roots:
+            p = os.path.join(base, r)
+            files = [p] if os.path.isfile(p) else sorted(
+                os.path.join(p, f) for f in os.listdir(p) if f.endswith((".py", ".lark")))
+            for f in files:
+                with open(f, "rb") as fh:
+                    parts += [os.path.relpath(f, base), fh.read()]
+        got = _FILES_KEYS[k] = key(*parts)
+    return got

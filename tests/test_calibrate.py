@@ -748,7 +748,7 @@ def test_accounts_are_replayed_at_each_worked_day(tmp_path):
         assert s["account_routes"] is True
         cur = next(r for r in s["candidates"] if r["current"])
         assert (cur["leads"], cur["worked"]) == (2, 1)
-    # stdin cannot be read three times
+    # stdin cannot be read twice
     r = CliRunner().invoke(cli.main, ["calibrate", str(rules), "--leads", "-", "--outcomes", str(outcomes)],
                            input=leads.read_text(encoding="utf-8"))
     assert r.exit_code == 2 and "cannot be read again" in r.stderr

@@ -443,3 +443,74 @@ def test_nested_has_inside_first_of_is_named_not_silent(tmp_path):
     assert res.exit_code == 0, res.output
     note = f"note: {rules}:{line}: `has ev_b` inside `where` is not compiled to Python; scoring with the closure engine"
     assert res.stderr.count(note) == 1, res.stderr
+
+
+@pytest.mark.parametrize("range_bytes", [1, 64, 1 << 21])
+@pytest.mark.parametrize("sep,last", [("\n", True), ("\n", False), ("\r\n", True)])
+@pytest.mark.parametrize("on_bad_row", ["skip", "fail"])
+def test_workers_read_byte_ranges_as_the_reader_reads_lines(tmp_path, range_bytes, sep, last, on_bad_row):
+    """--workers N hands out byte ranges of a JSON Lines file (each worker reads and splits its own):
+    the same lines, line numbers, bad rows (a byte that is not UTF-8 too), duplicates across ranges
+    and output as one process reading the file line by line, whatever the range size, with or without
+    a last newline, with CRLF line ends and a BOM."""
+    from runtime.backends.parallel import score_parallel
+
+    rules = _Rules(LANGUAGE_EXAMPLE)
+    rows = [r.replace("\ufeff", "") for r in ROWS] * 3 + [
+        '{"id": "a", "title": "Dup of the first"}', '{"id": "z\xe9", "title": "caf\xe9"}']
+    data = ("\ufeff" + sep.join(rows) + (sep if last else "")).encode("utf-8")
+    data = data.replace(b'"caf\xc3\xa9"', b'"caf\xff\xfe"')  # not UTF-8: a bad row, not a failed file
+    path = tmp_path / "leads.jsonl"
+    path.write_bytes(data)
+    want, want_rej, reader, error = _reference(rules, str(path), "jsonl", on_bad_row, tmp_path)
+    rej = io.StringIO()
+    ps = score_parallel(rules, str(path), as_of_ordinal=A, workers=2, fmt="jsonl", on_bad_row=on_bad_row,
+                        rejects=rej)
+    ps.RANGE_BYTES = range_bytes
+    got, got_error = "", None
+    try:
+        for chunk in ps:
+            got += chunk
+    except BadRowsError as e:
+        got_error = e
+    assert got == want and rej.getvalue() == want_rej
+    if on_bad_row == "skip":
+        assert (ps.read, ps.rejected) == (reader.read, reader.rejected) and reader.rejected >= 10
+        assert [(b.line, b.reason) for b in ps.bad_rows] == [(b.line, b.reason) for b in reader.bad_rows]
+        assert any("duplicate" in b.reason for b in ps.bad_rows) and any(b.line == len(rows) for b in ps.bad_rows)
+    else:
+        assert [(b.line, b.reason) for b in got_error.bad_rows] == [(b.line, b.reason) for b in error.bad_rows]
+
+
+def test_account_results_without_points_write_the_same_lines(tmp_path):
+    """`score` without --explain carries each lead's reasons, not its per-criterion points, through
+    the account grouping (parallel.py `lean`): the same lines as with the points (--explain, less its
+    `criteria`), in one process and in two."""
+    outs = {}
+    for name, extra in {"one": [], "two": ["--workers", "2"], "explain": ["--explain"],
+                        "explain2": ["--explain", "--workers", "2"]}.items():
+        out = tmp_path / f"{name}.jsonl"
+        _invoke(["score", ACME, "--leads", SAMPLE, "--as-of", "2026-11-01", "-o", out] + extra)
+        outs[name] = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    for rec in outs["explain"] + outs["explain2"]:
+        assert rec.pop("criteria") is not None
+    assert outs["one"] == outs["two"] == outs["explain"] == outs["explain2"]
+    assert any(rec["account"] for rec in outs["one"]) and any(rec["reasons"] for rec in outs["one"])
+
+
+def test_a_file_cut_short_while_workers_read_it_is_an_input_error(tmp_path):
+    from runtime.backends.parallel import score_parallel
+    from runtime.core.errors import InputError
+
+    rules = _Rules(LANGUAGE_EXAMPLE)
+    path = tmp_path / "leads.jsonl"
+    row = ROWS[0].replace("\ufeff", "")
+    path.write_text("".join(row.replace('"a"', f'"a{i}"') + "\n" for i in range(3000)), encoding="utf-8")
+    ps = score_parallel(rules, str(path), as_of_ordinal=A, workers=2, fmt="jsonl", batch=100)
+    it = iter(ps)
+    next(it)  # the first batch is back; others are handed out as ranges of the whole file
+    with open(path, "r+b") as fh:
+        fh.truncate(1000)
+    with pytest.raises(InputError, match=r"cannot read \(line \d+\).*changed while it was read"):
+        for _chunk in it:
+            pass

@@ -104,16 +104,20 @@ def test_band_in_sql_is_the_kernels(score, bands, otherwise):
     assert run(S.band_sql(S.dbl(S.num(score)), bands)) == K.band(score, bands)
 
 
+REASON_BUILDERS = [S.reasons_ctes, S.reasons_list_ctes]  # every dialect / DuckDB's list functions
+
+
+@pytest.mark.parametrize("build", REASON_BUILDERS)
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.text(alphabet="abc XY'é", min_size=1, max_size=40), points), min_size=1, max_size=8),
        st.one_of(st.none(), st.text(alphabet="abc '", min_size=1, max_size=300)))
-def test_reasons_in_sql_are_the_kernels(crits, disq):
+def test_reasons_in_sql_are_the_kernels(build, crits, disq):
     names = [n for n, _ in crits]
     cols = [f"p{i}" for i in range(len(crits))]
     dq = S.s(disq) if disq is not None else exp.cast(exp.Null(), exp.DataType.build("text"))
     base = exp.select(*[S.alias(S.dbl(S.num(p)), c) for (_n, p), c in zip(crits, cols)], S.alias(dq, "dq"))
     q = exp.select(S.col("lr_reasons")).from_(S.table("lr_rs"))
-    for name, body in [("src", base)] + S.reasons_ctes(names, cols, "dq", "src"):
+    for name, body in [("src", base)] + build(names, cols, "dq", "src"):
         q = q.with_(S.ident(name), as_=body)
     got = CON.execute(q.sql(dialect="duckdb")).fetchone()[0]
     assert got == K.reasons(names, [p for _n, p in crits], disq)
@@ -313,14 +317,15 @@ def test_reasons_order_points_beyond_the_cap_as_the_cap():
     assert K.reasons(["a", "b"], [cap - 1, cap]) == f"b +{cap}; a +{cap - 1}"
 
 
-def test_reasons_in_sql_beyond_the_cap_and_over_many_criteria():
+@pytest.mark.parametrize("build", REASON_BUILDERS)
+def test_reasons_in_sql_beyond_the_cap_and_over_many_criteria(build):
     names = [f"n{i}" for i in range(300)] + ["big", "bigger"]
     pts = [(i * 7919) % 61 - 30 for i in range(len(names) - 2)] + [K.REASONS_ORDER_CAP * 2, K.REASONS_ORDER_CAP * 3]
     cols = [f"p{i}" for i in range(len(pts))]
     base = exp.select(*[S.alias(S.dbl(S.num(p)), c) for p, c in zip(pts, cols)],
                       S.alias(exp.cast(exp.Null(), exp.DataType.build("text")), "dq"))
     q = exp.select(S.col("lr_reasons")).from_(S.table("lr_rs"))
-    for name, body in [("src", base)] + S.reasons_ctes(names, cols, "dq", "src"):
+    for name, body in [("src", base)] + build(names, cols, "dq", "src"):
         q = q.with_(S.ident(name), as_=body)
     got = CON.execute(q.sql(dialect="duckdb")).fetchone()[0]
     assert got == K.reasons(names, pts) and got.startswith("big +"), got

@@ -284,3 +284,40 @@ def test_cache_prune_keeps_the_newest(tmp_path, monkeypatch):
     cache.write("parser-1", b"y")
     cache.prune("tree-", 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["parser-1", "tree-7", "tree-8", "tree-9"]
+
+
+# ---- the compiled SQL and the rules' hash in the cache (runtime/backends/querycache.py, plan.rules_sha256) ----
+
+MODEL = str(ROOT / "bench" / "model.rules")
+LEAD = ('{"id": "L1", "email": "ana@bigco.com", "first_name": "Ana", "last_name": "Li", "title": "VP Marketing", '
+        '"company_size": 1200, "industry": "Software", "country": "US", "lead_source": "referral", '
+        '"events": [{"type": "form_submit", "at": "2026-10-30T09:00:00Z", "form": "demo_request"}]}\n')
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("duckdb") is None, reason="needs the sql extra")
+def test_duckdb_engine_reuses_its_compiled_query_and_a_changed_file_is_compiled_again(tmp_path):
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text("".join(LEAD.replace('"L1"', f'"L{i}"') for i in range(3)), encoding="utf-8")
+    rules = tmp_path / "m.rules"
+    rules.write_text(Path(MODEL).read_text(encoding="utf-8"), encoding="utf-8")
+    args = ["score", str(rules), "--leads", str(leads), "--as-of", "2026-11-01", "--engine", "duckdb"]
+    ref = _run_out(args, tmp_path, LEADRULES_NO_CACHE="1")
+    assert ref.startswith("exit 0") and '"reasons": "' in ref
+    out = ref.split("\n", 1)[1]
+    mods, p = _imported(args, _env(tmp_path))  # cold: builds the query (sqlglot) and keeps it
+    assert "sqlglot" in mods and p.returncode == 0 and out.startswith(p.stdout + "\n")
+    mods, p = _imported(args, _env(tmp_path))  # warm: the kept query, no sqlglot
+    assert "sqlglot" not in mods and p.returncode == 0 and out.startswith(p.stdout + "\n")
+    assert _run_out(args, tmp_path) == ref
+    entries = [e.name for e in (tmp_path / "cache").iterdir()]
+    assert any(e.startswith("duckline-") for e in entries) and any(e.startswith("sha-") for e in entries)
+    # a change of meaning is a new entry, never the old query
+    rules.write_text(rules.read_text(encoding="utf-8").replace('+40 each form_submit where form = "demo_request"',
+                                                               '+4 each form_submit where form = "demo_request"'), encoding="utf-8")
+    changed = _run_out(args, tmp_path)
+    assert changed != ref and changed == _run_out(args, tmp_path, LEADRULES_NO_CACHE="1")
+    # damaged entries are misses: the same output again
+    for e in (tmp_path / "cache").iterdir():
+        if e.name.startswith(("duckline-", "sha-", "sqlok-")):
+            e.write_bytes(os.urandom(64))
+    assert _run_out(args, tmp_path) == changed

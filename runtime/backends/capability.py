@@ -115,6 +115,11 @@ def sql_limits(checked, *, build: bool = True) -> list[Limit]:
     out = _where_limits(rf, "sql", "is not supported by the SQL backend")
     if out or not build:
         return out
+    from runtime.backends import querycache
+
+    text = getattr(rf, "source", None)
+    if text is not None and querycache.builds(text):
+        return out  # built before, by this code (runtime/backends/querycache.py)
     try:
         import sqlglot  # noqa: F401
     except ImportError:
@@ -125,6 +130,9 @@ def sql_limits(checked, *, build: bool = True) -> list[Limit]:
         build_query(checked, "duckdb", dt.date(2000, 1, 1))
     except SqlGenError as e:
         out.append(Limit("sql", str(e), getattr(e, "line", None)))
+    else:
+        if text is not None:
+            querycache.mark_builds(text)
     return out
 
 

@@ -12,11 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterator
 
-from sqlglot import exp
-
-from runtime.backends import sql as sqlgen
-from runtime.backends.sql import ident, s
-
 from runtime.core.model import Result
 
 TEXT, NUMBER, DATE, BOOL, TEXT_LIST = "text", "number", "date", "bool", "text list"
@@ -30,16 +25,17 @@ def _input_error(msg: str) -> Exception:
     return InputError(msg)
 
 
-def _q(e: exp.Expression) -> str:
-    return e.sql(dialect="duckdb")
-
-
+# (sqlglot is imported where a query is built: a cached query needs none of it, runtime/backends/querycache.py)
 def _lit(text: str) -> str:
-    return _q(s(text))
+    from runtime.backends.sql import s
+
+    return s(text).sql(dialect="duckdb")
 
 
 def _id(name: str) -> str:
-    return _q(ident(name))
+    from runtime.backends.sql import ident
+
+    return ident(name).sql(dialect="duckdb")
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None):
@@ -49,7 +45,8 @@ def connect(threads: int | None = None, memory_limit: str | None = None):
 
     con = duckdb.connect(config={"preserve_insertion_order": True})
     con.execute("SET enable_progress_bar = false")
-    con.execute(f"SET memory_limit = {_lit(memory_limit or default_memory())}")
+    limit = memory_limit or default_memory()
+    con.execute("SET memory_limit = '" + limit.replace("'", "''") + "'")  # (a standard SQL string)
     con.execute("SET TimeZone = 'UTC'")  # dates are UTC dates
     if threads:
         con.execute(f"SET threads = {int(threads)}")
@@ -57,13 +54,51 @@ def connect(threads: int | None = None, memory_limit: str | None = None):
 
 
 def query_sql(checked, as_of: dt.date, passthrough=("lr_numbered",), criteria: bool = False,
-              skip_column: str | None = None) -> str:
+              skip_column: str | None = None, reasons: bool = False) -> str:
     """The compiled query over `DuckSource`'s CTEs (or tables of the same shape); `criteria=True`
-    adds every criterion's points, raw points and whether it fired (see sqlgen.build_query)."""
+    adds every criterion's points, raw points and whether it fired (see sqlgen.build_query).
+    Without `reasons`, each criterion's points instead: runtime/io/writers.py computes the reasons."""
+    from runtime.backends import sql as sqlgen
+
     q = sqlgen.build_query(checked, "duckdb", as_of, id_column="id", key_column="lr_row", order_column="lr_row",
                            passthrough=tuple(passthrough), criteria=criteria, skip_column=skip_column,
-                           reasons=False)  # each criterion's points instead: runtime/io/writers.py computes them
+                           reasons=reasons)
     return q.sql(dialect="duckdb")
+
+
+def _json_text(c: str) -> str:
+    """A VARCHAR column as json's encode_basestring writes it (`null` for NULL). DuckDB's to_json
+    escapes a control character as \\u001F where Python writes \\u001f: such a value gives NULL (and
+    the line is written by runtime/io/writers.py instead)."""
+    return (f"CASE WHEN {c} IS NULL THEN 'null' WHEN NOT regexp_matches({c}, '[\\x00-\\x1f]') "
+            f"THEN CAST(to_json({c}) AS VARCHAR) END")
+
+
+def json_line_sql(checked, provenance_text: str) -> str:
+    """`score`'s JSON line (runtime.io.writers.LineFormatter, JSONL without --explain or an accounts
+    block) as a DuckDB expression over the compiled query's columns (with `reasons`), byte for byte:
+    DuckDB writes a DOUBLE as Python's repr does and a string as json's encode_basestring, but for
+    control characters (see _json_text). NULL where it cannot: the caller writes that row itself.
+    Pinned to the writer by tests/test_duck_lines.py."""
+    from json.encoder import encode_basestring as enc
+
+    from dsl import nodes as n
+
+    rf = checked.file
+    dims = [sc.dim for sc in rf.of(n.Score)]
+    graded = {g.dim for g in rf.of(n.Grade)}
+    scores = " || ', ' || ".join(f"{_lit(enc(d) + ': ')} || CAST({_id(d + '_score')} AS VARCHAR)" for d in dims)
+    bands = " || ', ' || ".join(f"{_lit(enc(d) + ': ')} || {_json_text(_id(d + '_band'))}"
+                                for d in dims if d in graded)
+    lit, none = _lit, "''"
+    parts = [lit('{"id": '), _json_text('"id"'), lit(', "scores": {'),
+             f"CASE WHEN disqualified IS NULL THEN {scores or none} ELSE '' END",
+             lit('}, "bands": {'), f"CASE WHEN disqualified IS NULL THEN {bands or none} ELSE '' END",
+             lit('}, "grade": '), _json_text("grade"), lit(', "route": '), _json_text("route"),
+             lit(', "queue": '), _json_text("queue"), lit(', "sla": '), _json_text("sla"),
+             lit(', "disqualified": '), _json_text("disqualified"), lit(', "reasons": '), _json_text("reasons"),
+             lit(provenance_text)]
+    return " || ".join(parts)
 
 
 class DuckScore:
@@ -127,6 +162,16 @@ class DuckScore:
         return getattr(self.reader, name)
 
     def __iter__(self) -> Iterator[Result]:
+        return self._run(None)
+
+    def text(self, formatter) -> Iterator[str]:
+        """`score`'s JSON lines (runtime.io.writers.LineFormatter `formatter`, JSONL without --explain,
+        no accounts block) in chunks, made by DuckDB itself (json_line_sql): no Result per lead. A
+        row DuckDB cannot write byte for byte is written by `formatter`. `scored` counts the lines."""
+        self.scored = 0
+        return self._run(formatter)
+
+    def _run(self, formatter) -> Iterator:
         from dsl import nodes as n
 
         checked = self.rules.checked
@@ -138,7 +183,7 @@ class DuckScore:
             try:
                 con.execute("CREATE OR REPLACE TEMP VIEW leads AS SELECT * FROM lr_leads")
                 con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM lr_events")
-                yield from self._query(con, checked, None, seen)
+                yield from self._query(con, checked, None, seen, formatter)
             finally:
                 con.close()
             return
@@ -147,7 +192,7 @@ class DuckScore:
             for lcols, ecols, lines in self._chunks(checked, whole):
                 if con is None:
                     con = connect(self.threads)
-                yield from self._score(con, checked, lcols, ecols, lines, seen)
+                yield from self._score(con, checked, lcols, ecols, lines, seen, formatter)
         finally:
             if con is not None:
                 con.close()
@@ -194,21 +239,24 @@ class DuckScore:
         if acc is not None and count:
             yield acc[0], acc[1], lines
 
-    def _score(self, con, checked, lcols: dict, ecols: dict, lines: list, seen: set) -> Iterator:
+    def _score(self, con, checked, lcols: dict, ecols: dict, lines: list, seen: set, formatter=None) -> Iterator:
         ltab, etab = arrow_tables(checked, lcols, ecols)
         con.register("leads", ltab)
         con.register("events", etab)
         try:
-            yield from self._query(con, checked, lines, seen)
+            yield from self._query(con, checked, lines, seen, formatter)
         finally:
             con.unregister("leads")
             con.unregister("events")
 
-    def _query(self, con, checked, lines: list | None, seen: set) -> Iterator:
+    def _query(self, con, checked, lines: list | None, seen: set, formatter=None) -> Iterator:
         """Score the tables (or views) `leads` and `events`; `lines`: each lr_row's physical line
-        (None: lr_row is the line)."""
+        (None: lr_row is the line). With `formatter`, text chunks (see `text`)."""
         import duckdb
 
+        if formatter is not None:
+            yield from self._text(con, checked, formatter)
+            return
         try:
             cur = con.execute(query_sql(checked, self.as_of, ("lr_numbered", "lr_row"), criteria=self.criteria))
         except duckdb.Error as e:
@@ -231,6 +279,56 @@ class DuckScore:
                     self.account_stats.add(_Account(tuple(bool(x) for x in acct[1:]),
                                                     tuple(r.account_bands.values())), acct[0], key is None)
             yield ((row if lines is None else lines[row - 1]), r) if self.with_rows else r
+
+
+    def _text(self, con, checked, formatter) -> Iterator[str]:
+        import duckdb
+
+        from runtime.backends import querycache
+
+        def build() -> str:
+            q = query_sql(checked, self.as_of, ("lr_numbered", "lr_row"), reasons=True)
+            line = json_line_sql(checked, formatter.provenance_text)
+            # each row's line, and the row itself (as a struct) only where the line is NULL
+            return f"SELECT {line} AS lr_line, CASE WHEN lr_line IS NULL THEN lr_q END AS lr_rest FROM ({q}) lr_q"
+
+        full = querycache.sql_text("duckline", checked.file.source,
+                                   (self.as_of.isoformat(), formatter.provenance_text), build)
+        try:
+            cur = con.execute(full)
+        except duckdb.Error as e:
+            raise _input_error(f"{self.leads_path}: DuckDB could not score the input: {_short(e)}") from None
+        write = formatter.write
+        while True:
+            try:
+                rows = cur.fetchmany(BATCH)
+            except duckdb.Error as e:
+                raise _input_error(f"DuckDB could not score the input: {_short(e)}") from None
+            if not rows:
+                break
+            texts = [t for t, _rest in rows]
+            if None in texts:
+                import io
+
+                for j, (t, rest) in enumerate(rows):
+                    if t is None:
+                        buf = io.StringIO()
+                        write(buf, next(_results(_Rows(rest), checked)))
+                        texts[j] = buf.getvalue()
+            self.scored += len(texts)
+            yield "".join(texts)
+
+
+class _Rows:
+    """One row of the compiled query (a dict by column, in order) as a cursor for _results."""
+
+    def __init__(self, row: dict):
+        self.description = [(k,) for k in row]
+        self.rows = [tuple(row.values())]
+
+    def fetchmany(self, _n):
+        rows, self.rows = self.rows, []
+        return rows
 
 
 class _Account:

@@ -55,10 +55,12 @@ if hasattr(os, "register_at_fork"):
 _W: dict = {}
 
 
-def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, engine=None):
+def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, engine=None, lean: bool = False):
     """`fmt`: "jsonl" or "csv" (batches come back as output text), "results" (as lists of Results:
     in this process), "tuples" (as lists of plain tuples: from another process, cheap to send) or
-    "columns" (not scored: the leads as the DuckDB engine's column lists, duckdb_engine.lead_columns)."""
+    "columns" (not scored: the leads as the DuckDB engine's column lists, duckdb_engine.lead_columns).
+    `lean` (results, tuples): each Result carries its `reasons` instead of its per-criterion points
+    (what `score` writes: less to hold and to send)."""
     from runtime.backends.load import load_rules
     from runtime.io.readers import Builder
 
@@ -67,7 +69,8 @@ def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, en
     b = Builder(schema)
     # generated code reads a JSON object by the plain names: only for files read by those names
     plain_events = not (schema.event_columns or schema.event_sources or schema.attr_sources)
-    _W.update(engine=engine, builder=b, fmt=fmt, explain=explain, asof=asof, plain_events=plain_events,
+    _W.update(engine=engine, builder=b, fmt=fmt, lean=[c.name for c in engine.plan.criteria] if lean else None,
+              explain=explain, asof=asof, plain_events=plain_events,
               exact={}, formatter=LineFormatter(engine.plan, fmt, explain, dt.date.fromordinal(asof))
               if fmt in ("jsonl", "csv") else None, row=struct_reader(engine, b, schema, plain_events), row_hits=0,
               row_misses=0)
@@ -95,6 +98,13 @@ def _score_batch(task):
     from runtime.io.readers import bad_row, csv_object, json_line
 
     kind, rows, src, header, delim = task
+    if kind == "jsonl-range":
+        try:
+            kind, rows = "jsonl", range_rows(rows)
+        except OSError as e:  # the file changed or went away while it was read: exit 2, with where
+            from runtime.io.readers import read_error
+
+            raise read_error(src, f"line {rows[3]}", e) from None
     W = _W
     if W["fmt"] == "columns":
         return _columns_batch(kind, rows, src, header, delim)
@@ -112,7 +122,7 @@ def _score_batch(task):
         write = fmt.write
         out = io.StringIO()
     else:
-        out = _ResultList(W["fmt"] == "tuples")
+        out = _ResultList(W["fmt"] == "tuples", W["lean"])
         write = out.write
     recs: list = []
     bad: list[BadRow] = []
@@ -160,6 +170,25 @@ def _score_batch(task):
     return out.getvalue(), recs, bad, b.ignored
 
 
+def range_rows(spec) -> list:
+    """A batch handed out as a byte range of a JSON Lines file, (path, offset, size, first line): its
+    rows [(line, text)] as runtime.io.readers.open_text reads them (UTF-8, a byte that is not as
+    \\udcXX, each line with its newline). A range starts and ends at a line end, so no character is
+    split (no UTF-8 sequence holds a newline byte)."""
+    path, offset, size, first = spec
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(size)
+    if len(data) != size:
+        raise OSError(f"{path} changed while it was read")
+    parts = data.decode("utf-8", "surrogateescape").split("\n")
+    last = parts.pop()  # "" after a final newline, else the file's last line without one
+    rows = [(first + i, t + "\n") for i, t in enumerate(parts)]
+    if last:
+        rows.append((first + len(parts), last))
+    return rows
+
+
 def _columns_batch(kind, rows, src, header, delim):
     """A batch read, not scored: (the leads' columns, recs, bad, ignored) as _score_batch's."""
     from runtime.backends.duckdb_engine import lead_columns
@@ -189,16 +218,26 @@ def _columns_batch(kind, rows, src, header, delim):
 class _ResultList(list):
     """A batch's Results, written and measured like the text buffer (`write`, `tell`, `getvalue`)."""
 
-    def __init__(self, as_tuples: bool):
+    def __init__(self, as_tuples: bool, lean: list | None = None):
         super().__init__()
         self.as_tuples = as_tuples
+        self.lean = lean  # the criteria's names: reasons instead of points (_init_worker)
 
     def write(self, _out, r) -> None:
+        if self.lean is not None:
+            from runtime.core.kernel import reasons
+
+            r.reasons = reasons(self.lean, r.points, r.disqualified)
+            r.points = r.raw = r.fired = ()
         if self.as_tuples:
             t = (r.id, r.scores, r.bands, r.grade, r.route, r.queue, r.sla, r.disqualified, r.points, r.raw,
                  r.fired, r.numbered, r.route_line)
             # with an accounts block, generated Results carry their account key and flags
-            self.append(t if r.flags is None else t + (r.account, None, None, None, r.flags))
+            if r.flags is not None:
+                t += (r.account, None, None, r.reasons, r.flags)
+            elif r.reasons is not None:
+                t += (None, None, None, r.reasons)
+            self.append(t)
         else:
             self.append(r)
 
@@ -221,7 +260,8 @@ class ParallelScore:
 
     def __init__(self, rules, leads_path: str, *, as_of_ordinal: int, workers: int, fmt: str = "jsonl",
                  explain: bool = False, schema=None, events_path: str | None = None,
-                 on_bad_row: str = "fail", rejects=None, batch: int = BATCH, delimiter: str | None = None):
+                 on_bad_row: str = "fail", rejects=None, batch: int = BATCH, delimiter: str | None = None,
+                 lean: bool = False):
         from runtime.io.readers import BadRowSink, check_file, kind_of, schema_for
 
         if events_path:
@@ -234,6 +274,7 @@ class ParallelScore:
         self.schema = schema if schema is not None else schema_for(rules.checked)
         self.asof, self.workers, self.fmt, self.explain = as_of_ordinal, max(1, int(workers)), fmt, explain
         self.on_bad_row, self.rejects, self.batch = on_bad_row, rejects, batch
+        self.lean = lean and fmt == "results"  # (see _init_worker)
         self.delimiter_given = self.delimiter = delimiter
         self.source = "<stdin>" if leads_path == "-" else leads_path
         self.sink = BadRowSink(on_bad_row, rejects)
@@ -259,6 +300,10 @@ class ParallelScore:
         from runtime.io.readers import CsvFile, header_report, open_text, read_error
 
         src = self.source
+        if self.kind == "jsonl" and self.workers > 1 and self.path != "-" and not self.path.lower().endswith(".gz"):
+            # byte ranges, not lines: the workers read and split them (this process only counts lines)
+            yield from self._ranges(gate, sent)
+            return
         if self.kind == "jsonl":
             fh = open_text(self.path, "\n")
             n = 0
@@ -306,17 +351,61 @@ class ParallelScore:
             finally:
                 f.close()
 
+    RANGE_BYTES = 1 << 21  # a batch handed out as a byte range: about this many bytes of whole lines
+
+    def _ranges(self, gate, sent: list) -> Iterator[tuple]:
+        """Tasks of at most `batch` whole lines (and about RANGE_BYTES), as byte ranges of the file."""
+        from runtime.io.readers import read_error
+
+        src, line, batch = self.source, 1, max(1, self.batch)
+        try:
+            with open(self.path, "rb") as fh:
+                start = 3 if fh.read(3) == b"\xef\xbb\xbf" else 0  # (utf-8-sig: a BOM is no text)
+                fh.seek(start)
+                pending = b""
+                while True:
+                    data = fh.read(self.RANGE_BYTES)
+                    if not data:
+                        break
+                    block = pending + data if pending else data
+                    pos = 0
+                    while True:
+                        end, k = pos, 0
+                        find = block.find
+                        while k < batch:
+                            j = find(b"\n", end)
+                            if j < 0:
+                                break
+                            end, k = j + 1, k + 1
+                        if k == 0:
+                            break
+                        gate.acquire()
+                        task = ("jsonl-range", (self.path, start, end - pos, line), src, None, ",")
+                        sent.append(task)
+                        yield task
+                        line += k
+                        start += end - pos
+                        pos = end
+                    pending = block[pos:]
+                if pending:
+                    gate.acquire()
+                    task = ("jsonl-range", (self.path, start, len(pending), line), src, None, ",")
+                    sent.append(task)
+                    yield task
+        except OSError as e:
+            raise read_error(src, f"line {line}", e) from None
+
     def _results(self, sent: list):
         """A context manager giving the batches' results in input order: from a pool of worker
         processes, or computed here when there is one worker."""
         if self.workers == 1:
-            _init_worker(self.rules.spec, self.schema, self.fmt, self.explain, self.asof, self.rules.engine)
+            _init_worker(self.rules.spec, self.schema, self.fmt, self.explain, self.asof, self.rules.engine, self.lean)
             gate = _NoGate()
             return contextlib.nullcontext(_score_batch(task) for task in self._batches(gate, sent))
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         forked = ctx.get_start_method() == "fork"
         init_args = (self.rules.spec, self.schema, "tuples" if self.fmt == "results" else self.fmt, self.explain,
-                     self.asof, self.rules.engine if forked else None)
+                     self.asof, self.rules.engine if forked else None, self.lean)
         ahead = self.workers * 3
 
         @contextlib.contextmanager
@@ -393,7 +482,7 @@ class ParallelScore:
                     why = dups.reason(lid, line) if lid is not None else None
                     if why is not None:
                         raw = _row_of(task, line)
-                        col = json_value_column(raw, idcol) if task[0] == "jsonl" else None
+                        col = json_value_column(raw, idcol) if task[0] in ("jsonl", "jsonl-range") else None
                         sink.add(BadRow(line, why, raw_text(raw, task[4]), self.source, col))
                         dropped = True
                     elif sink.failing:
@@ -419,7 +508,7 @@ class ParallelScore:
 
 
 def _row_of(task, line: int):
-    rows = task[1]
+    rows = range_rows(task[1]) if task[0] == "jsonl-range" else task[1]
     i = bisect.bisect_left(rows, line, key=lambda r: r[0])
     return rows[i][1]
 

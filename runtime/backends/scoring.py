@@ -66,7 +66,7 @@ class _ReaderResults:
 
 class _ReplayResults:
     """Each lead as of its own day (`--as-of-field`): runtime/backends/replay.py, one process. With an
-    accounts block the leads file is read three times (so it must be a file)."""
+    accounts block the leads file is read twice (so it must be a file)."""
 
     def __init__(self, rules, reader, day_of, rescan):
         self.reader, self.engine, self.day_of, self.rescan = reader, rules.engine, day_of, rescan
@@ -88,7 +88,7 @@ class _ReplayResults:
 
 def check_day_of(rules, engine: str, leads_path: str | None, events_path: str | None, day_of) -> None:
     """`--as-of-field` scores lead by lead with the python engine: refuse the duckdb engine up front
-    (exit 2), and with an accounts block a leads file that cannot be read three times."""
+    (exit 2), and with an accounts block a leads file that cannot be read twice."""
     if day_of is None:
         return
     if engine == "duckdb":
@@ -101,7 +101,7 @@ def check_day_of(rules, engine: str, leads_path: str | None, events_path: str | 
 
         for p in (leads_path, events_path):
             if p is not None and (p == "-" or not os.path.isfile(p)):
-                raise Failure(f"--as-of-field with an accounts block reads the leads three times (each account "
+                raise Failure(f"--as-of-field with an accounts block reads the leads twice (each account "
                               f"as of each lead's date); {p} cannot be read again: give a file path")
 
 
@@ -149,7 +149,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
         return DuckScore(rules, leads_path, events_path, as_of, schema, on_bad_row=on_bad_row, rejects=rejects,
                          threads=workers, criteria=criteria, delimiter=delimiter)
     ps = _parallel(rules, leads_path, asof, workers, "results", False, events_path, on_bad_row, rejects, schema,
-                   note, delimiter)
+                   note, delimiter, lean=not criteria)
     if ps is not None:
         from runtime.backends.accounts import GeneratedAccountResults, account_model
 
@@ -165,7 +165,7 @@ def results(rules, leads_path: str, *, as_of: dt.date, engine: str = "python", w
 
 
 def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_bad_row, rejects, schema, note,
-              delimiter=None):
+              delimiter=None, lean=False):
     """A ParallelScore when the input can take that path (and the engine has the generated scorer),
     else None."""
     from runtime.backends.parallel import ParallelUnsupported, score_parallel
@@ -188,7 +188,7 @@ def _parallel(rules, leads_path, asof, workers, fmt, explain, events_path, on_ba
     try:
         return score_parallel(rules, leads_path, as_of_ordinal=asof, workers=n, fmt=fmt, explain=explain,
                               schema=schema, events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
-                              delimiter=delimiter)
+                              delimiter=delimiter, lean=lean)
     except ParallelUnsupported as e:
         if n > 1 and note is not None:
             note(f"note: --workers {n}: {e}; scoring in one process")
@@ -224,6 +224,21 @@ class _TextOf:
         return getattr(self.src, name)
 
 
+class _DuckText:
+    """The duckdb engine's JSON lines as DuckDB writes them (DuckScore.text), with its counters."""
+
+    def __init__(self, src, engine, as_of: dt.date):
+        from runtime.io.writers import LineFormatter
+
+        self.src, self.fmt = src, LineFormatter(engine.plan, "jsonl", False, as_of)
+
+    def __iter__(self) -> Iterator[str]:
+        return self.src.text(self.fmt)
+
+    def __getattr__(self, name):
+        return getattr(self.src, name)
+
+
 def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bool, workers: int | None = None,
                 events_path: str | None = None, on_bad_row: str = "fail", rejects=None, id_field: str | None = None,
                 note=None, engine: str = "python", day_of=None, delimiter: str | None = None,
@@ -240,6 +255,11 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
 
         if account_model(rules.engine) is not None:
             return None  # account columns: runtime/io/writers.py's writer
+        if fmt == "jsonl" and not explain:
+            return _DuckText(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
+                                     events_path=events_path, on_bad_row=on_bad_row, rejects=rejects,
+                                     id_field=id_field, criteria=False, delimiter=delimiter,
+                                     strict_events=strict_events), rules.engine, as_of)
         return _TextOf(results(rules, leads_path, as_of=as_of, engine="duckdb", workers=workers,
                                events_path=events_path, on_bad_row=on_bad_row, rejects=rejects, id_field=id_field,
                                criteria=explain, delimiter=delimiter, strict_events=strict_events),

@@ -971,7 +971,8 @@ class _Gen:
         p_from = "lr_p"
         if reasons:
             crit_names_flat = [c.name for c in plan.criteria]
-            steps = reasons_ctes(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
+            make = reasons_list_ctes if self.D.name == "duckdb" else reasons_ctes
+            steps = make(crit_names_flat, [nm for names in crit_names for nm in names], "lr_dq", "lr_p")
             self.reason_steps = {name for name, _ in steps}
             ctes += steps
             carry = carry + ["lr_reasons"]
@@ -1276,6 +1277,63 @@ def reasons_ctes(names: list[str], point_cols: list[str], dq_col: str, source: s
                                                       length=exp.Literal.number(K.REASONS_MAX)))], text)
     ctes.append(("lr_rs", exp.select(exp.Star(), alias(reasons, "lr_reasons")).from_(table("lr_rt"), copy=False)))
     return ctes
+
+
+# the rest of kernel.reasons over the sorted items `lr_ri` (a list of {k, t}): every text joined by
+# "; " when that fits, else as many whole items as fit (a running length per place, only for such rows)
+_REASONS_FROM_LIST = """
+CASE WHEN lr_dq_ IS NOT NULL THEN SUBSTRING(lr_dq_, 1, {max})
+     WHEN LENGTH(lr_rf) <= {max} THEN lr_rf
+     ELSE ARRAY_TO_STRING(LIST_TRANSFORM(lr_ri[1:LEN(LIST_FILTER(LIST_TRANSFORM(RANGE(1, LEN(lr_ri) + 1),
+              LAMBDA j : LIST_SUM(LIST_TRANSFORM(lr_ri[1:j], LAMBDA x : LENGTH(x.t) + 2)) - 2),
+              LAMBDA c : c <= {max}))], LAMBDA x : x.t), '; ')
+END"""
+
+
+def reasons_list_ctes(names: list[str], point_cols: list[str], dq_col: str,
+                      source: str) -> list[tuple[str, exp.Expression]]:
+    """reasons_ctes in DuckDB's list functions (~2.5x faster there at 24 criteria): each criterion
+    whose whole points are not 0 becomes {k: its order key, as in reasons_ctes; t: its text}, the
+    list is sorted by key, largest first, and joined; a row whose text is too long takes as many
+    whole items as fit. The same CTE names in and out (`lr_rs` with `lr_reasons`)."""
+    import sqlglot
+
+    k = len(names)
+    if k * (K.REASONS_ORDER_CAP + 1) >= 2**63:
+        raise SqlGenError(f"{k:,} criteria are more than the SQL reasons take")
+    if k == 0:
+        return [("lr_rs", exp.select(exp.Star(), alias(case([(is_not_null(col(dq_col)), exp.Substring(
+            this=col(dq_col), start=exp.Literal.number(1), length=exp.Literal.number(K.REASONS_MAX)))], s("")),
+            "lr_reasons")).from_(table(source), copy=False))]
+    bigint = exp.DataType.build("bigint")
+    a = [f"lr_ra{i}" for i in range(k)]
+    cols1 = [exp.Star()] + [alias(exp.cast(whole_points_sql(col(c)), bigint), a[i]) for i, c in enumerate(point_cols)]
+    cap = exp.Literal.number(K.REASONS_ORDER_CAP)
+    items = []
+    for i in range(k):
+        w = col(a[i])
+        key = exp.Add(this=exp.Mul(this=exp.Least(this=w, expressions=[cap.copy()]), expression=exp.Literal.number(k)),
+                      expression=exp.Literal.number(k - 1 - i))
+        sign = case([(exp.GTE(this=col(point_cols[i]), expression=exp.Literal.number(0)), s("+"))], s("-"))
+        text = _concat(s(names[i] + " "), sign, _text(w.copy()))
+        struct = exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier("k"), expression=key),
+                                         exp.PropertyEQ(this=exp.to_identifier("t"), expression=text)])
+        items.append(case([(exp.GT(this=w.copy(), expression=exp.Literal.number(0)), struct)]))
+    x = exp.to_identifier("x")
+    kept = exp.Anonymous(this="LIST_FILTER", expressions=[
+        exp.Array(expressions=items),
+        exp.Lambda(this=exp.Not(this=exp.Is(this=exp.column("x"), expression=exp.Null())), expressions=[x])])
+    sorted_ = exp.Anonymous(this="ARRAY_REVERSE_SORT", expressions=[kept])
+    texts = exp.Anonymous(this="LIST_TRANSFORM", expressions=[
+        exp.column("lr_ri"), exp.Lambda(this=exp.Dot(this=exp.column("x"), expression=exp.to_identifier("t")),
+                                        expressions=[x.copy()])])
+    full = exp.Anonymous(this="ARRAY_TO_STRING", expressions=[texts, s("; ")])
+    reasons = sqlglot.parse_one(_REASONS_FROM_LIST.format(max=K.REASONS_MAX), read="duckdb")
+    return [("lr_rw", exp.select(*cols1).from_(table(source), copy=False)),
+            ("lr_rl", exp.select(exp.Star(), alias(sorted_, "lr_ri"), alias(col(dq_col), "lr_dq_"))
+             .from_(table("lr_rw"), copy=False)),
+            ("lr_rj", exp.select(exp.Star(), alias(full, "lr_rf")).from_(table("lr_rl"), copy=False)),
+            ("lr_rs", exp.select(exp.Star(), alias(reasons, "lr_reasons")).from_(table("lr_rj"), copy=False))]
 
 
 def decay_sql(age: exp.Expression, hl) -> exp.Expression:

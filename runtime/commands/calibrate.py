@@ -51,9 +51,9 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
                 raise Failure(f"--suggest reads the leads again to re-cut the bands; {p} cannot be read again "
                               "(stdin or a pipe): give a file path")
     if account_model_of(engine) is not None:
-        # accounts are scored at each worked_at day, which takes two more passes over the leads
+        # accounts are scored at each worked_at day, which takes one more pass over the leads
         if not _rereadable(leads_path) or (events_path is not None and not _rereadable(events_path)):
-            raise Failure(f"{rules.display} scores accounts, so calibrate reads the leads three times; "
+            raise Failure(f"{rules.display} scores accounts, so calibrate reads the leads twice; "
                           f"{leads_path if not _rereadable(leads_path) else events_path} cannot be read again "
                           "(stdin or a pipe): give a file path")
         scan = lambda: LeadReader(leads_path, schema, events_path=events_path, on_bad_row="skip",  # noqa: E731

@@ -248,14 +248,31 @@ def canonical_text(text: str, path: str = "<string>") -> str:
 def rules_sha256(text: str, path: str = "<string>") -> str | None:
     """SHA-256 (hex) of `canonical_text`: layout and comments do not change it, any change of
     meaning does. None when the text does not parse or format."""
+    from dsl import cache
     from dsl.diagnostics import RuleError
     from dsl.formatter import FormatError
 
+    # kept in the user cache (dsl/cache.py) by the text and the code that formats it: formatting
+    # parses the file three times, ~0.1 s of every `score`
+    try:
+        import lark
+
+        name = "sha-" + cache.key(text, cache.code_key("dsl", "runtime/core/plan.py", extra=(lark.__version__,)))
+        hit = cache.read(name)
+    except (OSError, ImportError):
+        name, hit = None, None
+    if hit is not None:
+        got = hit.decode("ascii", "replace")
+        return got if len(got) == 64 else None
     try:
         canonical = canonical_text(text, path)
     except (FormatError, RuleError):
-        return None
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        canonical = None
+    sha = None if canonical is None else hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    if name is not None:
+        cache.write(name, (sha or "-").encode("ascii"))
+        cache.prune("sha-", 256)
+    return sha
 
 
 def lower(checked, text: str | None = None) -> Plan:

@@ -47,7 +47,11 @@ def csv_cell(v):
 
 def needs_ascii(r) -> bool:
     """Does this result hold a lone surrogate (see above) in a value that came from the input?"""
-    return any(isinstance(x, str) and _SURROGATE.search(x) for x in (r.id, getattr(r, "account", None)))
+    for x in (r.id, getattr(r, "account", None)):
+        # (ASCII text holds none: the common case costs one call)
+        if x.__class__ is str and not x.isascii() and _SURROGATE.search(x):
+            return True
+    return False
 
 
 class Columns:
@@ -146,6 +150,11 @@ class LineFormatter:
         self._acc_tails: dict = {}
         self._acc_keys = {d: encode_basestring(d) + ": " for d in (self.cols.account_dims or ())}
         self._out = self._csv = None
+
+    @property
+    def provenance_text(self) -> str:
+        """The end of every plain JSONL line: `, "ruleset": ..., "as_of": ...}` and the newline."""
+        return self._prov
 
     def _tail(self, r, reasons: bool = True) -> str:
         key = (r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()), reasons)
