@@ -299,13 +299,7 @@ class DuckScore:
         except duckdb.Error as e:
             raise _input_error(f"{self.leads_path}: DuckDB could not score the input: {_short(e)}") from None
         write = formatter.write
-        while True:
-            try:
-                rows = cur.fetchmany(BATCH)
-            except duckdb.Error as e:
-                raise _input_error(f"DuckDB could not score the input: {_short(e)}") from None
-            if not rows:
-                break
+        for rows in _batches(cur):
             texts = [t for t, _rest in rows]
             if None in texts:
                 import io
@@ -352,9 +346,23 @@ def _short(e: Exception) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
+def _batches(cur) -> Iterator[list]:
+    """The query's rows, BATCH at a time; a DuckDB error while fetching is an input error."""
+    import duckdb
+
+    while True:
+        try:
+            rows = cur.fetchmany(BATCH)
+        except duckdb.Error as e:
+            raise _input_error(f"DuckDB could not score the input: {_short(e)}") from None
+        if not rows:
+            return
+        yield rows
+
+
 def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = None) -> Iterator:
     """Results from the compiled query's rows; with `extra` column names, (Result, *extras) tuples."""
-    import duckdb
+    import itertools
 
     from dsl import nodes as n
 
@@ -385,16 +393,7 @@ def _results(cur, checked, extra: tuple[str, ...] = (), first: list | None = Non
                      if i_acc is not None and i > i_acc and nm.startswith("account_") and nm.endswith("_score")]
     acc_band_pos = [(nm[len("account_"):-len("_band")], i) for nm, i in pos.items()
                     if i_acc is not None and i > i_acc and nm.startswith("account_") and nm.endswith("_band")]
-    while True:
-        if first is not None:
-            rows, first = first, None
-        else:
-            try:
-                rows = cur.fetchmany(BATCH)
-            except duckdb.Error as e:
-                raise _input_error(f"DuckDB could not score the input: {_short(e)}") from None
-        if not rows:
-            break
+    for rows in itertools.chain([first] if first else [], _batches(cur)):
         for r in rows:
             if r[i_dq] is not None:
                 res = Result(r[i_id], {}, {}, "disqualified", r[i_route], r[i_queue], r[i_sla], r[i_dq],
