@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import bisect
-from itertools import product
+from itertools import compress, product
 from typing import Iterable
 
 from dsl import nodes as n
@@ -439,12 +439,23 @@ class Calibrator:
         dim_of = []
         for di, (_d, _mx, _fl, objs) in enumerate(dims):
             dim_of += [di] * len(objs)
-        raw_sums = []
-        for w in rows:
-            sums = [0.0] * len(dims)
-            for k, p in enumerate(w.r.points):
-                sums[dim_of[k]] += p
+        # column by column: each criterion's points and firing over the rows; per dimension each row's
+        # raw sum (its criteria's points added in order), its total without that dimension's score
+        # (`rest`) and its total as it stands (`same`: the value without a criterion whose points are 0
+        # for the row, computed once, not per criterion)
+        N = len(rows)
+        point_cols = list(zip(*[w.r.points for w in rows]))
+        fired_cols = list(zip(*[w.r.fired for w in rows]))
+        raw_sums, rest, same = [], [], []
+        for di, (d, mx, fl, _o) in enumerate(dims):
+            sums = [0.0] * N
+            for k, dk in enumerate(dim_of):
+                if dk == di:
+                    sums = [a + p for a, p in zip(sums, point_cols[k])]
             raw_sums.append(sums)
+            rd = [w.total - w.r.scores[d] for w in rows]
+            rest.append(rd)
+            same.append([b + round2(min(mx, max(fl, x))) for b, x in zip(rd, sums)])
         out = []
         for i, spec in enumerate(self.engine.criteria):
             node = spec.node
@@ -456,15 +467,17 @@ class Calibrator:
                 sign = 1 if max(pts) - (pts[last] if last is not None else 0) >= 0 else -1
                 points = None
             else:
-                idx = [j for j, w in enumerate(rows) if w.r.fired[i]]
+                idx = list(compress(range(N), fired_cols[i]))
                 sign = 1 if node.points >= 0 else -1
                 points = node.points
             t = pop.test(idx)
             di = dim_of[i]
             _d, mx, fl, _o = dims[di]
-            p_i = [w.r.points[i] for w in rows]
-            without = auc([w.total - w.r.scores[_d] + round2(min(mx, max(fl, sums[di] - p)))
-                           for w, sums, p in zip(rows, raw_sums, p_i)], ys)
+            p_i = point_cols[i]
+            vals, rd = list(same[di]), rest[di]
+            for j in compress(range(N), p_i):     # the rows this criterion gave points (or took them)
+                vals[j] = rd[j] + round2(min(mx, max(fl, raw_sums[di][j] - p_i[j])))
+            without = auc(vals, ys)
             row = {"criterion": spec.key, "dimension": spec.dim, "kind": spec.kind, "points": points,
                    "rule": spec.text, "fires": t["leads"], "fire_rate": round(t["leads"] / len(rows), 6),
                    "converted_when_fires": t["converted"],
@@ -555,9 +568,10 @@ class Calibrator:
                     continue
                 holders.setdefault(s, []).append(j)
         N = len(rows)
+        ys = [w.y for w in rows]
 
         def enough(idx):
-            a = sum(rows[i].y for i in idx)
+            a = sum([ys[i] for i in idx])
             return (a >= ms or len(idx) - a >= ms) and 0 < len(idx) < N
 
         cands: list[tuple[tuple, list[int], dict]] = []
@@ -567,28 +581,24 @@ class Calibrator:
                 cands.append((s, idx, {}))
                 seen.add(tuple(idx))
         # numbers: cut at the data's quantiles
-        cols: dict[tuple, list] = {}      # feature -> [(row, value)] of the rows that have it
+        cols: dict[tuple, tuple[list, list]] = {}   # feature -> ([row], [value]) of the rows that have it
         for j, w in enumerate(rows):
             for f, v in w.nums.items():
                 c = cols.get(f)
                 if c is None:
-                    cols[f] = c = []
-                c.append((j, v))
-        for f, present in cols.items():
+                    cols[f] = c = ([], [])
+                c[0].append(j)
+                c[1].append(v)
+        for f, (js, vs) in cols.items():
             if f[0] == "count" and len(f) == 4:
                 if ("attr", f[1], f[2]) in ids or not enough(holders.get(("attr", f[1], f[2], f[3]), ())):
                     continue
             if f[0] == "total" and ("attr", f[1], f[2]) in ids:
                 continue
             zero = f[0] == "count"
-            if zero and len(present) < N:     # a count a lead does not have is 0
-                have = dict(present)
-                vals = [(j, have.get(j, 0.0)) for j in range(N)]
-            else:
-                vals = present
             integer = f[0] in INTEGER_KINDS
-            by_value = sorted(vals, key=lambda jv: jv[1])      # a bin is a run of this order
-            values = [v for _, v in by_value]
+            # a bin is a run of this order; a count a lead does not have is 0
+            values, rows_by_value = value_order(js, vs, N if zero else None)
             bins = quantile_bins(values, integer=integer)
             if len(bins) < 2:
                 continue
@@ -600,7 +610,7 @@ class Calibrator:
                 b = m if hi is None else bisect.bisect_left(values, hi)
                 if a >= b:
                     continue
-                idx = sorted(j for j, _ in by_value[a:b])
+                idx = sorted(rows_by_value[a:b])
                 if not enough(idx) or tuple(idx) in seen:
                     continue
                 seen.add(tuple(idx))
@@ -678,23 +688,32 @@ class Calibrator:
         names = [b for b, _ in sw.bands]
         total_conv = self.converted
         cur = sw.bands[sw.star][1]
+        # per score, the (leads, worked, converted) that go to sales if that score falls in each band:
+        # a candidate threshold then only decides each score's band
+        gi, last = sw.gi, len(names) - 1
+        by_score: dict[float, list[list[int]]] = {}
+        for (score, bands, acct), (l_, w_, c_) in sw.cells.items():
+            if score is None:
+                continue
+            per_band = by_score.get(score)
+            if per_band is None:
+                by_score[score] = per_band = [[0, 0, 0] for _ in names]
+            for k, name in enumerate(names):
+                if self.route_of(bands[:gi] + (name,) + bands[gi + 1:], acct)[0] == SALES:
+                    got = per_band[k]
+                    got[0] += l_
+                    got[1] += w_
+                    got[2] += c_
         rows = []
         for t in sw.candidates():
             ths = sw.thresholds(t)
             leads = worked = conv = 0
-            for (score, bands, acct), (l_, w_, c_) in sw.cells.items():
-                if score is None:
-                    continue
-                band = names[-1]
-                for name, th in zip(names, ths):
-                    if th is None or score >= th:
-                        band = name
-                        break
-                nb = bands[:sw.gi] + (band,) + bands[sw.gi + 1:]
-                if self.route_of(nb, acct)[0] == SALES:
-                    leads += l_
-                    worked += w_
-                    conv += c_
+            for score, per_band in by_score.items():
+                k = next((k for k, th in enumerate(ths) if th is None or score >= th), last)
+                l_, w_, c_ = per_band[k]
+                leads += l_
+                worked += w_
+                conv += c_
             rows.append({"threshold": t, "current": cur is not None and t == round2(cur), "leads": leads,
                          "worked": worked, "converted": conv, **conversion(conv, worked),
                          "share_of_conversions": round(conv / total_conv, 6) if total_conv else None})
@@ -776,6 +795,19 @@ def suggest(row: dict, fields: dict[str, str], events: dict[str, dict[str, str]]
     if got is None:
         return None
     return f"{printer.quote(got[0])} +N when {got[1]}"
+
+
+def value_order(rows: list[int], values: list, fill_to: int | None = None) -> tuple[list, list[int]]:
+    """A numeric feature held by `rows` (ascending) with these `values`, in ascending value order:
+    (the values, the row of each), rows of equal values in row order. With `fill_to`, every row
+    below it that has no value has 0.0."""
+    if fill_to is not None and len(rows) < fill_to:
+        full = [0.0] * fill_to
+        for j, v in zip(rows, values):
+            full[j] = v
+        rows, values = range(fill_to), full
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return [values[o] for o in order], [rows[o] for o in order]
 
 
 class _Row:
