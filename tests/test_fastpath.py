@@ -514,3 +514,37 @@ def test_a_file_cut_short_while_workers_read_it_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match=r"cannot read \(line \d+\).*changed while it was read"):
         for _chunk in it:
             pass
+
+
+def test_one_shot_commands_freeze_the_heap_only_while_they_run(tmp_path, monkeypatch):
+    """runtime.commands.options.settle: score, simulate and calibrate move what is alive out of the
+    garbage collector's way for the lead loop, and give it back when the command ends (a process
+    running commands one after another keeps collecting)."""
+    import gc
+
+    from click.testing import CliRunner
+
+    import cli
+    from runtime.commands import options
+
+    seen = []
+    real = gc.freeze
+
+    def freeze():
+        real()
+        seen.append(gc.get_freeze_count())
+
+    monkeypatch.setattr(gc, "freeze", freeze)
+    root = Path(__file__).resolve().parent.parent
+    leads = root / "rulesets" / "samples" / "leads.jsonl"
+    for args in (["score", "rulesets/acme.rules", "--leads", str(leads), "-o", str(tmp_path / "o.jsonl")],
+                 ["simulate", "rulesets/acme.rules", "--leads", str(leads), "--format", "json"],
+                 ["calibrate", "rulesets/acme.rules", "--leads", str(leads), "--outcomes",
+                  str(root / "rulesets" / "samples" / "outcomes.csv"), "--format", "json"]):
+        before = len(seen)
+        r = CliRunner().invoke(cli.main, args + ["--as-of", "2026-11-01"], catch_exceptions=False)
+        assert r.exit_code in (0, 1), r.stderr
+        assert len(seen) == before + 1 and seen[-1] > 1000, args[0]   # frozen for the run ...
+        assert gc.get_freeze_count() == 0, args[0]                     # ... and given back after it
+    options.settle()  # outside a command: nothing to give it back to, so nothing is frozen
+    assert gc.get_freeze_count() == 0

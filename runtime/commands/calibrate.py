@@ -12,7 +12,7 @@ import click
 from dsl import nodes as n
 
 from runtime.commands.options import (Failure, as_of_option, input_notes, input_options, input_summary,
-                                      rejects_output, schema_of, text_of,
+                                      rejects_output, schema_of, settle, text_of,
                                       today_utc)
 from runtime.io.files import open_output
 
@@ -80,6 +80,7 @@ def run(rules, schema, leads_path: str, outcomes_path: str, *, events_path=None,
             writer = ScoredWriter(engine, scores_out, as_of_column=True)
         except OSError as e:
             raise Failure(f"{scores_out}: cannot write the scores ({e.strerror or e})")
+    settle()
     try:
         with progress(replay(engine, lambda: reader, day_of, scan), "calibrating") as scored:
             for lead, r, day in scored:

@@ -50,6 +50,23 @@ def today_utc() -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
+def settle() -> None:
+    """Before the lead loop of a one-shot command (score, simulate, calibrate): every object alive
+    now (the imports, the compiled rules) leaves the garbage collector's generations (gc.freeze), so
+    that its collections, triggered again and again as leads come and go, no longer walk them. They
+    go back (gc.unfreeze) when the command's click context closes, so a process that runs commands
+    one after another (a test run) keeps collecting them. Not for `serve`, which lives on. Measured
+    with callgrind on 10,000 leads: 1.6 % fewer instructions for `score` on bench/model.rules, 2.7 %
+    with an accounts block (acme.rules)."""
+    import gc
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return
+    gc.freeze()
+    ctx.call_on_close(gc.unfreeze)
+
+
 def as_of_option(f):
     return click.option("--as-of", "as_of", type=DATE, default=None,
                         help="Score as of this date (YYYY-MM-DD). Default: today (UTC).")(f)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 
 from runtime.commands.options import (Failure, as_of_field_option, as_of_option, beside, day_of_field,
-                                      engine_options, input_options, input_summary, rejects_output, today_utc)
+                                      engine_options, input_options, input_summary, rejects_output, settle,
+                                      today_utc)
 
 
 @click.command()
@@ -54,6 +55,7 @@ def score(file, leads_path, output, with_explain, previous, events_path, on_bad_
                     delimiter=delimiter, strict_events=strict_events)
         # the fast path: output lines straight from the generated scorer, or DuckDB's rows a batch at a time
         fmt = "csv" if (output or "").lower().endswith((".csv", ".csv.gz")) else "jsonl"
+        settle()
         # (with --changed-since, Results are compared with the previous file's before they are written)
         chunks = None if before is not None else \
             scoring.text_chunks(rules, leads_path, fmt=fmt, explain=with_explain, engine=engine, **opts)

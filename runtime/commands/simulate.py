@@ -16,7 +16,7 @@ from dsl import nodes as n
 
 from runtime.commands.options import (EXIT_ERROR, EXIT_FAIL, Failure, as_of_field_option, as_of_option, beside,
                                       day_of_field, input_notes, input_options, input_summary, load_worked_days,
-                                      schema_of, today_utc)
+                                      schema_of, settle, today_utc)
 from runtime.commands.options import DATE, EVERY, engine_options, rejects_output
 
 HOW_TO_ADD = '''add a block like this to the rule file, or pass --leads PATH:
@@ -95,6 +95,7 @@ def run_one(rules, run: SimRun, schema, *, on_bad_row: str, rejects_fh, writer, 
                      on_bad_row=on_bad_row, rejects=rejects_fh, id_field=schema.id_field,
                      note=lambda text: click.echo(text, err=True), day_of=day_of, delimiter=delimiter,
                      strict_events=schema.strict_events)
+    settle()
     agg = Aggregator(rules.engine)
     add = agg.add
     label = f'simulating "{run.name}"' if run.name else "simulating"
