@@ -360,19 +360,22 @@ def _rows(model: AccountModel, engine, leads, asof, keep_leads: bool):
 
 
 def group_rows(model: AccountModel, rows, *, grouped: bool, stats: AccountStats | None = None, hold: int = HOLD,
-               spill_dir: str | None = None, spill_bytes: int | None = None) -> Iterator[tuple[Lead | None, Result]]:
+               spill_dir: str | None = None, spill_bytes: int | None = None,
+               finish: Callable | None = None) -> Iterator[tuple[Lead | None, Result]]:
     """(lead, Result) in input order, each Result finished with its account, from rows of (lead or
     None, Result, account key, flags) in input order: streamed account by account when `grouped`,
     else held and spilled (see score_leads). The rows come from leads scored here (score_leads) or
     from generated Results that carry their key and flags (`Result.account`, `Result.flags`, scored
-    in worker processes: account_results)."""
+    in worker processes: account_results). `finish(r, key, account)` (default: model.finish) gives
+    what is yielded in place of each Result: `score`'s JSON lines pass pieces of output lines instead
+    of Results and finish them into text (AccountLines)."""
     if grouped:
-        return _grouped(model, rows, stats)
-    return _held(model, rows, stats, hold, spill_dir, spill_bytes)
+        return _grouped(model, rows, stats, finish or model.finish)
+    return _held(model, rows, stats, hold, spill_dir, spill_bytes, finish or model.finish)
 
 
-def _grouped(model: AccountModel, rows, stats) -> Iterator[tuple[Lead, Result]]:
-    evaluate, finish = model.evaluate, model.finish
+def _grouped(model: AccountModel, rows, stats, finish) -> Iterator[tuple[Lead, Result]]:
+    evaluate = model.evaluate
     nf = model.nf
     closed = _KeySet()
     cur: str | None = None
@@ -385,15 +388,13 @@ def _grouped(model: AccountModel, rows, stats) -> Iterator[tuple[Lead, Result]]:
         if stats is not None:
             stats.add(acct, size)
         for lead, r, k in buf:
-            if k is not None:
-                finish(r, k, acct)
-            yield lead, r
+            yield lead, (finish(r, k, acct) if k is not None else r)
         buf.clear()
 
     for lead, r, k, fl in rows:
         if k is None:  # its own account, complete now
             acct = evaluate(fl)
-            finish(r, None, acct)
+            r = finish(r, None, acct)
             if stats is not None:
                 stats.add(acct, 1, keyless=True)
             if cur is None:
@@ -407,7 +408,7 @@ def _grouped(model: AccountModel, rows, stats) -> Iterator[tuple[Lead, Result]]:
                 closed.add(cur)
             if k in closed:
                 raise AccountOrderError(
-                    f"lead {r.id!r}: account {k!r} appears again after other accounts; the leads are not "
+                    f"lead {_id_of(r)!r}: account {k!r} appears again after other accounts; the leads are not "
                     f"grouped by {model.key_text}")
             cur = k
             counts = [0] * nf
@@ -436,11 +437,12 @@ def _tally(counts: dict[str, list[int]], sizes: dict[str, int], k: str, fl) -> N
         sizes[k] += 1
 
 
-def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None):
+def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None, finish=None):
     """Unsorted input: everything is held until the input ends, in memory up to `hold` leads, then in
     a temporary SQLite database that keeps, per lead, the pickled result (and lead), its key and
     flags; the accounts' counts are one GROUP BY, and the leads come back in input order by a join."""
     nf = model.nf
+    finish = finish or model.finish
     mem: list[tuple[Lead | None, Result, str | None, tuple]] = []
     counts: dict[str, list[int]] = {}
     sizes: dict[str, int] = {}
@@ -471,7 +473,7 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None):
                     stats.add(a, 1, keyless=True)
             else:
                 a = accts[k]
-            yield lead, model.finish(r, k, a)
+            yield lead, finish(r, k, a)
         return
     try:
         batch = []
@@ -482,7 +484,7 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None):
                 batch.clear()
         if batch:
             db.add_many(batch)
-        yield from db.results(model, stats)
+        yield from db.results(model, stats, finish)
     finally:
         db.close()
 
@@ -490,18 +492,34 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None):
 _RESULT_FIELDS = operator.attrgetter(*Result.__slots__)
 
 
-def _pack(lead, r: Result) -> bytes:
+def _pack(lead, r) -> bytes:
     """A held lead's Result (and the lead, when kept) as bytes: a Result alone is plain data (texts,
-    numbers, dicts and tuples of them), written with marshal, about twice as fast as pickle both ways."""
+    numbers, dicts and tuples of them), written with marshal, about twice as fast as pickle both ways.
+    A tuple (the pieces of an output line, runtime.io.writers.LineFormatter.account_piece) as it is."""
     if lead is None:
+        if r.__class__ is tuple:
+            return b"t" + marshal.dumps(r)
         return b"m" + marshal.dumps(_RESULT_FIELDS(r))
     return b"p" + pickle.dumps((lead, r), pickle.HIGHEST_PROTOCOL)
 
 
 def _unpack(b: bytes):
-    if b[:1] == b"m":
+    kind = b[:1]
+    if kind == b"t":
+        return None, marshal.loads(b[1:])
+    if kind == b"m":
         return None, Result(*marshal.loads(b[1:]))
     return pickle.loads(b[1:])
+
+
+def _id_of(r) -> str:
+    """The lead id of a Result, or of the pieces of its output line (for an error message)."""
+    if r.__class__ is tuple:
+        import json
+
+        head = r[1]
+        return json.loads(head[len('{"id": '):head.index(', "scores": {')])
+    return r.id
 
 
 class _Spill:
@@ -545,9 +563,10 @@ class _Spill:
             return
         self.db.executemany(self.insert, packed)
 
-    def results(self, model: AccountModel, stats: AccountStats | None):
+    def results(self, model: AccountModel, stats: AccountStats | None, finish=None):
+        finish = finish or model.finish
         if self.db is None:
-            yield from self._results_in_memory(model, stats)
+            yield from self._results_in_memory(model, stats, finish)
             return
         nf = self.nf
         sums = "".join(f", SUM(f{i}) AS c{i}" for i in range(nf))
@@ -571,9 +590,9 @@ class _Spill:
                     stats.add(acct, 1, keyless=True)
             else:
                 acct = model.evaluate(tuple(row[2 + nf:]))
-            yield lead, model.finish(r, k, acct)
+            yield lead, finish(r, k, acct)
 
-    def _results_in_memory(self, model: AccountModel, stats: AccountStats | None):
+    def _results_in_memory(self, model: AccountModel, stats: AccountStats | None, finish):
         """What the database's GROUP BY and join give, from the packed rows in memory: the same
         accounts (in order of first appearance, as _held's in-memory path) and the same leads."""
         counts: dict[str, list[int]] = {}
@@ -595,7 +614,7 @@ class _Spill:
                     stats.add(a, 1, keyless=True)
             else:
                 a = accts[k]
-            yield lead, model.finish(r, k, a)
+            yield lead, finish(r, k, a)
 
     def close(self) -> None:
         self.mem = []
@@ -752,6 +771,66 @@ class GeneratedAccountResults:
         for _lead, r in group_rows(self.model, rows, grouped=self.grouped, stats=self.account_stats):
             r.flags = None
             yield r
+
+    def __getattr__(self, name):
+        return getattr(self.source, name)
+
+
+class AccountLines:
+    """`score`'s JSON lines with an accounts block, in chunks, from a ParallelScore in lean="pieces"
+    mode (runtime/backends/parallel.py): each lead comes as the parts of its line its account does not
+    change (LineFormatter.account_piece) or, where the writer takes its general path, as a Result;
+    grouped by account here as GeneratedAccountResults groups Results, then finished into text. What
+    is held per lead is a few texts instead of a Result. Byte for byte what ScoredWriter writes for
+    GeneratedAccountResults (tests/test_account_lines.py). `scored` counts the lines; the source's
+    counters and `account_stats` as AccountResults."""
+
+    CHUNK = 2000
+
+    def __init__(self, rules, source, leads_path: str | None, as_of):
+        from runtime.io.writers import LineFormatter
+
+        self.source, self.model = source, account_model(rules.engine)
+        self.fmt = LineFormatter(rules.engine.plan, "jsonl", False, as_of)
+        self.grouped = input_grouped(leads_path, rules.engine) if leads_path else False
+        self.account_stats = AccountStats()
+        self.scored = 0
+
+    def __iter__(self) -> Iterator[str]:
+        import io
+
+        model, fmt = self.model, self.fmt
+        route, line_of, write = model.route, fmt.account_line, fmt.write
+
+        def rows():
+            for batch in self.source:
+                for x in batch:
+                    if x.__class__ is tuple:
+                        yield None, x, x[6], x[7]
+                    else:
+                        yield None, x, x.account, x.flags
+
+        def finish(x, k, acct):
+            if x.__class__ is tuple:
+                disq = x[3] is not None
+                return line_of(x, k, acct, route(None if disq else x[2], disq, acct.band_names))
+            r = model.finish(x, k, acct)
+            r.flags = None
+            buf = io.StringIO()
+            write(buf, r)
+            return buf.getvalue()
+
+        lines: list[str] = []
+        for _lead, text in group_rows(model, rows(), grouped=self.grouped, stats=self.account_stats,
+                                      hold=HOLD, spill_bytes=SPILL_BYTES, finish=finish):
+            lines.append(text)
+            if len(lines) >= self.CHUNK:
+                self.scored += len(lines)
+                yield "".join(lines)
+                lines = []
+        if lines:
+            self.scored += len(lines)
+            yield "".join(lines)
 
     def __getattr__(self, name):
         return getattr(self.source, name)

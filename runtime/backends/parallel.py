@@ -55,12 +55,14 @@ if hasattr(os, "register_at_fork"):
 _W: dict = {}
 
 
-def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, engine=None, lean: bool = False):
+def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, engine=None, lean=False):
     """`fmt`: "jsonl" or "csv" (batches come back as output text), "results" (as lists of Results:
     in this process), "tuples" (as lists of plain tuples: from another process, cheap to send) or
     "columns" (not scored: the leads as the DuckDB engine's column lists, duckdb_engine.lead_columns).
     `lean` (results, tuples): each Result carries its `reasons` instead of its per-criterion points
-    (what `score` writes: less to hold and to send)."""
+    (what `score` writes: less to hold and to send); lean="pieces", with an accounts block: each
+    lead as the parts of its JSON line its account does not change (LineFormatter.account_piece),
+    where it can be, else a lean Result."""
     from runtime.backends.load import load_rules
     from runtime.io.readers import Builder
 
@@ -73,7 +75,8 @@ def _init_worker(rules_spec: str, schema, fmt: str, explain: bool, asof: int, en
               explain=explain, asof=asof, plain_events=plain_events,
               exact={}, formatter=LineFormatter(engine.plan, fmt, explain, dt.date.fromordinal(asof))
               if fmt in ("jsonl", "csv") else None, row=struct_reader(engine, b, schema, plain_events), row_hits=0,
-              row_misses=0)
+              row_misses=0, pieces=LineFormatter(engine.plan, "jsonl", False, dt.date.fromordinal(asof))
+              if lean == "pieces" else None)
 
 
 def struct_reader(engine, b, schema, plain_events):
@@ -122,7 +125,7 @@ def _score_batch(task):
         write = fmt.write
         out = io.StringIO()
     else:
-        out = _ResultList(W["fmt"] == "tuples", W["lean"])
+        out = _ResultList(W["fmt"] == "tuples", W["lean"], W["pieces"])
         write = out.write
     recs: list = []
     bad: list[BadRow] = []
@@ -218,12 +221,18 @@ def _columns_batch(kind, rows, src, header, delim):
 class _ResultList(list):
     """A batch's Results, written and measured like the text buffer (`write`, `tell`, `getvalue`)."""
 
-    def __init__(self, as_tuples: bool, lean: list | None = None):
+    def __init__(self, as_tuples: bool, lean: list | None = None, pieces: LineFormatter | None = None):
         super().__init__()
         self.as_tuples = as_tuples
         self.lean = lean  # the criteria's names: reasons instead of points (_init_worker)
+        self.pieces = pieces  # pieces of JSON lines instead, where they can be (_init_worker)
 
     def write(self, _out, r) -> None:
+        if self.pieces is not None:
+            piece = self.pieces.account_piece(r)
+            if piece is not None:
+                self.append(piece)
+                return
         if self.lean is not None:
             from runtime.core.kernel import reasons
 
@@ -261,7 +270,7 @@ class ParallelScore:
     def __init__(self, rules, leads_path: str, *, as_of_ordinal: int, workers: int, fmt: str = "jsonl",
                  explain: bool = False, schema=None, events_path: str | None = None,
                  on_bad_row: str = "fail", rejects=None, batch: int = BATCH, delimiter: str | None = None,
-                 lean: bool = False):
+                 lean=False):
         from runtime.io.readers import BadRowSink, check_file, kind_of, schema_for
 
         if events_path:
@@ -274,7 +283,7 @@ class ParallelScore:
         self.schema = schema if schema is not None else schema_for(rules.checked)
         self.asof, self.workers, self.fmt, self.explain = as_of_ordinal, max(1, int(workers)), fmt, explain
         self.on_bad_row, self.rejects, self.batch = on_bad_row, rejects, batch
-        self.lean = lean and fmt == "results"  # (see _init_worker)
+        self.lean = lean if fmt == "results" else False  # (see _init_worker)
         self.delimiter_given = self.delimiter = delimiter
         self.source = "<stdin>" if leads_path == "-" else leads_path
         self.sink = BadRowSink(on_bad_row, rejects)
@@ -466,8 +475,8 @@ class ParallelScore:
         with self._results(sent) as results:
             for out, recs, bad, ignored in results:
                 task = sent.pop(0)
-                if rebuild:
-                    out = [Result(*t) for t in out]
+                if rebuild:  # (the pieces of lines, tuples that start with None, stay as they are)
+                    out = [t if t[0] is None else Result(*t) for t in out]
                 self.read += len(recs) + len(bad)
                 for t, c in ignored.items():
                     self.ignored_events[t] = self.ignored_events.get(t, 0) + c

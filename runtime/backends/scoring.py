@@ -267,6 +267,16 @@ def text_chunks(rules, leads_path: str, *, as_of: dt.date, fmt: str, explain: bo
 
     from runtime.io.readers import schema_for
 
+    from runtime.backends.accounts import AccountLines, account_model
+
+    if account_model(rules.engine) is not None:
+        if fmt != "jsonl" or explain or not rules.engine.account_flags:
+            return None  # account columns: runtime/io/writers.py's writer, from `results`
+        # the leads as pieces of their lines, grouped by account and finished into text here
+        ps = _parallel(rules, leads_path, date_ordinal(as_of.isoformat()), workers, "results", False, events_path,
+                       on_bad_row, rejects, schema_for(rules.checked, id_field, strict_events=strict_events), None,
+                       delimiter, lean="pieces")
+        return AccountLines(rules, ps, leads_path, as_of) if ps is not None else None
     # no note here: when this gives None, the caller goes on to `results`, which says why
     return _parallel(rules, leads_path, date_ordinal(as_of.isoformat()), workers, fmt, explain, events_path,
                      on_bad_row, rejects, schema_for(rules.checked, id_field, strict_events=strict_events), None,
