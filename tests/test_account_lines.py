@@ -72,9 +72,9 @@ def fast(rules, path, workers=None):
 
 @pytest.mark.parametrize("which", ["unsorted", "grouped"])
 @pytest.mark.parametrize("workers", [None, 2])
-@pytest.mark.parametrize("hold,spill", [(accounts.HOLD, accounts.SPILL_BYTES), (50, 1 << 30), (50, 20_000)])
+@pytest.mark.parametrize("hold,spill", [(accounts.PIECES_HOLD, accounts.SPILL_BYTES), (50, 1 << 30), (50, 20_000)])
 def test_account_lines_are_the_written_results(rules, sample, which, workers, hold, spill, monkeypatch):
-    monkeypatch.setattr(accounts, "HOLD", hold)
+    monkeypatch.setattr(accounts, "PIECES_HOLD", hold)
     monkeypatch.setattr(accounts, "SPILL_BYTES", spill)
     path = sample[0] if which == "unsorted" else sample[1]
     text, chunks = fast(rules, path, workers)
@@ -106,7 +106,7 @@ def test_results_among_the_pieces(rules, sample, workers, monkeypatch):
         return real(self, r)
 
     monkeypatch.setattr(LineFormatter, "account_piece", every_third)
-    monkeypatch.setattr(accounts, "HOLD", 30)
+    monkeypatch.setattr(accounts, "PIECES_HOLD", 30)
     monkeypatch.setattr(accounts, "SPILL_BYTES", 5_000)
     text, _ = fast(rules, sample[0], workers)
     assert text == general(rules, sample[0], workers)
@@ -115,7 +115,7 @@ def test_results_among_the_pieces(rules, sample, workers, monkeypatch):
 
 def test_spilled_to_sqlite_is_the_same(rules, sample, monkeypatch):
     """Packed pieces past SPILL_BYTES go to the temporary database and come back in input order."""
-    monkeypatch.setattr(accounts, "HOLD", 10)
+    monkeypatch.setattr(accounts, "PIECES_HOLD", 10)
     monkeypatch.setattr(accounts, "SPILL_BYTES", 1000)
     opened = []
     real = accounts._Spill._open

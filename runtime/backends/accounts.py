@@ -31,6 +31,7 @@ from runtime.core.model import CritSpec, Lead, Result
 from runtime.core.errors import InputError
 
 HOLD = 5000              # leads held in memory as objects (unsorted input) before they are packed
+PIECES_HOLD = 100_000    # the same for `score`'s pieces of JSON lines (AccountLines): ~0.5 KB each
 SPILL_BYTES = 64 << 20   # packed leads held in memory before the spill goes to disk (SQLite)
 MAX_TRACKED_KEYS = 2_000_000  # closed account keys remembered to prove the input is grouped
 _EVAL_CACHE = 4096
@@ -438,9 +439,10 @@ def _tally(counts: dict[str, list[int]], sizes: dict[str, int], k: str, fl) -> N
 
 
 def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None, finish=None):
-    """Unsorted input: everything is held until the input ends, in memory up to `hold` leads, then in
-    a temporary SQLite database that keeps, per lead, the pickled result (and lead), its key and
-    flags; the accounts' counts are one GROUP BY, and the leads come back in input order by a join."""
+    """Unsorted input: everything is held until the input ends: the first `hold` leads as they are,
+    the next ones packed (_pack), in memory up to `spill_bytes`, then in a temporary SQLite database
+    that keeps, per lead, the packed result (and lead), its key and flags; the accounts' counts are
+    one GROUP BY, and the leads come back in input order by a join (see _Spill)."""
     nf = model.nf
     finish = finish or model.finish
     mem: list[tuple[Lead | None, Result, str | None, tuple]] = []
@@ -455,8 +457,8 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None, f
             _tally(counts, sizes, k, row[3])
         if len(mem) >= hold:
             db = _Spill(nf, spill_dir, spill_bytes)
-            db.add_many(mem)
-            mem.clear()
+            db.add_head(mem)
+            mem = []
             counts.clear()
             sizes.clear()
             break
@@ -523,9 +525,10 @@ def _id_of(r) -> str:
 
 
 class _Spill:
-    """The held leads of the unsorted path, packed (_pack): in memory up to SPILL_BYTES, past that in a
-    temporary SQLite database. Column names are ours (f0, f1 …); values are bound parameters, so no
-    lead data ever becomes SQL text."""
+    """The held leads of the unsorted path: the first ones as they are (`add_head`: only their key and
+    flags go with the rest, for the counts), the others packed (_pack): in memory up to SPILL_BYTES,
+    past that in a temporary SQLite database. Column names are ours (f0, f1 …); values are bound
+    parameters, so no lead data ever becomes SQL text."""
 
     def __init__(self, nf: int, spill_dir: str | None, spill_bytes: int | None = None):
         self.nf, self.spill_dir = nf, spill_dir
@@ -534,6 +537,7 @@ class _Spill:
         self.size = 0
         self.db = None
         self.path = None
+        self.head: list[tuple] = []  # (lead, result) of the leads held as they are, in input order
 
     def _open(self) -> None:
         import sqlite3  # here: `test`, `explain` and sorted input never spill (start-up, issue 15)
@@ -552,6 +556,12 @@ class _Spill:
                        f"VALUES (?, ?{', ?' * nf})")
         self.db.executemany(self.insert, self.mem)
         self.mem = []
+
+    def add_head(self, rows) -> None:
+        """The first leads, before any is packed: kept as they are; their place (a row without a
+        payload) and their key and flags join the packed ones."""
+        self.head = [(lead, r) for lead, r, _k, _fl in rows]
+        self.mem += [(k, None, *fl) for _lead, _r, k, fl in rows]
 
     def add_many(self, rows) -> None:
         packed = [(k, _pack(lead, r), *fl) for lead, r, k, fl in rows]
@@ -581,9 +591,10 @@ class _Spill:
         fcols = "".join(f", l.f{i}" for i in range(nf))
         q = (f"SELECT l.key, l.payload{fcols}{acols} FROM leads l LEFT JOIN accounts a ON a.key = l.key "
              "ORDER BY l.seq")
+        head = iter(self.head)
         for row in db.execute(q):
             k = row[0]
-            lead, r = _unpack(row[1])
+            lead, r = _unpack(row[1]) if row[1] is not None else next(head)
             if k is None:
                 acct = model.evaluate(tuple(row[2:2 + nf]))
                 if stats is not None:
@@ -606,8 +617,9 @@ class _Spill:
             if stats is not None:
                 stats.add(a, sizes[k])
         mem, self.mem = self.mem, []
+        head = iter(self.head)
         for k, payload, *fl in mem:
-            lead, r = _unpack(payload)
+            lead, r = _unpack(payload) if payload is not None else next(head)
             if k is None:
                 a = model.evaluate(tuple(fl))
                 if stats is not None:
@@ -618,6 +630,7 @@ class _Spill:
 
     def close(self) -> None:
         self.mem = []
+        self.head = []
         if self.db is None:
             return
         try:
@@ -781,7 +794,8 @@ class AccountLines:
     mode (runtime/backends/parallel.py): each lead comes as the parts of its line its account does not
     change (LineFormatter.account_piece) or, where the writer takes its general path, as a Result;
     grouped by account here as GeneratedAccountResults groups Results, then finished into text. What
-    is held per lead is a few texts instead of a Result. Byte for byte what ScoredWriter writes for
+    is held per lead is a few texts instead of a Result: PIECES_HOLD of them as they are (about 50 MB;
+    packing them costs a fifth of `score`'s time with accounts, bench/RESULTS.md), then packed. Byte for byte what ScoredWriter writes for
     GeneratedAccountResults (tests/test_account_lines.py). `scored` counts the lines; the source's
     counters and `account_stats` as AccountResults."""
 
@@ -822,7 +836,7 @@ class AccountLines:
 
         lines: list[str] = []
         for _lead, text in group_rows(model, rows(), grouped=self.grouped, stats=self.account_stats,
-                                      hold=HOLD, spill_bytes=SPILL_BYTES, finish=finish):
+                                      hold=PIECES_HOLD, spill_bytes=SPILL_BYTES, finish=finish):
             lines.append(text)
             if len(lines) >= self.CHUNK:
                 self.scored += len(lines)
