@@ -453,8 +453,15 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None, f
     for row in it:
         mem.append(row)
         k = row[2]
-        if k is not None:
-            _tally(counts, sizes, k, row[3])
+        if k is not None:  # (_tally, inlined: once per lead)
+            c = counts.get(k)
+            if c is None:
+                counts[k] = list(row[3])
+                sizes[k] = 1
+            else:
+                for i, x in enumerate(row[3]):
+                    c[i] += x
+                sizes[k] += 1
         if len(mem) >= hold:
             db = _Spill(nf, spill_dir, spill_bytes)
             db.add_head(mem)
@@ -519,7 +526,7 @@ def _id_of(r) -> str:
     if r.__class__ is tuple:
         import json
 
-        head = r[1]
+        head = r[0]
         return json.loads(head[len('{"id": '):head.index(', "scores": {')])
     return r.id
 
@@ -818,16 +825,13 @@ class AccountLines:
 
         def rows():
             for batch in self.source:
-                for x in batch:
-                    if x.__class__ is tuple:
-                        yield None, x, x[6], x[7]
-                    else:
-                        yield None, x, x.account, x.flags
+                for x in batch:  # a piece is a row already
+                    yield x if x.__class__ is tuple else (None, x, x.account, x.flags)
 
         def finish(x, k, acct):
             if x.__class__ is tuple:
-                disq = x[3] is not None
-                return line_of(x, k, acct, route(None if disq else x[2], disq, acct.band_names))
+                disq = x[2] is not None
+                return line_of(x, k, acct, route(None if disq else x[1], disq, acct.band_names))
             r = model.finish(x, k, acct)
             r.flags = None
             buf = io.StringIO()

@@ -150,6 +150,7 @@ class LineFormatter:
         self._acc_tails: dict = {}
         self._acc_keys = {d: encode_basestring(d) + ": " for d in (self.cols.account_dims or ())}
         self._mids: dict = {}
+        self._acc_parts: dict = {}
         self._bands: dict = {}
         self._out = self._csv = None
 
@@ -190,10 +191,10 @@ class LineFormatter:
     # that scored it) and, once its account is scored, the rest (runtime.backends.accounts.AccountLines)
 
     def account_piece(self, r) -> tuple | None:
-        """The parts of `r`'s JSON line that do not depend on its account: (None, the line up to its
-        scores, grade, disqualified, bands, the reasons as JSON, account key, flags), plain data that is
-        cheap to hold and send; `account_line` completes it byte for byte as `write` writes the finished
-        Result. None where `write` takes its general path (--explain, CSV, an id that is not a text, a
+        """The parts of `r`'s JSON line that do not depend on its account, as a row of
+        runtime.backends.accounts.group_rows: (None, (the line up to its scores, grade, disqualified,
+        bands, the reasons as JSON), account key, flags), plain data that is cheap to hold and send;
+        `account_line` completes the inner tuple byte for byte as `write` writes the finished Result. None where `write` takes its general path (--explain, CSV, an id that is not a text, a
         lone surrogate): the caller holds the Result."""
         if self.explain or self.fmt != "jsonl" or r.id.__class__ is not str or needs_ascii(r) or (
                 r.account is not None and r.account.__class__ is not str):
@@ -204,15 +205,15 @@ class LineFormatter:
         except KeyError:
             return None
         bands = tuple(r.bands.items())
-        return (None, '{"id": ' + self._enc(r.id) + ', "scores": {' + scores, r.grade, r.disqualified,
-                self._bands.setdefault(bands, bands) if len(self._bands) < 10_000 else bands,
-                self._enc(self.cols.reasons(r)), r.account, r.flags)
+        return (None, ('{"id": ' + self._enc(r.id) + ', "scores": {' + scores, r.grade, r.disqualified,
+                       self._bands.setdefault(bands, bands) if len(self._bands) < 10_000 else bands,
+                       self._enc(self.cols.reasons(r))), r.account, r.flags)
 
     def account_line(self, piece: tuple, key, acct, route: tuple) -> str:
-        """The JSON line of an `account_piece` whose lead's account is `key`, scored `acct`
-        (runtime.backends.accounts.AccountScore: its scores are the plan's account dimensions), routed
-        `route` (route, queue, sla, line)."""
-        _n, head, grade, disq, bands, reasons, _k, _f = piece
+        """The JSON line of an `account_piece` (its inner tuple) whose lead's account is `key`, scored
+        `acct` (runtime.backends.accounts.AccountScore: its scores are the plan's account dimensions),
+        routed `route` (route, queue, sla, line)."""
+        head, grade, disq, bands, reasons = piece
         tk = (grade, disq, bands, route)
         mid = self._mids.get(tk)
         if mid is None:
@@ -220,10 +221,20 @@ class LineFormatter:
                                        "sla": route[2], "disqualified": disq})[1:-1]
             if len(self._mids) < 100_000:
                 self._mids[tk] = mid
-        ak = self._acc_keys
-        ascores = ", ".join([ak[d] + (repr(v) if v is not None else "null") for d, v in acct.scores.items()])
-        return (head + mid + ', "account": ' + (self._enc(key) if key is not None else "null")
-                + ', "account_scores": {' + ascores + "}, " + self._acc_tail(acct.bands) + reasons + self._prov)
+        # the account's part: the same for each of its leads (remembered for the last 50,000 accounts)
+        hit = self._acc_parts.get(key)
+        if hit is not None and hit[0] is acct:
+            part = hit[1]
+        else:
+            ak = self._acc_keys
+            ascores = ", ".join([ak[d] + (repr(v) if v is not None else "null") for d, v in acct.scores.items()])
+            part = (', "account": ' + (self._enc(key) if key is not None else "null") + ', "account_scores": {'
+                    + ascores + "}, " + self._acc_tail(acct.bands))
+            if key is not None:
+                if len(self._acc_parts) >= 50_000:
+                    self._acc_parts.clear()
+                self._acc_parts[key] = (acct, part)
+        return head + mid + part + reasons + self._prov
 
     def write(self, out, r, day: int | None = None) -> None:
         """`day` (an ordinal): this lead was scored as of its own date (`--as-of-field`): its `as_of`."""
