@@ -868,8 +868,8 @@ class _Gen:
                     {k: list(v) for k, v in self.loop_by_type.items()}, list(self.loop_any), dict(self.agg_keys))
         try:
             key = self.value(n.Name(model.key_field), None).e
-            if model.key_domain:
-                key = call("_domain", key)
+            if model.key_domain:  # computed once, with the criteria's domain(...) of the same field
+                key = self.derive(f"domain {ast.dump(key)}", call("_domain", key), True, TEXT, None).e
             self.flag_dims = frozenset(d.name for d in self.base.plan.dimensions)
             flags = [C(1) if f.where is None else ast.IfExp(test=self.cond(f.where), body=C(1), orelse=C(0))
                      for f in model.filter_nodes]
