@@ -63,12 +63,18 @@ def sql_bool(t: str, s: str) -> tuple[str, str]:
 _DATE_RE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)?"
 
 
-def sql_day(s: str) -> tuple[str, str]:
+def sql_day(s: str, day: str | None = None) -> tuple[str, str]:
     """The UTC date of a VARCHAR `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (runtime.io.coerce.day_ordinal
-    of those forms), and whether `s` is one of them and a real date in the years 1-9999."""
-    day = f"TRY_CAST(left({s}, 10) AS DATE)"
+    of those forms), and whether `s` is one of them and a real date in the years 1-9999. `day`: a
+    column that already holds `sql_try_day(s)`."""
+    day = day or sql_try_day(s)
     ok = f"(regexp_full_match({s}, {_str(_DATE_RE)}) AND left({s}, 4) <> '0000' AND {day} IS NOT NULL)"
     return f"CASE WHEN {ok} THEN {day} END", ok
+
+
+def sql_try_day(s: str) -> str:
+    """The date of the first ten characters of `s`, NULL when they are none (see sql_day)."""
+    return f"TRY_CAST(left({s}, 10) AS DATE)"
 
 
 def sql_date(t: str, s: str) -> tuple[str, str]:
@@ -317,7 +323,10 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
     # one parse of each line: every declared key as a JSON value (a key is read by its exact name;
     # the distinct key sets are checked below, so a loosely matching name falls back to the reader)
     cname = {k: f"lr_c{i}" for i, k in enumerate(keys)}
-    tv = {k: (f"json_type({cname[k]})", f"({cname[k]}->>'$')") for k in keys}
+    # (each value's JSON type and text computed once, in a projection of their own: `lr_tN`, `lr_sN`)
+    tv = {k: (f"lr_t{i}", f"lr_s{i}") for i, k in enumerate(keys)}
+    typed = ", ".join(f"json_type({cname[k]}) AS lr_t{i}, ({cname[k]}->>'$') AS lr_s{i}"
+                      for i, k in enumerate(keys) if k != "events" or not has_events)
     id_t, id_s = tv[idk]
     id_value = (f"CASE WHEN {id_t} = 'VARCHAR' AND NOT {sql_blank(id_s)} THEN {id_s} "
                 f"WHEN {id_t} IN ('BIGINT', 'UBIGINT') THEN CAST(CAST({id_s} AS HUGEINT) AS VARCHAR) END")
@@ -342,8 +351,9 @@ def _stage(con, schema: Schema, path: str) -> Staged | str:
     # the rows in one thread (a third of the staging time)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE lr_raw AS
-        WITH x AS (SELECT {renames}
-                   FROM read_json({lit}, format = 'newline_delimited', columns = {spec}))
+        WITH x0 AS (SELECT {renames}
+                    FROM read_json({lit}, format = 'newline_delimited', columns = {spec})),
+        x AS (SELECT *, {typed} FROM x0)
         SELECT {id_value} AS lr_id, {' AND '.join(f'({p})' for p in plains)} AS lr_ok,
                {', '.join(cols) + ',' if cols else ''}
                {evj} AS lr_evj FROM x""")
@@ -431,7 +441,9 @@ def _stage_events(con, schema: Schema, line: str, member) -> dict[str, int] | st
 
     declared = ", ".join(_str(t) for t in events) or "NULL"
     (t_t, s), (a_t, a_s) = tv("type"), tv("at")
-    at_day, at_ok = sql_day(a_s)
+    # the date of `at` and whether it is one, computed once per event in projections of their own
+    _, at_ok_expr = sql_day(a_s, "lr_atday0")
+    at_day, at_ok = "CASE WHEN lr_atok THEN lr_atday0 END", "lr_atok"
     cols, plains = [], []
     for a, t in attrs.items():
         value, plain = BUILDERS[t](*tv(a))
@@ -448,7 +460,9 @@ def _stage_events(con, schema: Schema, line: str, member) -> dict[str, int] | st
         CREATE OR REPLACE TEMP TABLE lr_events AS
         WITH u0 AS (SELECT {line} AS lr_row, unnest(range(1, len(lr_evj) + 1)) AS k, unnest(lr_evj) AS e
                     FROM lr_raw WHERE len(lr_evj) > 0),
-        u AS MATERIALIZED (SELECT lr_row, k, e IS NULL AS lr_null, {inner} FROM u0)
+        u1 AS MATERIALIZED (SELECT lr_row, k, e IS NULL AS lr_null, {inner} FROM u0),
+        u2 AS (SELECT *, {sql_try_day(a_s)} AS lr_atday0 FROM u1),
+        u AS (SELECT *, {at_ok_expr} AS lr_atok FROM u2)
         SELECT lr_row AS lead_id, k AS lr_k, {s} AS type, {ok} AS lr_ok, {known} AS lr_known,
                CAST({at_day} AS TIMESTAMP) + INTERVAL 12 HOUR AS at {''.join(', ' + c for c in cols)} FROM u""")
     bad = con.execute("SELECT count(*) FROM lr_events WHERE NOT lr_ok").fetchone()[0]
