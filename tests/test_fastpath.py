@@ -537,9 +537,10 @@ def test_one_shot_commands_freeze_the_heap_only_while_they_run(tmp_path, monkeyp
     monkeypatch.setattr(gc, "freeze", freeze)
     root = Path(__file__).resolve().parent.parent
     leads = root / "rulesets" / "samples" / "leads.jsonl"
-    for args in (["score", "rulesets/acme.rules", "--leads", str(leads), "-o", str(tmp_path / "o.jsonl")],
-                 ["simulate", "rulesets/acme.rules", "--leads", str(leads), "--format", "json"],
-                 ["calibrate", "rulesets/acme.rules", "--leads", str(leads), "--outcomes",
+    acme = str(root / "rulesets" / "acme.rules")
+    for args in (["score", acme, "--leads", str(leads), "-o", str(tmp_path / "o.jsonl")],
+                 ["simulate", acme, "--leads", str(leads), "--format", "json"],
+                 ["calibrate", acme, "--leads", str(leads), "--outcomes",
                   str(root / "rulesets" / "samples" / "outcomes.csv"), "--format", "json"]):
         before = len(seen)
         r = CliRunner().invoke(cli.main, args + ["--as-of", "2026-11-01"], catch_exceptions=False)
