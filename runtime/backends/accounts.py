@@ -453,15 +453,8 @@ def _held(model: AccountModel, rows, stats, hold, spill_dir, spill_bytes=None, f
     for row in it:
         mem.append(row)
         k = row[2]
-        if k is not None:  # (_tally, inlined: once per lead)
-            c = counts.get(k)
-            if c is None:
-                counts[k] = list(row[3])
-                sizes[k] = 1
-            else:
-                for i, x in enumerate(row[3]):
-                    c[i] += x
-                sizes[k] += 1
+        if k is not None:
+            _tally(counts, sizes, k, row[3])
         if len(mem) >= hold:
             db = _Spill(nf, spill_dir, spill_bytes)
             db.add_head(mem)
@@ -802,9 +795,9 @@ class AccountLines:
     change (LineFormatter.account_piece) or, where the writer takes its general path, as a Result;
     grouped by account here as GeneratedAccountResults groups Results, then finished into text. What
     is held per lead is a few texts instead of a Result: PIECES_HOLD of them as they are (about 50 MB;
-    packing them costs a fifth of `score`'s time with accounts, bench/RESULTS.md), then packed. Byte for byte what ScoredWriter writes for
-    GeneratedAccountResults (tests/test_account_lines.py). `scored` counts the lines; the source's
-    counters and `account_stats` as AccountResults."""
+    packing them cost a fifth of `score`'s time with accounts, bench/RESULTS.md), then packed. Byte for
+    byte what ScoredWriter writes for GeneratedAccountResults (tests/test_account_lines.py). `scored`
+    counts the lines; the source's counters and `account_stats` as AccountResults."""
 
     CHUNK = 2000
 

@@ -280,7 +280,6 @@ class DuckScore:
                                                     tuple(r.account_bands.values())), acct[0], key is None)
             yield ((row if lines is None else lines[row - 1]), r) if self.with_rows else r
 
-
     def _text(self, con, checked, formatter) -> Iterator[str]:
         import duckdb
 

@@ -226,6 +226,10 @@ class _ResultList(list):
         self.as_tuples = as_tuples
         self.lean = lean  # the criteria's names: reasons instead of points (_init_worker)
         self.pieces = pieces  # pieces of JSON lines instead, where they can be (_init_worker)
+        if lean is not None:
+            from runtime.core.kernel import reasons
+
+            self._reasons = reasons
 
     def write(self, _out, r) -> None:
         if self.pieces is not None:
@@ -234,9 +238,7 @@ class _ResultList(list):
                 self.append(piece)
                 return
         if self.lean is not None:
-            from runtime.core.kernel import reasons
-
-            r.reasons = reasons(self.lean, r.points, r.disqualified)
+            r.reasons = self._reasons(self.lean, r.points, r.disqualified)
             r.points = r.raw = r.fired = ()
         if self.as_tuples:
             t = (r.id, r.scores, r.bands, r.grade, r.route, r.queue, r.sla, r.disqualified, r.points, r.raw,

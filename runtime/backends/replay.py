@@ -267,6 +267,11 @@ def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = 
     full: set[tuple[str, int]] = set()              # (account, day) whose dynamic counts all reached sat
     context = engine.context
 
+    def dead_context(lead, d0):
+        """The lead's context for the field-only tests, built from the fields they read."""
+        lf = lead.fields
+        return context(Lead(lead.id, {f: lf[f] for f in dead_fields if f in lf}), d0)
+
     def add(kd, f) -> None:
         c = dyn.get(kd)
         if c is None:
@@ -293,8 +298,7 @@ def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = 
                 b = base[k] = [0] * nf
             X = None
             if prune:
-                lf = lead.fields
-                X = context(Lead(lead.id, {f: lf[f] for f in dead_fields if f in lf}), d0)
+                X = dead_context(lead, d0)
                 for tests in ruled_out:
                     for t in tests:
                         if not t(X, None):
@@ -314,8 +318,7 @@ def account_counts(engine: Engine, model, scan, day_of, plan: FlagPlan | None = 
                     tests = dead[i]
                     if tests:
                         if X is None:
-                            lf = lead.fields
-                            X = context(Lead(lead.id, {f: lf[f] for f in dead_fields if f in lf}), d0)
+                            X = dead_context(lead, d0)
                         if any(not t(X, None) for t in tests):
                             continue  # never raised, whatever the day
                     live = True

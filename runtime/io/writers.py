@@ -149,7 +149,6 @@ class LineFormatter:
         self._tails: dict = {}
         self._acc_tails: dict = {}
         self._acc_keys = {d: encode_basestring(d) + ": " for d in (self.cols.account_dims or ())}
-        self._mids: dict = {}
         self._acc_parts: dict = {}
         self._bands: dict = {}
         self._out = self._csv = None
@@ -160,15 +159,34 @@ class LineFormatter:
         return self._prov
 
     def _tail(self, r, reasons: bool = True) -> str:
-        key = (r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()), reasons)
+        return self._tail_of(r.grade, r.route, r.queue, r.sla, r.disqualified, tuple(r.bands.items()), reasons)
+
+    def _tail_of(self, grade, route, queue, sla, disqualified, bands: tuple, reasons: bool) -> str:
+        """`}, "bands": …, "disqualified": …` (and `, "reasons": `), encoded once per distinct tail."""
+        key = (grade, route, queue, sla, disqualified, bands, reasons)
         t = self._tails.get(key)
         if t is None:
-            d = self._dumps({"bands": r.bands, "grade": r.grade, "route": r.route, "queue": r.queue, "sla": r.sla,
-                             "disqualified": r.disqualified})
+            d = self._dumps({"bands": dict(bands), "grade": grade, "route": route, "queue": queue, "sla": sla,
+                             "disqualified": disqualified})
             t = "}, " + d[1:-1] + (', "reasons": ' if reasons else "")
             if len(self._tails) < 100_000:
                 self._tails[key] = t
         return t
+
+    def _head(self, r) -> str:
+        """`{"id": …, "scores": {…` (a score is a float or an int: its repr is what the encoder writes)."""
+        sk = self._score_keys
+        scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
+        return '{"id": ' + self._enc(r.id) + ', "scores": {' + scores
+
+    def _account_text(self, key, scores: dict, bands) -> str:
+        """`, "account": …, "account_scores": {…}, "account_bands": …, "reasons": `: the key, its
+        scores (repr, as above) and its bands (encoded once per distinct set). KeyError for a
+        dimension the plan does not declare."""
+        ak = self._acc_keys
+        ascores = ", ".join([ak[d] + (repr(v) if v is not None else "null") for d, v in scores.items()])
+        return (', "account": ' + (self._enc(key) if key is not None else "null") + ', "account_scores": {'
+                + ascores + "}, " + self._acc_tail(bands))
 
     def _acc_tail(self, bands) -> str:
         """`"account_bands": {...}, "reasons": ` for these account bands (None: null)."""
@@ -194,18 +212,14 @@ class LineFormatter:
         """The parts of `r`'s JSON line that do not depend on its account, as a row of
         runtime.backends.accounts.group_rows: (None, (the line up to its scores, grade, disqualified,
         bands, the reasons as JSON), account key, flags), plain data that is cheap to hold and send;
-        `account_line` completes the inner tuple byte for byte as `write` writes the finished Result. None where `write` takes its general path (--explain, CSV, an id that is not a text, a
-        lone surrogate): the caller holds the Result."""
+        `account_line` completes the inner tuple byte for byte as `write` writes the finished Result.
+        None where `write` takes its general path (--explain, CSV, an id that is not a text, a lone
+        surrogate): the caller holds the Result."""
         if self.explain or self.fmt != "jsonl" or r.id.__class__ is not str or needs_ascii(r) or (
                 r.account is not None and r.account.__class__ is not str):
             return None
-        sk = self._score_keys
-        try:
-            scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
-        except KeyError:
-            return None
         bands = tuple(r.bands.items())
-        return (None, ('{"id": ' + self._enc(r.id) + ', "scores": {' + scores, r.grade, r.disqualified,
+        return (None, (self._head(r), r.grade, r.disqualified,
                        self._bands.setdefault(bands, bands) if len(self._bands) < 10_000 else bands,
                        self._enc(self.cols.reasons(r))), r.account, r.flags)
 
@@ -214,22 +228,13 @@ class LineFormatter:
         `acct` (runtime.backends.accounts.AccountScore: its scores are the plan's account dimensions),
         routed `route` (route, queue, sla, line)."""
         head, grade, disq, bands, reasons = piece
-        tk = (grade, disq, bands, route)
-        mid = self._mids.get(tk)
-        if mid is None:
-            mid = "}, " + self._dumps({"bands": dict(bands), "grade": grade, "route": route[0], "queue": route[1],
-                                       "sla": route[2], "disqualified": disq})[1:-1]
-            if len(self._mids) < 100_000:
-                self._mids[tk] = mid
+        mid = self._tail_of(grade, route[0], route[1], route[2], disq, bands, False)
         # the account's part: the same for each of its leads (remembered for the last 50,000 accounts)
         hit = self._acc_parts.get(key)
         if hit is not None and hit[0] is acct:
             part = hit[1]
         else:
-            ak = self._acc_keys
-            ascores = ", ".join([ak[d] + (repr(v) if v is not None else "null") for d, v in acct.scores.items()])
-            part = (', "account": ' + (self._enc(key) if key is not None else "null") + ', "account_scores": {'
-                    + ascores + "}, " + self._acc_tail(acct.bands))
+            part = self._account_text(key, acct.scores, acct.bands)
             if key is not None:
                 if len(self._acc_parts) >= 50_000:
                     self._acc_parts.clear()
@@ -259,26 +264,17 @@ class LineFormatter:
                 out.write(self._json(r, self.cols.record(r)))
                 out.write("\n")
                 return
-            sk = self._score_keys
-            # a score is a float (or an int): its repr is what the encoder writes
-            scores = ", ".join([sk[d] + repr(v) for d, v in r.scores.items()]) if r.scores else ""
             if acc is None:
-                out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r)
-                          + self._enc(self.cols.reasons(r)) + self._prov)
+                out.write(self._head(r) + self._tail(r) + self._enc(self.cols.reasons(r)) + self._prov)
                 return
-            # with an accounts block: the account key, its scores (repr, as above) and its bands
-            # (encoded once per distinct set) between the lead's columns and the reasons
-            ak = self._acc_keys
+            # with an accounts block: the account's columns between the lead's and the reasons
             try:
-                ascores = ", ".join([ak[d] + (repr(v) if v is not None else "null") for d, v in acc.items()])
+                part = self._account_text(r.account, acc, r.account_bands)
             except KeyError:  # a dimension the plan does not declare: the encoder says how it looks
                 out.write(self._json(r, self.cols.record(r)))
                 out.write("\n")
                 return
-            out.write('{"id": ' + self._enc(r.id) + ', "scores": {' + scores + self._tail(r, False)
-                      + ', "account": ' + (self._enc(r.account) if r.account is not None else "null")
-                      + ', "account_scores": {' + ascores + "}, " + self._acc_tail(r.account_bands)
-                      + self._enc(self.cols.reasons(r)) + self._prov)
+            out.write(self._head(r) + self._tail(r, False) + part + self._enc(self.cols.reasons(r)) + self._prov)
             return
         if out is not self._out:  # one csv writer per output buffer
             self._out, self._csv = out, csv.writer(out)
